@@ -1,0 +1,186 @@
+// The reference interpreter: a direct walk over structured regions.
+#include "interpreter.h"
+
+#include <kiln/error.h>
+
+#include "scalar_ops.h"
+
+#include <unordered_map>
+
+namespace kiln::interp {
+namespace {
+
+using namespace ir;
+
+constexpr int max_call_depth = 2000;  // interpreter frames live on the C++ stack
+
+class Machine {
+ public:
+  explicit Machine(const Module& m) : m_(m) {}
+
+  std::vector<Value> call(size_t index, const std::vector<Value>& args) {
+    if (++depth_ > max_call_depth)
+      throw RuntimeError("staged recursion deeper than " + std::to_string(max_call_depth) + " calls in @" +
+                         m_.functions[index].name + ": check the recursion's base case");
+    Frame frame{m_.functions[index], std::vector<Value>(m_.functions[index].nodes.size()), {}};
+    auto results = region(frame, frame.f.body, args);
+    --depth_;
+    return results;
+  }
+
+ private:
+  struct Frame {
+    const Function& f;
+    std::vector<Value> env;
+    std::unordered_map<ValueId, std::vector<Value>> tuples;
+  };
+  const Module& m_;
+  int depth_ = 0;
+
+  [[noreturn]] void trap(const Frame& fr, const Node& n, const std::string& what, const std::string& remedy) {
+    throw RuntimeError(user_message(what + " in @" + fr.f.name, n.loc, remedy));
+  }
+
+  std::vector<Value> region(Frame& fr, RegionId r, const std::vector<Value>& params) {
+    const Region& reg = fr.f.region(r);
+    for (size_t i = 0; i < reg.params.size(); ++i) fr.env[reg.params[i]] = params[i];
+    for (ValueId v : reg.body) node(fr, v);
+    std::vector<Value> out;
+    out.reserve(reg.yields.size());
+    for (ValueId y : reg.yields) out.push_back(fr.env[y]);
+    return out;
+  }
+
+  std::vector<Value> args_of(const Frame& fr, const Node& n, size_t from = 0) {
+    std::vector<Value> out;
+    for (size_t i = from; i < n.args.size(); ++i) out.push_back(fr.env[n.args[i]]);
+    return out;
+  }
+
+  int64_t checked_index(Frame& fr, const Node& n) {
+    const Value& buf = fr.env[n.args[0]];
+    int64_t i = fr.env[n.args[1]].i;
+    if (i < 0 || i >= buf.size)
+      trap(fr, n, std::string(n.op == Op::Load ? "load" : "store") + " index " + std::to_string(i) +
+                      " is out of bounds for a buffer of " + std::to_string(buf.size) + " elements",
+           "keep indices in [0, size()); compare against x.size() or pass a larger buffer");
+    return i;
+  }
+
+  void node(Frame& fr, ValueId v) {
+    const Node& n = fr.f.node(v);
+    Value& out = fr.env[v];
+    switch (n.op) {
+      case Op::Const:
+        out = constant_value(n);
+        return;
+      case Op::Param:
+        return;  // bound when the region is entered
+      case Op::Size:
+        out.i = fr.env[n.args[0]].size;
+        return;
+      case Op::Get:
+        out = fr.tuples.at(n.args[0]).at(static_cast<size_t>(n.imm));
+        return;
+      case Op::Load:
+        out = load_element(fr.f.type(n.args[0]).elem, fr.env[n.args[0]].p, checked_index(fr, n));
+        return;
+      case Op::Store:
+        store_element(fr.f.type(n.args[0]).elem, const_cast<void*>(fr.env[n.args[0]].p), checked_index(fr, n),
+                      fr.env[n.args[2]]);
+        return;
+      case Op::Call:
+        fr.tuples[v] = call(static_cast<size_t>(n.imm), args_of(fr, n));
+        return;
+      case Op::If:
+        fr.tuples[v] = region(fr, n.regions[fr.env[n.args[0]].i ? 0 : 1], {});
+        return;
+      case Op::For:
+      case Op::ParallelFor:
+        fr.tuples[v] = loop(fr, n);
+        return;
+      case Op::While: {
+        std::vector<Value> carried = args_of(fr, n);
+        for (;;) {
+          std::vector<Value> c = region(fr, n.regions[0], carried);
+          std::vector<Value> forwarded(c.begin() + 1, c.end());
+          if (!c[0].i) {
+            fr.tuples[v] = std::move(forwarded);
+            return;
+          }
+          carried = region(fr, n.regions[1], forwarded);
+        }
+      }
+      case Op::VarLoad:
+      case Op::VarStore:
+        throw InternalError("the interpreter met " + std::string(info(n.op).spelling) +
+                            ": variables must be promoted before execution");
+      case Op::Neg: case Op::Abs: case Op::Not: case Op::Sqrt: case Op::Exp: case Op::Log:
+      case Op::Sin: case Op::Cos: case Op::Tanh: case Op::Floor: case Op::Cast: case Op::Add:
+      case Op::Sub: case Op::Mul: case Op::Div: case Op::Rem: case Op::Min: case Op::Max:
+      case Op::Pow: case Op::And: case Op::Or: case Op::Xor: case Op::Shl: case Op::Shr:
+      case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
+      case Op::Fma: case Op::Select: {
+        Value a[3];
+        Type t[3];
+        for (size_t i = 0; i < n.args.size(); ++i) {
+          a[i] = fr.env[n.args[i]];
+          t[i] = fr.f.type(n.args[i]);
+        }
+        Trap tr;
+        out = eval_scalar(n.op, n.type, t, a, n.args.size(), tr);
+        if (tr) trap(fr, n, tr.what, "guard the divisor, e.g. with kiln::if_(d != 0, ...)");
+        return;
+      }
+    }
+  }
+
+  // for / parallel_for: the trip count is computed in 128-bit arithmetic so
+  // bounds near the type's limits neither overflow nor loop forever.
+  std::vector<Value> loop(Frame& fr, const Node& n) {
+    const __int128 lo = fr.env[n.args[0]].i, hi = fr.env[n.args[1]].i, step = fr.env[n.args[2]].i;
+    if (step == 0) trap(fr, n, "loop step is zero", "use a positive step to count up or a negative one to count down");
+    std::vector<Value> carried = args_of(fr, n, 3);
+    const RegionId body = n.regions[0];
+    std::vector<Value> params(carried.size() + 1);
+    for (__int128 i = lo; step > 0 ? i < hi : i > hi; i += step) {
+      params[0].i = static_cast<int64_t>(i);
+      for (size_t k = 0; k < carried.size(); ++k) params[k + 1] = carried[k];
+      carried = region(fr, body, params);
+    }
+    return carried;
+  }
+};
+
+class InterpKernel final : public detail::Kernel {
+ public:
+  explicit InterpKernel(Module m) : m_(std::move(m)) {}
+  void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
+    std::vector<Value> in(args, args + nargs);
+    std::vector<Value> out = run(m_, in);
+    for (size_t i = 0; i < nresults && i < out.size(); ++i) results[i] = out[i];
+  }
+
+ private:
+  Module m_;
+};
+
+}  // namespace
+
+std::vector<Value> run(const Module& m, const std::vector<Value>& args) {
+  const Function& f = m.functions.at(0);
+  if (args.size() != f.params().size())
+    throw InternalError("@" + f.name + " takes " + std::to_string(f.params().size()) + " arguments, got " +
+                        std::to_string(args.size()));
+  // Normalise scalar arguments to the IR's representation (sign-extended ints, 0/1 bools).
+  std::vector<Value> in = args;
+  for (size_t i = 0; i < in.size(); ++i) {
+    Type t = f.type(f.params()[i]);
+    if (t.is_int() || t.is_bool()) in[i].i = wrap(t.elem, static_cast<uint64_t>(in[i].i));
+  }
+  return Machine(m).call(0, in);
+}
+
+std::shared_ptr<detail::Kernel> make_kernel(Module m) { return std::make_shared<InterpKernel>(std::move(m)); }
+
+}  // namespace kiln::interp

@@ -1,0 +1,35 @@
+// Scalar semantics of the IR, as the interpreter executes them: integer
+// wrap-around, traps, IEEE floats without contraction, saturating casts.
+// Integers (and i1) live sign-extended in Slot::i; f32 in Slot::f32; f64 in
+// Slot::f64.
+#pragma once
+
+#include <kiln/ir/ir.h>
+
+#include "../kernel.h"
+
+namespace kiln::interp {
+
+using Value = detail::Slot;
+
+/// Why a scalar op trapped; empty when it did not.
+struct Trap {
+  const char* what = nullptr;
+  explicit operator bool() const { return what != nullptr; }
+};
+
+/// Evaluates a pure scalar op (unary, binary, compare, fma, select, cast)
+/// whose operands have the types of `args` and whose result type is `type`.
+Value eval_scalar(ir::Op op, ir::Type type, const ir::Type* arg_types, const Value* args, size_t nargs, Trap& trap);
+
+/// A constant node's value.
+Value constant_value(const ir::Node& n);
+
+/// Reads / writes buffer element i of scalar type s.
+Value load_element(ir::Scalar s, const void* data, int64_t i);
+void store_element(ir::Scalar s, void* data, int64_t i, const Value& v);
+
+/// Normalises an integer to the range of type s (wraps; i1 keeps bit 0).
+int64_t wrap(ir::Scalar s, uint64_t bits);
+
+}  // namespace kiln::interp

@@ -1,0 +1,54 @@
+// The default pipeline: one line per pass, in the order they run.
+#include "pipeline.h"
+
+#include <kiln/ir/printer.h>
+#include <kiln/ir/verifier.h>
+
+#include "promote_variables.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <iostream>
+
+namespace kiln::passes {
+namespace {
+
+bool dump_ir() {
+  const char* d = std::getenv("KILN_DUMP");
+  if (!d) return false;
+  // A comma-separated list: KILN_DUMP=ir,cpp
+  for (const char* p = d; (p = std::strstr(p, "ir")); p += 2)
+    if ((p == d || p[-1] == ',') && (p[2] == '\0' || p[2] == ',')) return true;
+  return false;
+}
+
+class Checkpoint {
+ public:
+  explicit Checkpoint(const Options& opts) : dump_(dump_ir()) {
+#ifndef NDEBUG
+    verify_ = true;
+#endif
+    verify_ = verify_ || opts.verify_each_pass;
+  }
+  void operator()(const ir::Module& m, const char* pass) const {
+    if (dump_) std::cerr << "// ---- IR after " << pass << " ----\n" << ir::print(m, {.locations = true});
+    if (verify_) ir::verify(m, pass);
+  }
+
+ private:
+  bool dump_;
+  bool verify_ = false;
+};
+
+}  // namespace
+
+ir::Module run_pipeline(ir::Module m, const Options& opts) {
+  Checkpoint after(opts);
+  m = promote_variables(m);
+  after(m, "promote_variables");
+  // Always: later stages rely on promoted, valid IR.
+  ir::verify(m, "pipeline");
+  return m;
+}
+
+}  // namespace kiln::passes

@@ -1,0 +1,104 @@
+// Compiling staged functions to callables. compile() runs the default pass
+// pipeline and hands the IR to a backend; the result is called with plain
+// values and std::spans.
+//
+//   auto dot = kiln::compile(staged_dot, {.backend = kiln::Backend::interp});
+//   float r = dot(std::span<const float>(x), std::span<const float>(y));
+#pragma once
+
+#include <kiln/staged.h>
+
+#include <memory>
+#include <span>
+#include <tuple>
+
+namespace kiln {
+
+/// Where compiled code runs. Only backends built into this kiln are available;
+/// asking for another throws kiln::CompileError saying how to enable it.
+enum class Backend {
+  interp,  ///< the reference interpreter: exact, bounds-checked, slow (the oracle)
+  llvm,    ///< LLVM ORC JIT
+  cxx,     ///< C++ source compiled by the system compiler
+  cuda,    ///< CUDA via NVRTC
+};
+
+/// Compilation options (an aggregate: use designated initialisers).
+struct Options {
+  /// The backend that runs the code.
+  Backend backend = Backend::interp;
+  /// Run the IR verifier after each pass (always on in debug builds).
+  bool verify_each_pass = false;
+};
+
+namespace detail {
+/// One argument or result crossing into compiled code.
+struct Slot {
+  union {
+    int64_t i;
+    float f32;
+    double f64;
+    const void* p;
+  };
+  int64_t size = 0;
+};
+class Kernel;
+std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& opts);
+void invoke(const Kernel& k, const Slot* args, size_t nargs, Slot* results, size_t nresults);
+
+template <class A>
+Slot to_slot(const A& a) {
+  Slot s;
+  if constexpr (requires { a.data(); }) { s.p = a.data(); s.size = static_cast<int64_t>(a.size()); }
+  else if constexpr (std::is_same_v<A, float>) s.f32 = a;
+  else if constexpr (std::is_same_v<A, double>) s.f64 = a;
+  else s.i = static_cast<int64_t>(a);
+  return s;
+}
+template <class T>
+T from_slot(const Slot& s) {
+  if constexpr (std::is_same_v<T, float>) return s.f32;
+  else if constexpr (std::is_same_v<T, double>) return s.f64;
+  else if constexpr (std::is_same_v<T, bool>) return s.i != 0;
+  else return static_cast<T>(s.i);
+}
+template <class R> struct result_count { static constexpr size_t value = 1; };
+template <> struct result_count<void> { static constexpr size_t value = 0; };
+template <class... Xs> struct result_count<std::tuple<Xs...>> { static constexpr size_t value = sizeof...(Xs); };
+}  // namespace detail
+
+template <class Sig>
+class Compiled;
+
+/// A compiled staged function, called with plain values: scalars for Rep
+/// parameters, std::span for Arr parameters. Copies share the code.
+template <class R, class... Args>
+class Compiled<R(Args...)> {
+ public:
+  explicit Compiled(std::shared_ptr<detail::Kernel> k) : kernel_(std::move(k)) {}
+
+  /// Runs the function. Throws kiln::RuntimeError if it traps (interpreter).
+  R operator()(Args... args) const {
+    detail::Slot in[sizeof...(Args) + 1] = {detail::to_slot(args)...};
+    constexpr size_t n = detail::result_count<R>::value;
+    detail::Slot out[n + 1];
+    detail::invoke(*kernel_, in, sizeof...(Args), out, n);
+    if constexpr (std::is_void_v<R>) return;
+    else if constexpr (requires { std::tuple_size<R>::value; })
+      return [&]<size_t... I>(std::index_sequence<I...>) {
+        return R{detail::from_slot<std::tuple_element_t<I, R>>(out[I])...};
+      }(std::make_index_sequence<n>());
+    else return detail::from_slot<R>(out[0]);
+  }
+
+ private:
+  std::shared_ptr<detail::Kernel> kernel_;
+};
+
+/// Optimises and compiles a staged function for a backend.
+template <class Sig>
+Compiled<Sig> compile(const Staged<Sig>& s, Options opts = {}) {
+  return Compiled<Sig>(detail::compile_kernel(s.state(), opts));
+}
+
+}  // namespace kiln

@@ -1,0 +1,251 @@
+// The kiln IR: typed SSA values in structured regions. For pass writers.
+//
+// Semantics (the contract every pass, emitter and backend keeps; docs/ir.md
+// has the long form):
+//
+// * A Function owns a node table and a region table. A value is the index of
+//   the node that defines it. A Region is a parameter list, an ordered body
+//   and the values it yields. The function body is a region whose parameters
+//   are the function's parameters and whose yields are its results.
+// * Evaluation order is the body order. Pure nodes may be reordered, merged
+//   or dropped by passes; effectful nodes (load, store, call, var.load,
+//   var.store) keep their relative order. Loads do not write, so a load whose
+//   value is unused may be dropped.
+// * Structured ops (if, for, while, parallel_for) and calls produce a tuple;
+//   `get` projects element i. Tuple element types are derived, never stored.
+// * Integers are two's complement; + - * wrap. Division or remainder by zero
+//   is a trap (the interpreter raises kiln::RuntimeError). INT_MIN / -1 wraps
+//   to INT_MIN and INT_MIN % -1 is 0. Shift counts are taken modulo the bit
+//   width; >> is arithmetic.
+// * Floats are IEEE-754 binary32/binary64, round to nearest, no contraction
+//   of a*b+c (fma is its own op), no reassociation. min(a,b) is `b < a ? b : a`,
+//   max(a,b) is `a < b ? b : a` (C++'s std::min/std::max).
+// * cast: int->int wraps; int->float rounds to nearest; float->int truncates
+//   toward zero and saturates, NaN becomes 0; anything->i1 is `!= 0`;
+//   i1->number is 0 or 1.
+// * for lo, hi, step: step > 0 runs while i < hi, step < 0 while i > hi;
+//   step == 0 traps. parallel_for iterations must be independent.
+// * while: the cond region gets the carried values and yields (c, v...); if c
+//   is false the op's results are v..., otherwise the body region gets v...
+//   and yields the next carried values.
+// * var.load / var.store name a staging variable ($n). They exist only
+//   between staging and the promote-variables pass, which turns them into
+//   if-results and loop-carried values.
+#pragma once
+
+#include <cstdint>
+#include <source_location>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln::ir {
+
+/// Scalar element types, printed as i1 i32 i64 f32 f64.
+enum class Scalar : uint8_t { i1, i32, i64, f32, f64 };
+
+/// What a value is: nothing, a scalar, a buffer of scalars, or a tuple.
+enum class TypeKind : uint8_t { void_, scalar, buf, tuple };
+
+/// A value's type. Buffers are read-write (`buf<f32>`) or read-only
+/// (`buf<const f32>`). Tuple element types are derived from the producing node.
+struct Type {
+  TypeKind kind = TypeKind::void_;
+  Scalar elem = Scalar::i1;
+  bool writable = false;
+
+  static Type scalar(Scalar s) { return {TypeKind::scalar, s, false}; }
+  static Type buf(Scalar s, bool writable) { return {TypeKind::buf, s, writable}; }
+  static Type tuple() { return {TypeKind::tuple, Scalar::i1, false}; }
+  bool is_scalar() const { return kind == TypeKind::scalar; }
+  bool is_int() const { return is_scalar() && (elem == Scalar::i32 || elem == Scalar::i64); }
+  bool is_float() const { return is_scalar() && (elem == Scalar::f32 || elem == Scalar::f64); }
+  bool is_bool() const { return is_scalar() && elem == Scalar::i1; }
+  bool operator==(const Type&) const = default;
+};
+
+/// "f32", "buf<const f64>", "tuple", "void".
+std::string to_string(Type t);
+std::string_view to_string(Scalar s);
+/// Bits of a scalar type: 1, 32 or 64.
+int bit_width(Scalar s);
+
+/// How an op treats the world.
+enum class Effect : uint8_t {
+  pure,        // no effects; equal nodes with equal operands are equal values
+  effect,      // reads or writes memory or staging variables; keeps its order
+  structured,  // owns regions; effects are those of its regions
+};
+
+/// How an op's operands are typed; the verifier and the node factory check
+/// operands by this column.
+enum class Shape : uint8_t {
+  leaf,         // no operands (const, param)
+  unary_num,    // x: int or float; result: same (neg, abs)
+  unary_float,  // x: float; result: same
+  unary_bits,   // x: int or i1; result: same (not: bitwise, logical on i1)
+  cast,         // x: scalar; result: any scalar
+  binary_num,   // a, b: same int or float type; result: same
+  binary_float, // a, b: same float type; result: same
+  binary_bits,  // a, b: same int or i1 type; result: same
+  shift,        // a, b: same int type; result: same
+  compare,      // a, b: same scalar type; result: i1
+  fma,          // a, b, c: same float type
+  select,       // c: i1; a, b: same scalar type
+  size,         // buffer -> i64
+  load,         // buffer, i64 index -> element
+  store,        // writable buffer, i64 index, element value -> void
+  var_load,     // imm: variable id -> scalar
+  var_store,    // imm: variable id; value -> void
+  call,         // imm: callee index in the module; args -> tuple
+  get,          // tuple, imm: index -> element type
+  if_,          // c: i1; regions then, else -> tuple
+  for_,         // lo, hi, step: same int type; inits... ; region body(i, carried...) -> tuple
+  while_,       // inits... ; regions cond(carried...) -> (i1, v...), body(v...) -> carried -> tuple
+  parallel_for, // lo, hi, step: same int type; region body(i) -> void
+};
+
+// Every IR op is listed here once. Printing, hashing, equality and the
+// verifier's operand checks are derived from this table; docs/adding-a-node.md
+// is the checklist for a new row.
+//   X(Name, spelling, effect, shape, operand count (-1: variadic), regions)
+#define KILN_IR_OPS(X)                                         \
+  X(Const, "const", pure, leaf, 0, 0)                          \
+  X(Param, "param", pure, leaf, 0, 0)                          \
+  X(Neg, "neg", pure, unary_num, 1, 0)                         \
+  X(Abs, "abs", pure, unary_num, 1, 0)                         \
+  X(Not, "not", pure, unary_bits, 1, 0)                        \
+  X(Sqrt, "sqrt", pure, unary_float, 1, 0)                     \
+  X(Exp, "exp", pure, unary_float, 1, 0)                       \
+  X(Log, "log", pure, unary_float, 1, 0)                       \
+  X(Sin, "sin", pure, unary_float, 1, 0)                       \
+  X(Cos, "cos", pure, unary_float, 1, 0)                       \
+  X(Tanh, "tanh", pure, unary_float, 1, 0)                     \
+  X(Floor, "floor", pure, unary_float, 1, 0)                   \
+  X(Cast, "cast", pure, cast, 1, 0)                            \
+  X(Add, "add", pure, binary_num, 2, 0)                        \
+  X(Sub, "sub", pure, binary_num, 2, 0)                        \
+  X(Mul, "mul", pure, binary_num, 2, 0)                        \
+  X(Div, "div", pure, binary_num, 2, 0)                        \
+  X(Rem, "rem", pure, binary_num, 2, 0)                        \
+  X(Min, "min", pure, binary_num, 2, 0)                        \
+  X(Max, "max", pure, binary_num, 2, 0)                        \
+  X(Pow, "pow", pure, binary_float, 2, 0)                      \
+  X(And, "and", pure, binary_bits, 2, 0)                       \
+  X(Or, "or", pure, binary_bits, 2, 0)                         \
+  X(Xor, "xor", pure, binary_bits, 2, 0)                       \
+  X(Shl, "shl", pure, shift, 2, 0)                             \
+  X(Shr, "shr", pure, shift, 2, 0)                             \
+  X(Eq, "eq", pure, compare, 2, 0)                             \
+  X(Ne, "ne", pure, compare, 2, 0)                             \
+  X(Lt, "lt", pure, compare, 2, 0)                             \
+  X(Le, "le", pure, compare, 2, 0)                             \
+  X(Gt, "gt", pure, compare, 2, 0)                             \
+  X(Ge, "ge", pure, compare, 2, 0)                             \
+  X(Fma, "fma", pure, fma, 3, 0)                               \
+  X(Select, "select", pure, select, 3, 0)                      \
+  X(Size, "size", pure, size, 1, 0)                            \
+  X(Get, "get", pure, get, 1, 0)                               \
+  X(Load, "load", effect, load, 2, 0)                          \
+  X(Store, "store", effect, store, 3, 0)                       \
+  X(VarLoad, "var.load", effect, var_load, 0, 0)               \
+  X(VarStore, "var.store", effect, var_store, 1, 0)            \
+  X(Call, "call", effect, call, -1, 0)                         \
+  X(If, "if", structured, if_, 1, 2)                           \
+  X(For, "for", structured, for_, -1, 1)                       \
+  X(While, "while", structured, while_, -1, 2)                 \
+  X(ParallelFor, "parallel_for", structured, parallel_for, 3, 1)
+
+enum class Op : uint8_t {
+#define KILN_X(name, spelling, effect, shape, nargs, nregions) name,
+  KILN_IR_OPS(KILN_X)
+#undef KILN_X
+};
+
+/// One row of the op table.
+struct OpInfo {
+  std::string_view spelling;
+  Effect effect;
+  Shape shape;
+  int nargs;  // -1: variadic
+  int nregions;
+};
+const OpInfo& info(Op op);
+/// Every op, in table order (for tests that walk the table).
+const std::vector<Op>& all_ops();
+
+using ValueId = uint32_t;
+using RegionId = uint32_t;
+inline constexpr ValueId no_value = UINT32_MAX;
+
+/// A node: plain data, immutable once built. `imm` holds the op's attribute:
+/// a constant's bits (integers sign-extended, floats as their IEEE bits), a
+/// parameter's position, a `get` index, a staging variable id, a callee index.
+struct Node {
+  Op op = Op::Const;
+  Type type;
+  std::vector<ValueId> args;
+  std::vector<RegionId> regions;
+  int64_t imm = 0;
+  std::source_location loc;
+};
+
+/// An ordered list of nodes with parameters and yielded values.
+struct Region {
+  std::vector<ValueId> params;
+  std::vector<ValueId> body;
+  std::vector<ValueId> yields;
+};
+
+/// A function: node and region tables plus the body region. Nodes not listed
+/// in any region are garbage (passes rebuild rather than delete).
+struct Function {
+  std::string name;
+  std::vector<Node> nodes;
+  std::vector<Region> regions;
+  RegionId body = 0;
+  std::vector<Type> result_types;
+
+  const Node& node(ValueId v) const { return nodes[v]; }
+  const Region& region(RegionId r) const { return regions[r]; }
+  const std::vector<ValueId>& params() const { return regions[body].params; }
+  Type type(ValueId v) const { return nodes[v].type; }
+
+  /// The one node factory: checks operand types against the op table and
+  /// throws kiln::InternalError on a mismatch. Does not place the node in a
+  /// region; append the id to a region's body (or params) yourself.
+  ValueId add(Op op, Type type, std::vector<ValueId> args, int64_t imm = 0,
+              std::source_location loc = {}, std::vector<RegionId> regions = {});
+  /// A new empty region.
+  RegionId add_region();
+};
+
+/// A set of functions; functions[0] is the entry point. Calls name callees
+/// by index.
+struct Module {
+  std::vector<Function> functions;
+};
+
+/// Types of the elements of a tuple-producing node (if, for, while, call).
+std::vector<Type> tuple_types(const Module& m, const Function& f, const Node& n);
+
+/// Constant helpers: a constant node's value as int64 or double.
+int64_t const_int(const Node& n);
+double const_float(const Node& n);
+/// The `imm` encoding of a number as a constant of scalar type s.
+int64_t encode_const(Scalar s, double value);
+int64_t encode_const_int(Scalar s, int64_t value);
+
+/// Visit every node id reachable from region r, in order, entering nested
+/// regions before the structured node that owns them is visited.
+template <class F>
+void walk(const Function& f, RegionId r, F&& fn) {
+  for (ValueId v : f.regions[r].body) {
+    for (RegionId c : f.nodes[v].regions) walk(f, c, fn);
+    fn(v);
+  }
+}
+template <class F>
+void walk(const Function& f, F&& fn) { walk(f, f.body, fn); }
+
+}  // namespace kiln::ir

@@ -1,0 +1,134 @@
+// The thread-local staging context: the function being built, the stack of
+// open regions (frames), and the staging variables behind every Rep.
+//
+// Variables. Every Rep has a variable identity from construction. Each open
+// frame caches the variable's current SSA value; a read in a frame that has
+// no cached value emits `var.load`, a frame that assigned a variable declared
+// outside it emits `var.store` when it closes. Before a frame first touches a
+// variable, the nearest enclosing frame's unstored value is stored (at the
+// end of that frame's body, which is exactly before the structured op being
+// built). Deciding nothing at staging time is what makes `while_` right: its
+// condition is staged before the body that assigns the variables it reads.
+// promote_variables() then turns var.load/var.store into SSA.
+#pragma once
+
+#include <kiln/detail/staging.h>
+#include <kiln/ir/ir.h>
+
+#include <array>
+#include <memory>
+#include <optional>
+#include <unordered_map>
+#include <vector>
+
+namespace kiln::detail {
+
+struct StagedState {
+  uint64_t id = 0;
+  std::string name;
+  std::vector<ir::Type> params, results;
+  /// The staged IR; call nodes name callees by StagedState::id.
+  std::optional<ir::Function> fn;
+  /// Functions this one calls, itself excluded (a self-reference would leak).
+  std::vector<std::shared_ptr<StagedState>> callees;
+  Loc loc;
+};
+
+/// Key of a pure node for hash-consing.
+struct PureKey {
+  ir::Op op;
+  ir::Type type;
+  int64_t imm;
+  std::array<ValueId, 3> args;
+  bool operator==(const PureKey&) const = default;
+};
+struct PureKeyHash {
+  size_t operator()(const PureKey& k) const noexcept;
+};
+
+/// A variable's cached value in one frame.
+struct VarEntry {
+  uint32_t depth = 0;
+  uint32_t serial = 0;
+  ValueId value = ir::no_value;
+  bool stored = false;  // memory ($n) already holds `value`
+};
+
+struct VarInfo {
+  VarEntry home;        // the declaring frame; value == no_value when stale
+  std::vector<VarEntry> inner;  // deeper open frames, increasing depth
+  bool materialized = false;    // some var.store of it exists
+  Loc loc;
+};
+
+struct Frame {
+  ir::RegionId region = 0;
+  uint32_t serial = 0;
+  bool parallel = false;
+  Loc loc;
+  std::vector<uint32_t> touched;  // variables with an inner entry for this frame
+  std::unordered_map<PureKey, ValueId, PureKeyHash> pure;
+};
+
+class Context {
+ public:
+  Context(StagedState& self, std::string name);
+  Context(const Context&) = delete;
+  Context& operator=(const Context&) = delete;
+
+  uint32_t serial() const { return serial_; }
+  ir::Function& fn() { return fn_; }
+  StagedState& self() { return self_; }
+  std::vector<std::shared_ptr<StagedState>>& callees() { return callees_; }
+
+  ValueId emit(ir::Op op, ir::Type type, std::vector<ValueId> args, Loc loc, int64_t imm);
+  ValueId emit_call(const std::shared_ptr<StagedState>& callee, std::vector<ValueId> args, Loc loc);
+  void drop_trailing_load(ValueId load);
+
+  uint32_t new_var(ValueId v, Loc loc);
+  ValueId read_var(uint32_t var, ir::Scalar s, Loc loc);
+  void write_var(uint32_t var, ValueId v, Loc loc);
+
+  void open_frame(ir::RegionId r, bool parallel, Loc loc);
+  /// Leaves the innermost frame; `emit_stores` false when unwinding.
+  void close_frame(bool emit_stores);
+  ValueId add_param(ir::Type t);
+  /// Sets the yields of the innermost frame's region.
+  void set_yields(std::vector<ValueId> yields) { fn_.regions[top().region].yields = std::move(yields); }
+  /// Appends an already built node to the innermost frame's region.
+  void append_here(ValueId v) { fn_.regions[top().region].body.push_back(v); }
+
+ private:
+  uint32_t serial_;
+  StagedState& self_;
+  ir::Function fn_;
+  std::vector<Frame> frames_;
+  std::vector<VarInfo> vars_;
+  std::vector<std::shared_ptr<StagedState>> callees_;
+  uint32_t next_frame_serial_ = 1;
+
+  Frame& top() { return frames_.back(); }
+  uint32_t depth() const { return static_cast<uint32_t>(frames_.size() - 1); }
+  bool is_open(const VarEntry& e) const { return e.depth < frames_.size() && frames_[e.depth].serial == e.serial; }
+  void append(uint32_t frame_depth, ValueId v) { fn_.regions[frames_[frame_depth].region].body.push_back(v); }
+  VarInfo& checked_var(uint32_t var, Loc loc, const char* what);
+  /// The nearest enclosing frame's entry of a variable, or null when stale.
+  VarEntry* nearest(VarInfo& vi);
+  /// Makes sure memory holds the nearest enclosing frame's value.
+  void materialize(uint32_t var, VarInfo& vi);
+};
+
+/// The innermost context of this thread, or null.
+Context* current();
+
+/// Makes `ctx` current for its lifetime; restores the previous one after.
+class ContextScope {
+ public:
+  explicit ContextScope(Context& ctx);
+  ~ContextScope();
+
+ private:
+  Context* saved_;
+};
+
+}  // namespace kiln::detail

@@ -1,0 +1,146 @@
+// Staged functions: declaring, defining (running the user's lambda in a fresh
+// context), staged calls, and assembling the module a function reaches.
+#include <kiln/control.h>
+#include <kiln/detail/staging.h>
+#include <kiln/ir/verifier.h>
+
+#include "context.h"
+
+#include <atomic>
+#include <set>
+#include <unordered_map>
+
+namespace kiln::detail {
+namespace {
+
+std::atomic<uint64_t> next_function_id{1};
+
+Context& defining(const char* what) {
+  Context* c = current();
+  if (!c) throw InternalError(std::string(what) + " called outside staging");
+  return *c;
+}
+
+}  // namespace
+
+std::shared_ptr<StagedState> declare(std::string name, std::vector<ir::Type> params, std::vector<ir::Type> results) {
+  auto s = std::make_shared<StagedState>();
+  s->id = next_function_id++;
+  s->name = std::move(name);
+  s->params = std::move(params);
+  s->results = std::move(results);
+  return s;
+}
+
+void define(StagedState& state, const std::string& name, void (*body)(void*), void* closure, Loc loc) {
+  state.name = name;
+  state.loc = loc;
+  Context ctx(state, name);
+  {
+    ContextScope scope(ctx);
+    body(closure);
+  }
+  ir::Function& fn = ctx.fn();
+  if (fn.params().size() != state.params.size())
+    throw InternalError("staged function '" + name + "' made " + std::to_string(fn.params().size()) + " of " +
+                        std::to_string(state.params.size()) + " parameters");
+  state.callees = std::move(ctx.callees());
+  state.fn = std::move(fn);
+}
+
+void assign(StagedState& to, const StagedState& from) {
+  to.name = from.name;
+  to.loc = from.loc;
+  to.fn = from.fn;
+  to.callees.clear();
+  for (const auto& c : from.callees)
+    if (c.get() != &to) to.callees.push_back(c);
+}
+
+bool is_defined(const StagedState& s) { return s.fn.has_value(); }
+const std::string& staged_name(const StagedState& s) { return s.name; }
+
+ValueId function_param(size_t i) {
+  Context& c = defining("function_param");
+  if (i != c.fn().params().size()) throw InternalError("parameters must be made in order");
+  return c.add_param(c.self().params.at(i));
+}
+
+void set_results(std::vector<ValueId> results) {
+  Context& c = defining("set_results");
+  const auto& want = c.self().results;
+  if (results.size() != want.size()) throw InternalError("staged function returned the wrong number of values");
+  for (size_t i = 0; i < results.size(); ++i)
+    if (c.fn().type(results[i]) != want[i])
+      throw InternalError("staged function result " + std::to_string(i) + " has the wrong type");
+  c.fn().result_types = want;
+  c.set_yields(std::move(results));
+}
+
+ValueId emit_call(const std::shared_ptr<StagedState>& callee, std::vector<ValueId> args, Loc loc) {
+  Context* c = current();
+  if (!c)
+    staging_error("calling a Staged function with Reps outside staging", loc,
+                  "compile() it and call the result with plain values, or call it inside another kiln::stage()");
+  return c->emit_call(callee, std::move(args), loc);
+}
+
+void check_buffer(uint32_t ctx, const char* what, Loc loc) {
+  Context* c = current();
+  if (!c)
+    staging_error(std::string(what) + " outside staging", loc,
+                  "use Arrs only inside the function passed to kiln::stage()");
+  if (c->serial() != ctx)
+    staging_error(std::string(what) + ": an Arr from another staged function is used while staging '" + c->fn().name + "'",
+                  loc, "pass the buffer as a parameter of this staged function");
+}
+
+ValueId Bound::as(ir::Scalar index, const char* role, Loc at) const {
+  if (is_literal) return literal_int(index, literal_value, false, loc);
+  if (type == index) return v;
+  if (type == ir::Scalar::i32 && index == ir::Scalar::i64) return convert(v, index, loc);
+  staging_error(std::string("the loop ") + role + " is " + rep_name(type) + " but the loop body takes " +
+                    rep_name(index) + " (loop index type mismatch)",
+                at, "take the same index type in the body, or convert the bound with kiln::cast<int32_t>(...)");
+}
+
+ir::Module build_module(const std::shared_ptr<StagedState>& root) {
+  std::vector<const StagedState*> order;
+  std::unordered_map<uint64_t, size_t> index;
+  std::vector<std::shared_ptr<StagedState>> keep;  // callees stay alive while we copy
+  auto visit = [&](const std::shared_ptr<StagedState>& s) {
+    if (index.count(s->id)) return;
+    index.emplace(s->id, order.size());
+    order.push_back(s.get());
+    keep.push_back(s);
+  };
+  visit(root);
+  for (size_t i = 0; i < order.size(); ++i) {
+    const StagedState& s = *order[i];
+    if (!s.fn)
+      throw StagingError(user_message("the staged function '" + (s.name.empty() ? std::string("<declared>") : s.name) +
+                                          "' is called but was never defined",
+                                      s.loc, "assign it the result of kiln::stage(...) before compiling"));
+    for (const auto& c : s.callees) visit(c);
+  }
+  ir::Module m;
+  std::set<std::string> names;
+  for (const StagedState* s : order) {
+    ir::Function f = *s->fn;
+    std::string name = f.name.empty() ? "f" : f.name;
+    for (int k = 1; names.count(name); ++k) name = (f.name.empty() ? "f" : f.name) + "." + std::to_string(k);
+    names.insert(name);
+    f.name = name;
+    for (ir::Node& n : f.nodes)
+      if (n.op == ir::Op::Call) {
+        auto it = index.find(static_cast<uint64_t>(n.imm));
+        if (it == index.end()) throw InternalError("call of a staged function outside the module");
+        n.imm = static_cast<int64_t>(it->second);
+      }
+    m.functions.push_back(std::move(f));
+  }
+  ir::verify(m, "staging", {.allow_variables = true});
+  return m;
+}
+
+}  // namespace kiln::detail
