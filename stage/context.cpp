@@ -70,8 +70,18 @@ ValueId Context::emit_call(const std::shared_ptr<StagedState>& callee, std::vect
 }
 
 void Context::drop_trailing_load(ValueId load) {
+  // The load was emitted for `y[i]` just before `= v` converted v (a constant
+  // or cast may follow it). Drop it when nothing after it uses it.
   auto& body = fn_.regions[top().region].body;
-  if (!body.empty() && body.back() == load && fn_.node(load).op == ir::Op::Load) body.pop_back();
+  constexpr size_t lookback = 8;
+  for (size_t k = body.size(); k-- > 0 && body.size() - k <= lookback;) {
+    if (body[k] != load) continue;
+    for (size_t j = k + 1; j < body.size(); ++j)
+      for (ValueId a : fn_.node(body[j]).args)
+        if (a == load) return;
+    body.erase(body.begin() + static_cast<std::ptrdiff_t>(k));
+    return;
+  }
 }
 
 ValueId Context::add_param(ir::Type t) {

@@ -180,20 +180,21 @@ class Rep {
   }
 
   /// Assignment updates this variable for the staged code that follows.
-  Rep& operator=(const Rep& other) {
+  /// Only named Reps can be assigned: `x[i] = v` on an Arr<const T> does not compile.
+  Rep& operator=(const Rep& other) & {
     if (this != &other) assign(other.value(detail::Loc::current()));
     return *this;
   }
-  Rep& operator=(Rep&& other) { return *this = static_cast<const Rep&>(other); }
+  Rep& operator=(Rep&& other) & { return *this = static_cast<const Rep&>(other); }
   template <class U>
     requires(!std::is_same_v<U, T>)
-  Rep& operator=(const Rep<U>& other) {
+  Rep& operator=(const Rep<U>& other) & {
     auto loc = detail::Loc::current();
     assign(detail::convert(other.value(loc), detail::scalar_of<T>(), loc));
     return *this;
   }
   template <detail::Literal L>
-  Rep& operator=(L value) {
+  Rep& operator=(L value) & {
     auto loc = detail::Loc::current();
     detail::require_context("assigning a Rep", loc);
     assign(detail::literal(detail::scalar_of<T>(), value, loc));
@@ -201,14 +202,14 @@ class Rep {
   }
   ~Rep() = default;  // harmless after staging ended: nothing to release
 
-  template <class X> Rep& operator+=(const X& x) { return *this = *this + x; }
-  template <class X> Rep& operator-=(const X& x) { return *this = *this - x; }
-  template <class X> Rep& operator*=(const X& x) { return *this = *this * x; }
-  template <class X> Rep& operator/=(const X& x) { return *this = *this / x; }
-  template <class X> Rep& operator%=(const X& x) { return *this = *this % x; }
-  template <class X> Rep& operator&=(const X& x) { return *this = *this & x; }
-  template <class X> Rep& operator|=(const X& x) { return *this = *this | x; }
-  template <class X> Rep& operator^=(const X& x) { return *this = *this ^ x; }
+  template <class X> Rep& operator+=(const X& x) & { return *this = *this + x; }
+  template <class X> Rep& operator-=(const X& x) & { return *this = *this - x; }
+  template <class X> Rep& operator*=(const X& x) & { return *this = *this * x; }
+  template <class X> Rep& operator/=(const X& x) & { return *this = *this / x; }
+  template <class X> Rep& operator%=(const X& x) & { return *this = *this % x; }
+  template <class X> Rep& operator&=(const X& x) & { return *this = *this & x; }
+  template <class X> Rep& operator|=(const X& x) & { return *this = *this | x; }
+  template <class X> Rep& operator^=(const X& x) & { return *this = *this ^ x; }
 
   KILN_REP_BINARY(+, Add, KILN_ARITH_T, KILN_ARITH_T, detail::AnyPair)
   KILN_REP_BINARY(-, Sub, KILN_ARITH_T, KILN_ARITH_T, detail::AnyPair)

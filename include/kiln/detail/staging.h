@@ -65,8 +65,8 @@ ValueId constant(ir::Scalar s, int64_t bits, Loc loc);
 ValueId convert(ValueId v, ir::Scalar s, Loc loc);
 /// The scalar type of a value of the current function.
 ir::Scalar scalar_type(ValueId v);
-/// Removes `load` if it is the last node of the current region (a load
-/// emitted only to be overwritten: `y[i] = v`).
+/// Removes `load` from the end of the current region when nothing uses it
+/// (a load emitted only to be overwritten: `y[i] = v`).
 void drop_trailing_load(ValueId load);
 
 /// Checks that the literal fits scalar type s and makes it a constant.
