@@ -96,7 +96,7 @@ void check_buffer(uint32_t ctx, const char* what, Loc loc) {
 }
 
 ValueId Bound::as(ir::Scalar index, const char* role, Loc at) const {
-  if (is_literal) return literal_int(index, literal_value, false, loc);
+  if (is_literal) return literal_int(index, literal_value, loc);
   if (type == index) return v;
   if (type == ir::Scalar::i32 && index == ir::Scalar::i64) return convert(v, index, loc);
   staging_error(std::string("the loop ") + role + " is " + rep_name(type) + " but the loop body takes " +

@@ -71,27 +71,28 @@ ValueId convert(ValueId v, ir::Scalar s, Loc loc) {
 ir::Scalar scalar_type(ValueId v) { return ctx_or_throw("staging an operation", {}).fn().type(v).elem; }
 void drop_trailing_load(ValueId load) { ctx_or_throw("storing to an Arr", {}).drop_trailing_load(load); }
 
-ValueId literal_int(ir::Scalar s, int64_t v, bool is_unsigned, Loc loc) {
-  auto too_big = [&](const char* type) {
-    staging_error("the literal " + (is_unsigned ? std::string("(unsigned, above INT64_MAX)") : std::to_string(v)) +
-                      " does not fit in " + type,
-                  loc, "use a wider Rep type or cast explicitly with kiln::cast<T>(...)");
+ValueId literal_int(ir::Scalar s, int64_t v, Loc loc) {
+  auto fits = [&] {
+    switch (s) {
+      case ir::Scalar::i1: return v == 0 || v == 1;
+      case ir::Scalar::i32: return v >= std::numeric_limits<int32_t>::min() && v <= std::numeric_limits<int32_t>::max();
+      case ir::Scalar::i64:
+      case ir::Scalar::f32:
+      case ir::Scalar::f64: return true;
+    }
+    return false;
   };
-  if (is_unsigned && s != ir::Scalar::f32 && s != ir::Scalar::f64) too_big(rep_name(s).c_str());
-  switch (s) {
-    case ir::Scalar::i1:
-      if (v != 0 && v != 1) too_big("Rep<bool>");
-      break;
-    case ir::Scalar::i32:
-      if (v < std::numeric_limits<int32_t>::min() || v > std::numeric_limits<int32_t>::max()) too_big("Rep<int32_t>");
-      break;
-    case ir::Scalar::i64:
-    case ir::Scalar::f32:
-    case ir::Scalar::f64:
-      break;
-  }
-  if (is_unsigned) return constant(s, ir::encode_const(s, 18446744073709551615.0), loc);
+  if (!fits())
+    staging_error("the literal " + std::to_string(v) + " does not fit in " + rep_name(s), loc,
+                  "use a wider Rep type or cast explicitly with kiln::cast<T>(...)");
   return constant(s, ir::encode_const_int(s, v), loc);
+}
+
+ValueId literal_uint(ir::Scalar s, uint64_t v, Loc loc) {
+  if (v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return literal_int(s, static_cast<int64_t>(v), loc);
+  if (s == ir::Scalar::f32 || s == ir::Scalar::f64) return literal_float(s, static_cast<double>(v), loc);
+  staging_error("the literal " + std::to_string(v) + " does not fit in " + rep_name(s), loc,
+                "staged integers are signed: use a smaller constant or a floating Rep");
 }
 
 ValueId literal_float(ir::Scalar s, double v, Loc loc) {
@@ -109,7 +110,7 @@ ValueId literal_float(ir::Scalar s, double v, Loc loc) {
       if (v != std::trunc(v) || !std::isfinite(v))
         staging_error("the literal " + std::to_string(v) + " is not an integer but is used as " + rep_name(s), loc,
                       "cast the Rep to a floating type with kiln::cast<double>(...)");
-      return literal_int(s, static_cast<int64_t>(v), false, loc);
+      return literal_int(s, static_cast<int64_t>(v), loc);
   }
   return 0;
 }

@@ -70,17 +70,16 @@ ir::Scalar scalar_type(ValueId v);
 void drop_trailing_load(ValueId load);
 
 /// Checks that the literal fits scalar type s and makes it a constant.
-ValueId literal_int(ir::Scalar s, int64_t v, bool is_unsigned, Loc loc);
+ValueId literal_int(ir::Scalar s, int64_t v, Loc loc);
+ValueId literal_uint(ir::Scalar s, uint64_t v, Loc loc);
 ValueId literal_float(ir::Scalar s, double v, Loc loc);
 
 template <class L>
 ValueId literal(ir::Scalar s, L v, Loc loc) {
   if constexpr (std::is_floating_point_v<L>) return literal_float(s, static_cast<double>(v), loc);
-  else if constexpr (std::is_same_v<L, bool>) return literal_int(s, v ? 1 : 0, false, loc);
-  else if constexpr (std::is_unsigned_v<L>) {
-    if (v > static_cast<L>(INT64_MAX)) return literal_int(s, -1, true, loc);
-    return literal_int(s, static_cast<int64_t>(v), false, loc);
-  } else return literal_int(s, static_cast<int64_t>(v), false, loc);
+  else if constexpr (std::is_same_v<L, bool>) return literal_int(s, v ? 1 : 0, loc);
+  else if constexpr (std::is_unsigned_v<L>) return literal_uint(s, static_cast<uint64_t>(v), loc);
+  else return literal_int(s, static_cast<int64_t>(v), loc);
 }
 
 // --- regions and structured ops --------------------------------------------------
