@@ -43,6 +43,11 @@ class Promoter {
     int64_t index = 0;
     RegionId owner = 0;
     Type type;
+    static Binding to(ValueId v) {
+      Binding b;
+      b.value = v;
+      return b;
+    }
   };
   struct Env {
     Env* parent;
@@ -128,7 +133,7 @@ class Promoter {
     RegionId to = out_.add_region();
     Env inner{&env, {}};
     copy_params(from, to, 0);
-    for (size_t j = 0; j < param_types.size(); ++j) inner.vars[vars[j]] = Binding{add_param(to, param_types[j])};
+    for (size_t j = 0; j < param_types.size(); ++j) inner.vars[vars[j]] = Binding::to(add_param(to, param_types[j]));
     copy_body(from, to, inner);
     std::vector<ValueId> ys = leading_yields.empty() ? mapped(in_.region(from).yields) : leading_yields;
     for (int64_t var : vars) ys.push_back(must_lookup(inner, var, from));
@@ -146,7 +151,7 @@ class Promoter {
     const Node& n = in_.node(v);
     switch (n.op) {
       case Op::VarStore:
-        env.vars[n.imm] = Binding{map_[n.args[0]]};
+        env.vars[n.imm] = Binding::to(map_[n.args[0]]);
         return;
       case Op::VarLoad:
         map_[v] = must_lookup(env, n.imm, v);
@@ -188,7 +193,7 @@ class Promoter {
         {
           Env inner{&env, {}};
           copy_params(n.regions[0], c, 0);
-          for (size_t j = 0; j < vars.size(); ++j) inner.vars[vars[j]] = Binding{add_param(c, types[j])};
+          for (size_t j = 0; j < vars.size(); ++j) inner.vars[vars[j]] = Binding::to(add_param(c, types[j]));
           copy_body(n.regions[0], c, inner);
           std::vector<ValueId> ys = mapped(in_.region(n.regions[0]).yields);
           for (int64_t var : vars) ys.push_back(must_lookup(inner, var, v));

@@ -131,7 +131,9 @@ TEST_CASE("structural hash ignores node-table layout but not structure", "[ir][h
   Module a = probe(Op::Add), b = probe(Op::Sub), c = probe(Op::Add);
   // Same structure built with an unused node first: different table, same program.
   Function& f = c.functions[0];
-  f.nodes.insert(f.nodes.begin(), Node{Op::Const, f32(), {}, {}, 0});
+  Node unused;
+  unused.type = f32();
+  f.nodes.insert(f.nodes.begin(), unused);
   for (Node& n : f.nodes)
     for (ValueId& v : n.args) ++v;
   for (Region& r : f.regions) {

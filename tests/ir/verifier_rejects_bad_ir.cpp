@@ -32,6 +32,15 @@ ValueId push(Function& f, RegionId r, Op op, Type t, std::vector<ValueId> args, 
   return v;
 }
 
+Node make(Op op, Type t, std::vector<ValueId> args, int64_t imm = 0) {
+  Node n;
+  n.op = op;
+  n.type = t;
+  n.args = std::move(args);
+  n.imm = imm;
+  return n;
+}
+
 /// Appends a node without the factory's checks (to build IR the factory refuses).
 ValueId raw(Function& f, RegionId r, Node n) {
   f.nodes.push_back(std::move(n));
@@ -68,7 +77,7 @@ TEST_CASE("the node factory refuses operands of the wrong type", "[ir][verifier]
 TEST_CASE("the verifier rejects mismatched operand types", "[ir][verifier]") {
   Function f = skeleton();
   ValueId n = push(f, f.body, Op::Const, i64(), {}, 3);
-  ValueId bad = raw(f, f.body, Node{Op::Add, f32(), {f.params()[0], n}});
+  ValueId bad = raw(f, f.body, make(Op::Add, f32(), {f.params()[0], n}));
   f.regions[f.body].yields = {bad};
   CHECK_THAT(errors_of(f), Contains("needs two int or float operands"));
 }
@@ -137,8 +146,8 @@ TEST_CASE("the verifier rejects loop bodies whose yields do not match the carrie
 
 TEST_CASE("the verifier rejects staging variables after promotion", "[ir][verifier]") {
   Function f = skeleton();
-  raw(f, f.body, Node{Op::VarStore, {}, {f.params()[0]}, {}, 7});
-  ValueId v = raw(f, f.body, Node{Op::VarLoad, f32(), {}, {}, 7});
+  raw(f, f.body, make(Op::VarStore, {}, {f.params()[0]}, 7));
+  ValueId v = raw(f, f.body, make(Op::VarLoad, f32(), {}, 7));
   f.regions[f.body].yields = {v};
   CHECK_THAT(errors_of(f), Contains("remains after variable promotion"));
   CHECK(errors_of(f, {.allow_variables = true}).empty());
