@@ -2,6 +2,7 @@
 // the variable protocol described in context.h.
 #include "context.h"
 
+#include <algorithm>
 #include <atomic>
 
 namespace kiln::detail {
@@ -59,10 +60,12 @@ ValueId Context::emit_call(const std::shared_ptr<StagedState>& callee, std::vect
                         ir::to_string(have) + ", the function takes " + ir::to_string(want),
                     loc, "pass a value of the parameter's type");
   }
-  if (callee.get() != &self_) {
+  if (callee->fn) {
+    if (std::find(callees_.begin(), callees_.end(), callee) == callees_.end()) callees_.push_back(callee);
+  } else {
     bool known = false;
-    for (const auto& c : callees_) known = known || c == callee;
-    if (!known) callees_.push_back(callee);
+    for (const auto& w : forward_callees_) known = known || w.lock() == callee;
+    if (!known) forward_callees_.push_back(callee);
   }
   ValueId v = fn_.add(ir::Op::Call, ir::Type::tuple(), std::move(args), static_cast<int64_t>(callee->id), loc);
   fn_.regions[top().region].body.push_back(v);

@@ -29,8 +29,12 @@ struct StagedState {
   std::vector<ir::Type> params, results;
   /// The staged IR; call nodes name callees by StagedState::id.
   std::optional<ir::Function> fn;
-  /// Functions this one calls, itself excluded (a self-reference would leak).
+  /// Functions this one calls that were defined when it was staged.
   std::vector<std::shared_ptr<StagedState>> callees;
+  /// Functions it calls that were only declared then (itself, mutual
+  /// recursion). Held weakly: strong references could form a cycle and leak;
+  /// the user's Staged handle keeps a declared function alive.
+  std::vector<std::weak_ptr<StagedState>> forward_callees;
   Loc loc;
 };
 
@@ -80,6 +84,7 @@ class Context {
   ir::Function& fn() { return fn_; }
   StagedState& self() { return self_; }
   std::vector<std::shared_ptr<StagedState>>& callees() { return callees_; }
+  std::vector<std::weak_ptr<StagedState>>& forward_callees() { return forward_callees_; }
 
   ValueId emit(ir::Op op, ir::Type type, std::vector<ValueId> args, Loc loc, int64_t imm);
   ValueId emit_call(const std::shared_ptr<StagedState>& callee, std::vector<ValueId> args, Loc loc);
@@ -105,6 +110,7 @@ class Context {
   std::vector<Frame> frames_;
   std::vector<VarInfo> vars_;
   std::vector<std::shared_ptr<StagedState>> callees_;
+  std::vector<std::weak_ptr<StagedState>> forward_callees_;
   uint32_t next_frame_serial_ = 1;
 
   Frame& top() { return frames_.back(); }

@@ -45,6 +45,7 @@ void define(StagedState& state, const std::string& name, void (*body)(void*), vo
     throw InternalError("staged function '" + name + "' made " + std::to_string(fn.params().size()) + " of " +
                         std::to_string(state.params.size()) + " parameters");
   state.callees = std::move(ctx.callees());
+  state.forward_callees = std::move(ctx.forward_callees());
   state.fn = std::move(fn);
 }
 
@@ -52,9 +53,8 @@ void assign(StagedState& to, const StagedState& from) {
   to.name = from.name;
   to.loc = from.loc;
   to.fn = from.fn;
-  to.callees.clear();
-  for (const auto& c : from.callees)
-    if (c.get() != &to) to.callees.push_back(c);
+  to.callees = from.callees;
+  to.forward_callees = from.forward_callees;
 }
 
 bool is_defined(const StagedState& s) { return s.fn.has_value(); }
@@ -122,6 +122,13 @@ ir::Module build_module(const std::shared_ptr<StagedState>& root) {
                                           "' is called but was never defined",
                                       s.loc, "assign it the result of kiln::stage(...) before compiling"));
     for (const auto& c : s.callees) visit(c);
+    for (const auto& w : s.forward_callees) {
+      auto c = w.lock();
+      if (!c)
+        throw StagingError(user_message("a staged function called by '" + s.name + "' no longer exists", s.loc,
+                                        "keep every kiln::Staged handle alive until the functions that call it are compiled"));
+      visit(c);
+    }
   }
   ir::Module m;
   std::set<std::string> names;

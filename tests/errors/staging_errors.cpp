@@ -188,3 +188,12 @@ TEST_CASE("every kiln error derives from kiln::Error", "[errors]") {
   STATIC_REQUIRE(std::is_base_of_v<kiln::Error, kiln::CompileError>);
   STATIC_REQUIRE(std::is_base_of_v<kiln::Error, kiln::InternalError>);
 }
+
+TEST_CASE("a staged function whose declared callee was destroyed fails clearly", "[errors]") {
+  std::optional<kiln::Staged<int64_t(int64_t)>> helper;
+  helper.emplace();
+  auto f = kiln::stage("orphan", [&](Rep<int64_t> x) { return (*helper)(x); });
+  helper.reset();  // declared, never defined, and now gone
+  auto msg = message_of<kiln::StagingError>([&] { (void)f.ir(); });
+  CHECK_THAT(msg, Contains("called by 'orphan' no longer exists") && Contains("keep every kiln::Staged handle alive"));
+}
