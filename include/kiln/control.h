@@ -236,11 +236,13 @@ struct value_of<ElementRef<T>> { using type = T; };
 template <class X>
 using value_of_t = typename value_of<std::decay_t<X>>::type;
 
-/// The common type of two operands where at least one is a Rep.
+/// The common type of two operands where at least one is a Rep: as C++'s
+/// `c ? a : b`, two Reps of one type keep it (two Rep<bool> stay bool).
 template <class A, class B>
 using common_t = std::conditional_t<Literal<A>, literal_result_t<value_of_t<B>, A>,
                                     std::conditional_t<Literal<B>, literal_result_t<value_of_t<A>, B>,
-                                                       promote_t<value_of_t<A>, value_of_t<B>>>>;
+                                                       std::conditional_t<std::is_same_v<value_of_t<A>, value_of_t<B>>, value_of_t<A>,
+                                                                          promote_t<value_of_t<A>, value_of_t<B>>>>>;
 template <class A, class B>
 concept RepPair = !(Literal<A> && Literal<B>) && (Literal<A> || is_stage_scalar_v<value_of_t<A>>) &&
                   (Literal<B> || is_stage_scalar_v<value_of_t<B>>);

@@ -311,6 +311,11 @@ class ElementRef : public Rep<T> {
   template <class X> ElementRef& operator-=(const X& x) { return *this = *this - x; }
   template <class X> ElementRef& operator*=(const X& x) { return *this = *this * x; }
   template <class X> ElementRef& operator/=(const X& x) { return *this = *this / x; }
+  // Without these, Rep's inherited %= &= |= ^= would assign the Rep and skip the store.
+  template <class X> ElementRef& operator%=(const X& x) { return *this = *this % x; }
+  template <class X> ElementRef& operator&=(const X& x) { return *this = *this & x; }
+  template <class X> ElementRef& operator|=(const X& x) { return *this = *this | x; }
+  template <class X> ElementRef& operator^=(const X& x) { return *this = *this ^ x; }
 
  private:
   ElementRef& store(detail::ValueId v) {
