@@ -38,13 +38,16 @@ ValueId Context::emit(ir::Op op, ir::Type type, std::vector<ValueId> args, Loc l
   PureKey key{op, type, imm, {ir::no_value, ir::no_value, ir::no_value}};
   if (pure) {
     for (size_t i = 0; i < args.size(); ++i) key.args[i] = args[i];
-    // A value defined in an enclosing open region dominates this point.
-    for (auto f = frames_.rbegin(); f != frames_.rend(); ++f)
-      if (auto it = f->pure.find(key); it != f->pure.end()) return it->second;
+    // Everything in the table was defined in an open enclosing region, so it
+    // dominates this point.
+    if (auto it = pure_.find(key); it != pure_.end()) return it->second;
   }
   ValueId v = fn_.add(op, type, std::move(args), imm, loc);
   fn_.regions[top().region].body.push_back(v);
-  if (pure) top().pure.emplace(key, v);
+  if (pure) {
+    pure_.emplace(key, v);
+    if (frames_.size() > 1) top().pure_keys.push_back(key);  // the root frame never closes
+  }
   return v;
 }
 
@@ -117,6 +120,7 @@ void Context::close_frame(bool emit_stores) {
     vi.home.value = ir::no_value;
     vi.materialized = true;
   }
+  for (const PureKey& k : f.pure_keys) pure_.erase(k);
   frames_.pop_back();
 }
 

@@ -71,7 +71,7 @@ struct Frame {
   bool parallel = false;
   Loc loc;
   std::vector<uint32_t> touched;  // variables with an inner entry for this frame
-  std::unordered_map<PureKey, ValueId, PureKeyHash> pure;
+  std::vector<PureKey> pure_keys;  // hash-consed in this frame, forgotten when it closes
 };
 
 class Context {
@@ -108,6 +108,9 @@ class Context {
   StagedState& self_;
   ir::Function fn_;
   std::vector<Frame> frames_;
+  // One function-wide table of pure nodes visible from the innermost frame
+  // (a scoped hash table): a lookup costs the same at any nesting depth.
+  std::unordered_map<PureKey, ValueId, PureKeyHash> pure_;
   std::vector<VarInfo> vars_;
   std::vector<std::shared_ptr<StagedState>> callees_;
   std::vector<std::weak_ptr<StagedState>> forward_callees_;
