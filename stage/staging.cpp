@@ -6,6 +6,7 @@
 #include "context.h"
 
 #include <atomic>
+#include <bit>
 #include <cmath>
 #include <limits>
 
@@ -90,7 +91,9 @@ ValueId literal_int(ir::Scalar s, int64_t v, Loc loc) {
 
 ValueId literal_uint(ir::Scalar s, uint64_t v, Loc loc) {
   if (v <= static_cast<uint64_t>(std::numeric_limits<int64_t>::max())) return literal_int(s, static_cast<int64_t>(v), loc);
-  if (s == ir::Scalar::f32 || s == ir::Scalar::f64) return literal_float(s, static_cast<double>(v), loc);
+  // Round once, straight from the integer (through double would round twice).
+  if (s == ir::Scalar::f32) return constant(s, std::bit_cast<uint32_t>(static_cast<float>(v)), loc);
+  if (s == ir::Scalar::f64) return constant(s, std::bit_cast<int64_t>(static_cast<double>(v)), loc);
   staging_error("the literal " + std::to_string(v) + " does not fit in " + rep_name(s), loc,
                 "staged integers are signed: use a smaller constant or a floating Rep");
 }
@@ -107,8 +110,9 @@ ValueId literal_float(ir::Scalar s, double v, Loc loc) {
     case ir::Scalar::i1:
     case ir::Scalar::i32:
     case ir::Scalar::i64:
-      if (v != std::trunc(v) || !std::isfinite(v))
-        staging_error("the literal " + std::to_string(v) + " is not an integer but is used as " + rep_name(s), loc,
+      // In range before converting: a double outside int64 has no int64 value.
+      if (!std::isfinite(v) || v != std::trunc(v) || v < -9223372036854775808.0 || v >= 9223372036854775808.0)
+        staging_error("the literal " + std::to_string(v) + " is not an integer that fits " + rep_name(s), loc,
                       "cast the Rep to a floating type with kiln::cast<double>(...)");
       return literal_int(s, static_cast<int64_t>(v), loc);
   }

@@ -36,7 +36,7 @@ Value make_int(int64_t x) {
 int64_t min_of(Scalar s) { return s == Scalar::i32 ? std::numeric_limits<int32_t>::min() : std::numeric_limits<int64_t>::min(); }
 
 template <class F>
-Value float_op(Op op, const Value* a, Trap& trap) {
+Value float_op(Op op, const Value* a) {
   F x = get<F>(a[0]);
   switch (op) {
     case Op::Neg: return make<F>(-x);
@@ -69,8 +69,7 @@ Value float_op(Op op, const Value* a, Trap& trap) {
     case Op::Fma: return make<F>(std::fma(x, y, get<F>(a[2])));
     default: break;
   }
-  trap.what = "internal: float op without float semantics";
-  return make_int(0);
+  throw InternalError(std::string("interpreter: '") + std::string(ir::info(op).spelling) + "' has no float semantics");
 }
 
 Value int_op(Op op, Scalar s, const Value* a, Trap& trap) {
@@ -112,8 +111,7 @@ Value int_op(Op op, Scalar s, const Value* a, Trap& trap) {
     case Op::Ge: return make_int(x >= y);
     default: break;
   }
-  trap.what = "internal: int op without int semantics";
-  return make_int(0);
+  throw InternalError(std::string("interpreter: '") + std::string(ir::info(op).spelling) + "' has no integer semantics");
 }
 
 double as_double(Scalar s, const Value& v) {
@@ -175,8 +173,8 @@ Value eval_scalar(Op op, ir::Type type, const ir::Type* arg_types, const Value* 
   // Comparisons are typed by their operands, everything else by its result.
   Scalar s = nargs > 0 ? arg_types[0].elem : type.elem;
   switch (s) {
-    case Scalar::f32: return float_op<float>(op, args, trap);
-    case Scalar::f64: return float_op<double>(op, args, trap);
+    case Scalar::f32: return float_op<float>(op, args);
+    case Scalar::f64: return float_op<double>(op, args);
     case Scalar::i1:
     case Scalar::i32:
     case Scalar::i64: return int_op(op, s, args, trap);

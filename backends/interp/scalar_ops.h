@@ -1,6 +1,6 @@
 // Scalar semantics of the IR, as the interpreter executes them: integer
 // wrap-around, traps, IEEE floats without contraction, saturating casts.
-// Integers (and i1) live sign-extended in Slot::i; f32 in Slot::f32; f64 in
+// Integers live sign-extended in Slot::i, i1 as 0 or 1; f32 in Slot::f32; f64 in
 // Slot::f64.
 #pragma once
 

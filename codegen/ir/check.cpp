@@ -21,6 +21,7 @@ std::string check_operands(const Function& f, Op op, Type type, const std::vecto
   auto arg = [&](size_t i) { return f.type(args[i]); };
   switch (info(op).shape) {
     case Shape::leaf:
+      if (op == Op::Const && !type.is_scalar()) return mismatch(op, "must have a scalar type, got " + to_string(type));
       if (!type.is_scalar() && type.kind != TypeKind::buf) return mismatch(op, "must have a scalar or buffer type");
       return {};
     case Shape::unary_num:

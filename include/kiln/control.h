@@ -222,31 +222,6 @@ template <class T>
 Rep<T> unary(ir::Op op, const Rep<T>& x, Loc loc) {
   return Rep<T>::from_value(emit(op, ir::Type::scalar(scalar_of<T>()), {x.value(loc)}, loc), loc);
 }
-template <class C, class A>
-detail::ValueId operand(const A& a, Loc loc) {
-  if constexpr (Literal<A>) return literal(scalar_of<C>(), a, loc);
-  else return convert(a.value(loc), scalar_of<C>(), loc);
-}
-template <class X>
-struct value_of { using type = X; };
-template <class T>
-struct value_of<Rep<T>> { using type = T; };
-template <class T>
-struct value_of<ElementRef<T>> { using type = T; };
-template <class X>
-using value_of_t = typename value_of<std::decay_t<X>>::type;
-
-/// The common type of two operands where at least one is a Rep: as C++'s
-/// `c ? a : b`, two Reps of one type keep it (two Rep<bool> stay bool).
-template <class A, class B>
-using common_t = std::conditional_t<Literal<A>, literal_result_t<value_of_t<B>, A>,
-                                    std::conditional_t<Literal<B>, literal_result_t<value_of_t<A>, B>,
-                                                       std::conditional_t<std::is_same_v<value_of_t<A>, value_of_t<B>>, value_of_t<A>,
-                                                                          promote_t<value_of_t<A>, value_of_t<B>>>>>;
-template <class A, class B>
-concept RepPair = !(Literal<A> && Literal<B>) && (Literal<A> || is_stage_scalar_v<value_of_t<A>>) &&
-                  (Literal<B> || is_stage_scalar_v<value_of_t<B>>);
-
 template <class A, class B>
 auto binary_fn(ir::Op op, const A& a, const B& b, Loc loc) {
   using C = common_t<A, B>;

@@ -25,6 +25,8 @@ template <class T>
 class Rep;
 template <class T>
 class Arr;
+template <class T>
+class ElementRef;
 
 namespace detail {
 
@@ -37,20 +39,28 @@ constexpr int rank() {
   else return 4;
 }
 
+/// The staged scalar type that stands for a C++ arithmetic type: long long
+/// is int64_t, long double is double, small and unsigned integers are int32_t.
+template <class X>
+using canon_t = std::conditional_t<
+    is_stage_scalar_v<X>, X,
+    std::conditional_t<std::is_floating_point_v<X>, double, std::conditional_t<(sizeof(X) > 4), int64_t, int32_t>>>;
+
 /// C++'s usual arithmetic conversions (bool and int32 promote to int).
 template <class A, class B>
-using promote_t = decltype(std::declval<A>() + std::declval<B>());
+using promote_t = canon_t<decltype(std::declval<A>() + std::declval<B>())>;
 
 template <class L>
 concept Literal = std::is_arithmetic_v<L>;
 
 /// The type a Rep<T> takes when combined with a plain literal of type L: a
 /// "weak" literal takes T (checked to fit) unless T is an integer and the
-/// literal is floating, where C++'s conversions apply.
+/// literal is floating, where C++'s conversions apply. A bool literal with a
+/// Rep<bool> stays bool (`b && true`).
 template <class T, class L>
-using literal_result_t =
-    std::conditional_t<std::is_same_v<T, bool>, promote_t<T, L>,
-                       std::conditional_t<std::is_integral_v<L> || std::is_floating_point_v<T>, T, promote_t<T, L>>>;
+using literal_result_t = std::conditional_t<
+    std::is_same_v<T, bool>, std::conditional_t<std::is_same_v<L, bool>, bool, promote_t<T, L>>,
+    std::conditional_t<std::is_integral_v<L> || std::is_floating_point_v<T>, T, promote_t<T, L>>>;
 
 /// A located operand: a Rep<T> read at the user's line. Operators take it so
 /// that the node they build records where the user wrote the expression.
@@ -82,6 +92,62 @@ template <class T>
 struct is_rep : std::false_type {};
 template <class T>
 struct is_rep<Rep<T>> : std::true_type {};
+
+template <class X>
+struct value_of { using type = X; };
+template <class T>
+struct value_of<Rep<T>> { using type = T; };
+template <class T>
+struct value_of<ElementRef<T>> { using type = T; };
+template <class X>
+using value_of_t = typename value_of<std::decay_t<X>>::type;
+
+/// The common type of two operands where at least one is a Rep: as C++'s
+/// `c ? a : b`, two Reps of one type keep it (two Rep<bool> stay bool).
+template <class A, class B>
+using common_t = std::conditional_t<Literal<A>, literal_result_t<value_of_t<B>, A>,
+                                    std::conditional_t<Literal<B>, literal_result_t<value_of_t<A>, B>,
+                                                       std::conditional_t<std::is_same_v<value_of_t<A>, value_of_t<B>>, value_of_t<A>,
+                                                                          promote_t<value_of_t<A>, value_of_t<B>>>>>;
+template <class A, class B>
+concept RepPair = !(Literal<A> && Literal<B>) && (Literal<A> || is_stage_scalar_v<value_of_t<A>>) &&
+                  (Literal<B> || is_stage_scalar_v<value_of_t<B>>);
+
+/// An operand (a Rep, an ElementRef or a literal) as a value of type C.
+template <class C, class A>
+detail::ValueId operand(const A& a, Loc loc) {
+  if constexpr (Literal<A>) return literal(scalar_of<C>(), a, loc);
+  else return convert(a.value(loc), scalar_of<C>(), loc);
+}
+
+/// The type `a OP= x` computes in before converting back to a's type.
+template <ir::Op op, class T, class X>
+using compound_t = std::conditional_t<
+    op != ir::Op::And && op != ir::Op::Or && op != ir::Op::Xor && std::is_same_v<common_t<Rep<T>, X>, bool>, int32_t,
+    common_t<Rep<T>, X>>;
+template <ir::Op op, class T, class X>
+concept CompoundOk = RepPair<Rep<T>, X> &&
+                     (op != ir::Op::Rem || Integral<compound_t<op, T, X>>) &&
+                     (op != ir::Op::And && op != ir::Op::Or && op != ir::Op::Xor || IntOrBool<compound_t<op, T, X>>);
+
+/// The new value of `a OP= x` (a's current value is `a`): computed as
+/// `a OP x` is, then converted back to T, as C++ does.
+template <ir::Op op, class T, class X>
+detail::ValueId compound(detail::ValueId a, const X& x, Loc loc) {
+  using C = compound_t<op, T, X>;
+  detail::ValueId va = convert(a, scalar_of<C>(), loc), vb = operand<C>(x, loc);
+  return convert(emit(op, ir::Type::scalar(scalar_of<C>()), {va, vb}, loc), scalar_of<T>(), loc);
+}
+
+/// The left side of a compound assignment, located at the user's line.
+template <class T>
+struct Target {
+  Rep<T>& rep;
+  Loc loc;
+  template <class R>
+    requires std::is_same_v<R, Rep<T>>
+  Target(R& r, Loc l = Loc::current()) : rep(r), loc(l) {}
+};
 
 // Result types of the operator families.
 template <class A, class B> using arith_t = promote_t<A, B>;
@@ -202,14 +268,24 @@ class Rep {
   }
   ~Rep() = default;  // harmless after staging ended: nothing to release
 
-  template <class X> Rep& operator+=(const X& x) & { return *this = *this + x; }
-  template <class X> Rep& operator-=(const X& x) & { return *this = *this - x; }
-  template <class X> Rep& operator*=(const X& x) & { return *this = *this * x; }
-  template <class X> Rep& operator/=(const X& x) & { return *this = *this / x; }
-  template <class X> Rep& operator%=(const X& x) & { return *this = *this % x; }
-  template <class X> Rep& operator&=(const X& x) & { return *this = *this & x; }
-  template <class X> Rep& operator|=(const X& x) & { return *this = *this | x; }
-  template <class X> Rep& operator^=(const X& x) & { return *this = *this ^ x; }
+  // Compound assignment: `a += x` is `a = T(a + x)`. Hidden friends whose left
+  // operand converts to a located Target, so the nodes carry the user's line.
+#define KILN_REP_COMPOUND(OP, IROP)                                                                  \
+  template <class X>                                                                                 \
+    requires detail::CompoundOk<ir::Op::IROP, T, X>                                                  \
+  friend Rep& operator OP(detail::Target<T> self, const X& x) {                                      \
+    self.rep.assign(detail::compound<ir::Op::IROP, T>(self.rep.value(self.loc), x, self.loc), self.loc); \
+    return self.rep;                                                                                 \
+  }
+  KILN_REP_COMPOUND(+=, Add)
+  KILN_REP_COMPOUND(-=, Sub)
+  KILN_REP_COMPOUND(*=, Mul)
+  KILN_REP_COMPOUND(/=, Div)
+  KILN_REP_COMPOUND(%=, Rem)
+  KILN_REP_COMPOUND(&=, And)
+  KILN_REP_COMPOUND(|=, Or)
+  KILN_REP_COMPOUND(^=, Xor)
+#undef KILN_REP_COMPOUND
 
   KILN_REP_BINARY(+, Add, KILN_ARITH_T, KILN_ARITH_T, detail::AnyPair)
   KILN_REP_BINARY(-, Sub, KILN_ARITH_T, KILN_ARITH_T, detail::AnyPair)
@@ -269,13 +345,13 @@ class Rep {
   }
 
  protected:
-  void assign(detail::ValueId v) {
+  void assign(detail::ValueId v, detail::Loc loc = detail::Loc::current()) {
     if (!ctx_) {
-      ctx_ = detail::require_context("assigning a Rep", detail::Loc::current());
-      var_ = detail::new_var(v, detail::Loc::current());
+      ctx_ = detail::require_context("assigning a Rep", loc);
+      var_ = detail::new_var(v, loc);
       return;
     }
-    detail::write_var(ctx_, var_, v, detail::Loc::current());
+    detail::write_var(ctx_, var_, v, loc);
   }
 
  private:
@@ -307,15 +383,23 @@ class ElementRef : public Rep<T> {
     if constexpr (detail::Literal<X>) return store(detail::literal(detail::scalar_of<T>(), x, loc_));
     else return store(detail::convert(x.value(loc_), detail::scalar_of<T>(), loc_));
   }
-  template <class X> ElementRef& operator+=(const X& x) { return *this = *this + x; }
-  template <class X> ElementRef& operator-=(const X& x) { return *this = *this - x; }
-  template <class X> ElementRef& operator*=(const X& x) { return *this = *this * x; }
-  template <class X> ElementRef& operator/=(const X& x) { return *this = *this / x; }
-  // Without these, Rep's inherited %= &= |= ^= would assign the Rep and skip the store.
-  template <class X> ElementRef& operator%=(const X& x) { return *this = *this % x; }
-  template <class X> ElementRef& operator&=(const X& x) { return *this = *this & x; }
-  template <class X> ElementRef& operator|=(const X& x) { return *this = *this | x; }
-  template <class X> ElementRef& operator^=(const X& x) { return *this = *this ^ x; }
+  // Compound assignment loads, computes at the line of `x[i]`, and stores.
+  // (Rep's compound operators do not apply: they would skip the store.)
+#define KILN_ELEMENT_COMPOUND(OP, IROP)                                                        \
+  template <class X>                                                                           \
+    requires detail::CompoundOk<ir::Op::IROP, T, X>                                            \
+  ElementRef& operator OP(const X& x) {                                                        \
+    return store(detail::compound<ir::Op::IROP, T>(this->value(loc_), x, loc_));               \
+  }
+  KILN_ELEMENT_COMPOUND(+=, Add)
+  KILN_ELEMENT_COMPOUND(-=, Sub)
+  KILN_ELEMENT_COMPOUND(*=, Mul)
+  KILN_ELEMENT_COMPOUND(/=, Div)
+  KILN_ELEMENT_COMPOUND(%=, Rem)
+  KILN_ELEMENT_COMPOUND(&=, And)
+  KILN_ELEMENT_COMPOUND(|=, Or)
+  KILN_ELEMENT_COMPOUND(^=, Xor)
+#undef KILN_ELEMENT_COMPOUND
 
  private:
   ElementRef& store(detail::ValueId v) {
@@ -323,7 +407,7 @@ class ElementRef : public Rep<T> {
     // unused, so drop it rather than leave a dead load behind.
     detail::drop_trailing_load(load_);
     detail::emit(ir::Op::Store, {}, {buf_, index_, v}, loc_);
-    this->assign(v);
+    this->assign(v, loc_);
     return *this;
   }
   detail::ValueId buf_, index_, load_;

@@ -109,7 +109,7 @@ template <class... Xs> struct call_result<std::tuple<Xs...>> {
 template <class F, class... Args>
 void run_body(F& fn, Loc loc) {
   size_t i = 0;
-  auto make = [&]<class A>(std::type_identity<A>) {
+  [[maybe_unused]] auto make = [&]<class A>(std::type_identity<A>) {
     detail::ValueId v = function_param(i++);
     if constexpr (requires { typename A::element_type; })
       return Arr<typename A::element_type>::from_value(v, current_context());

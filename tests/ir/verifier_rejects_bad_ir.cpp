@@ -179,3 +179,8 @@ TEST_CASE("verify() throws an InternalError naming the pass", "[ir][verifier]") 
   Module m{{f}};  // no yields: returns 0 values, declares 1
   CHECK_THROWS_WITH(verify(m, "my_pass"), Contains("after my_pass") && Contains("returns 0 values"));
 }
+
+TEST_CASE("a constant must have a scalar type", "[ir][verifier]") {
+  Function f = skeleton();
+  CHECK_THROWS_WITH(f.add(Op::Const, Type::buf(Scalar::f32, true), {}, 0), Contains("'const' must have a scalar type"));
+}

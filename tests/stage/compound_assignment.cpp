@@ -101,9 +101,31 @@ TEST_CASE("compound assignment with literals keeps the Rep's type", "[stage][com
       }
 }
 
+TEST_CASE("compound assignment records the user's line on its nodes", "[stage][compound]") {
+  int line = __LINE__ + 1;
+  auto s = kiln::stage("located", [](Rep<int32_t> i, kiln::Arr<int32_t> y) { i += 3; y[0] *= i; return i; });
+  std::string text = kiln::ir::print(s.module(), {.locations = true});
+  INFO(text);
+  CHECK(kiln::test::count(text, "compound_assignment.cpp:" + std::to_string(line)) >= 4);  // add, load, mul, store
+  CHECK(text.find("rep.h") == std::string::npos);
+}
+
+TEST_CASE("an overflowing literal in a compound assignment names the user's line", "[stage][compound]") {
+  int line = 0;
+  try {
+    kiln::stage("big", [&](Rep<int32_t> i) {
+      line = __LINE__; i += 3000000000LL;
+      return i;
+    });
+    FAIL("no error");
+  } catch (const kiln::StagingError& e) {
+    CHECK(std::string(e.what()).find("compound_assignment.cpp:" + std::to_string(line)) != std::string::npos);
+  }
+}
+
 TEST_CASE("Rep<int32_t> *= 2.5 computes in double and truncates back", "[stage][compound]") {
   auto s = kiln::stage("i_times", [](Rep<int32_t> i) { i *= 2.5; return i; });
-  CHECK(kiln::test::check_lines(s.ir(), {"%1 = const 2.5 : f64", "%2 = cast %0 : f64", "%3 = mul %2, %1 : f64", "%4 = cast %3 : i32"}));
+  CHECK(kiln::test::check_lines(s.ir(), {"%1 = cast %0 : f64", "%2 = const 2.5 : f64", "%3 = mul %1, %2 : f64", "%4 = cast %3 : i32"}));
   auto f = kiln::test::interp(s);
   for (int32_t i : {-3, 0, 7, 1000000}) {
     int32_t want = i;

@@ -96,13 +96,34 @@ TEST_CASE("Rep<double> with a float literal stays Rep<double>", "[stage][literal
   for (double x : {0.0, 1.0, -3.25}) CHECK(ref::same(f(x), x + 0.1f));  // the float literal's value, widened
 }
 
-TEST_CASE("Rep<bool> with a literal promotes as C++ does", "[stage][literals]") {
+TEST_CASE("Rep<bool> with a number literal promotes as C++ does", "[stage][literals]") {
   auto f = kiln::test::interp(kiln::stage("b_lit", [](Rep<bool> b) {
     static_assert(is_rep_of<int32_t, decltype(b + 1)> && is_rep_of<double, decltype(b * 2.5)>);
-    static_assert(is_rep_of<int32_t, decltype(b & true)> && is_rep_of<bool, decltype(b == true)>);
-    return std::make_tuple(b + 1, b * 2.5, b & true, b == true, 3 - b);
+    static_assert(is_rep_of<int32_t, decltype(b & 1)> && is_rep_of<int64_t, decltype(b + 1LL)>);
+    return std::make_tuple(b + 1, b * 2.5, b & 1, 3 - b, b + 1LL);
   }));
-  for (bool b : {false, true}) CHECK(f(b) == std::make_tuple(b + 1, b * 2.5, b & true, b == true, 3 - b));
+  for (bool b : {false, true})
+    CHECK(f(b) == std::make_tuple(b + 1, b * 2.5, b & 1, 3 - b, static_cast<int64_t>(b + 1LL)));
+}
+
+TEST_CASE("Rep<bool> with a bool literal stays bool", "[stage][literals]") {
+  auto f = kiln::test::interp(kiln::stage("b_bool_lit", [](Rep<bool> b) {
+    static_assert(is_rep_of<bool, decltype(b & true)> && is_rep_of<bool, decltype(b == true)>);
+    static_assert(is_rep_of<bool, decltype(b && true)> && is_rep_of<bool, decltype(false || b)>);
+    return std::make_tuple(b & true, b == true, b && true, false || b, b ^ true);
+  }));
+  for (bool b : {false, true})
+    CHECK(f(b) == std::make_tuple(static_cast<bool>(b & true), b == true, b && true, false || b,
+                                  static_cast<bool>(b ^ true)));
+}
+
+TEST_CASE("literals of types kiln does not stage map to the nearest staged type", "[stage][literals]") {
+  auto f = kiln::test::interp(kiln::stage("odd_lit", [](Rep<int32_t> i, Rep<bool> b) {
+    static_assert(is_rep_of<double, decltype(i * 2.5L)> && is_rep_of<int64_t, decltype(b + 1LL)>);
+    static_assert(is_rep_of<int32_t, decltype(b & 1u)>);
+    return std::make_tuple(i * 2.5L, b + 1LL, b & 1u);
+  }));
+  CHECK(f(3, true) == std::make_tuple(7.5, int64_t{2}, int32_t{1}));
 }
 
 TEST_CASE("an integer literal converts to a floating Rep's type", "[stage][literals]") {
@@ -197,4 +218,16 @@ TEST_CASE("an unsigned literal above INT64_MAX keeps its value in a double Rep",
     return std::make_tuple(x + 9223372036854775808ull, x - 18446744073709551615ull);
   }));
   CHECK(f(0.5) == std::make_tuple(0.5 + static_cast<double>(9223372036854775808ull), 0.5 - static_cast<double>(18446744073709551615ull)));
+}
+
+TEST_CASE("a floating literal outside int64's range is rejected for an integer Rep", "[stage][literals]") {
+  CHECK_THROWS_WITH(kiln::stage("huge", [](Rep<int64_t> x) { return x + Rep<int64_t>(1e19); }),
+                    Catch::Matchers::Contains("is not an integer that fits Rep<int64_t>") &&
+                        Catch::Matchers::Contains("weak_literals.cpp:"));
+}
+
+TEST_CASE("an unsigned literal above INT64_MAX rounds once into a float Rep", "[stage][literals]") {
+  const unsigned long long big = (1ull << 63) + (1ull << 39) + 1;
+  auto f = kiln::test::interp(kiln::stage("ubig", [&](Rep<float> x) { return x + big; }));
+  CHECK(f(0.0f) == static_cast<float>(big));
 }

@@ -11,8 +11,12 @@
 //   or dropped by passes; effectful nodes (load, store, call, var.load,
 //   var.store) keep their relative order. Loads do not write, so a load whose
 //   value is unused may be dropped.
-// * Structured ops (if, for, while, parallel_for) and calls produce a tuple;
-//   `get` projects element i. Tuple element types are derived, never stored.
+// * if, for, while and calls produce a tuple; `get` projects element i.
+//   Tuple element types are derived, never stored. parallel_for has no result.
+// * Integer div and rem are pure but may trap: passes may merge them or drop
+//   them when unused, but never speculate them (move them to where they would
+//   run when the program would not have run them, e.g. out of an if or out of
+//   a loop that may run zero times).
 // * Integers are two's complement; + - * wrap. Division or remainder by zero
 //   is a trap (the interpreter raises kiln::RuntimeError). INT_MIN / -1 wraps
 //   to INT_MIN and INT_MIN % -1 is 0. Shift counts are taken modulo the bit
