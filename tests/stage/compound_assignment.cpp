@@ -15,12 +15,6 @@ namespace {
 using BitsPairs = ref::product<bool, int32_t, int64_t>::with<bool, int32_t, int64_t>;
 using IntPairs = ref::product<int32_t, int64_t>::with<int32_t, int64_t>;
 
-template <class A, class B>
-bool nonzero_int_divisor(A, B b) {
-  using R = ref::arith_t<A, B>;
-  return !std::is_integral_v<R> || static_cast<R>(b) != 0;
-}
-
 }  // namespace
 
 TEMPLATE_LIST_TEST_CASE("x += y is x = x + y converted back to x's type", "[stage][compound]", ref::ScalarPairs) {
@@ -45,14 +39,14 @@ TEMPLATE_LIST_TEST_CASE("x /= y is x = x / y converted back to x's type", "[stag
   using A = typename TestType::first_type;
   using B = typename TestType::second_type;
   ref::check_binary<A, B>([](auto a, auto b) { a /= b; return a; }, [](A a, B b) { return ref::cast<A>(ref::div(a, b)); },
-                          nonzero_int_divisor<A, B>);
+                          ref::nonzero_int_divisor<A, B>);
 }
 
 TEMPLATE_LIST_TEST_CASE("x %= y is x = x % y converted back to x's type", "[stage][compound]", IntPairs) {
   using A = typename TestType::first_type;
   using B = typename TestType::second_type;
   ref::check_binary<A, B>([](auto a, auto b) { a %= b; return a; }, [](A a, B b) { return ref::cast<A>(ref::rem(a, b)); },
-                          nonzero_int_divisor<A, B>);
+                          ref::nonzero_int_divisor<A, B>);
 }
 
 TEMPLATE_LIST_TEST_CASE("x &= y, x |= y, x ^= y are the bitwise operators converted back", "[stage][compound]", BitsPairs) {

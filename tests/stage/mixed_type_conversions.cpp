@@ -8,16 +8,6 @@
 using kiln::Rep;
 namespace ref = kiln::test::ref;
 
-namespace {
-
-template <class A, class B>
-bool nonzero_int_divisor(A, B b) {
-  using R = ref::arith_t<A, B>;
-  return !std::is_integral_v<R> || static_cast<R>(b) != 0;
-}
-
-}  // namespace
-
 TEMPLATE_LIST_TEST_CASE("mixed-type Rep arithmetic has C++'s common type", "[stage][conversions]", ref::ScalarPairs) {
   using A = typename TestType::first_type;
   using B = typename TestType::second_type;
@@ -42,7 +32,7 @@ TEMPLATE_LIST_TEST_CASE("mixed-type Rep / computes in the common type like C++",
   using A = typename TestType::first_type;
   using B = typename TestType::second_type;
   ref::check_binary<A, B>([](auto a, auto b) { return a / b; }, [](A a, B b) { return ref::div(a, b); },
-                          nonzero_int_divisor<A, B>);
+                          ref::nonzero_int_divisor<A, B>);
 }
 
 TEMPLATE_LIST_TEST_CASE("mixed-type Rep comparisons compare in the common type like C++", "[stage][conversions]",

@@ -257,4 +257,11 @@ inline std::string at_line(const char* file, int line) {
   return f.substr(f.find_last_of('/') + 1) + ":" + std::to_string(line);
 }
 
+/// False when a op b would divide an integer by zero (C++'s common type of A and B).
+template <class A, class B>
+bool nonzero_int_divisor(A, B b) {
+  using R = arith_t<A, B>;
+  return !std::is_integral_v<R> || static_cast<R>(b) != 0;
+}
+
 }  // namespace kiln::test::ref
