@@ -8,7 +8,7 @@
 using kiln::Rep;
 namespace ref = kiln::test::ref;
 
-TEST_CASE("-0.0f + 0.0f is +0.0f and the add is not folded away", "[interp][floats]") {
+TEST_CASE("adding +0.0f to -0.0f gives +0.0f and the add is not folded away", "[interp][floats]") {
   auto s = kiln::stage("plus_zero", [](Rep<float> x) { return x + 0.0f; });
   CHECK(ref::count_lines(s.ir(), "%[0-9]+ = add %0, %[0-9]+ : f32") == 1);  // x + 0 is not x for x == -0
   auto f = kiln::test::interp(s);
