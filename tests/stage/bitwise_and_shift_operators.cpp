@@ -67,7 +67,7 @@ TEST_CASE("bitwise operators are not defined on floating Reps", "[stage][operato
   static_assert(HasCompl<int32_t> && HasCompl<int64_t> && !HasCompl<float> && !HasCompl<double>);
 }
 
-TEMPLATE_LIST_TEST_CASE("~Rep is C++'s bitwise complement", "[stage][operators]", ref::Integers) {
+TEMPLATE_LIST_TEST_CASE("bitwise not (~) of a Rep is C++'s complement", "[stage][operators]", ref::Integers) {
   using T = TestType;
   static_assert(std::is_same_v<decltype(~std::declval<Rep<T>>()), Rep<T>>);
   ref::check_unary<T>([](auto a) { return ~a; }, [](T a) { return static_cast<T>(~a); });

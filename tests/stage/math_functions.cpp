@@ -203,7 +203,7 @@ TEMPLATE_LIST_TEST_CASE("kiln::select(c, a, b) is c ? a : b", "[stage][math]", r
   auto f = kiln::test::interp(s);
   for (bool c : {false, true})
     for (T a : ref::values<T>())
-      for (T b : {ref::values<T>().front(), ref::values<T>().back()}) {
+      for (T b : std::initializer_list<T>{ref::values<T>().front(), ref::values<T>().back()}) {
         CAPTURE(c, a, b);
         CHECK(ref::same(f(c, a, b), c ? a : b));
       }
