@@ -5,6 +5,8 @@
 #include <kiln/kiln.h>
 #include <kiln/ir/printer.h>
 
+#include <catch2/catch.hpp>
+
 #include <string>
 #include <vector>
 
@@ -30,6 +32,19 @@ inline bool check_lines(const std::string& text, const std::vector<std::string>&
     if (pos == std::string::npos) pos = text.size();
   }
   return true;
+}
+
+/// The message of the kiln exception E that `fn` throws ("" and a failed
+/// check when it throws nothing).
+template <class E, class F>
+std::string error_message(F&& fn) {
+  try {
+    fn();
+  } catch (const E& e) {
+    return e.what();
+  }
+  FAIL_CHECK("expected an exception, none was thrown");
+  return "";
 }
 
 /// Number of occurrences of `needle` in `text`.

@@ -14,33 +14,22 @@ using kiln::Rep;
 
 namespace {
 
-template <class E, class F>
-std::string message_of(F&& f) {
-  try {
-    f();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL("expected an exception");
-  return {};
-}
-
 std::string here(int line) { return "staging_errors.cpp:" + std::to_string(line); }
 
 }  // namespace
 
 TEST_CASE("staged control flow outside stage() is a StagingError", "[errors]") {
-  int line = __LINE__; auto msg = message_of<kiln::StagingError>([] { kiln::if_(true, [] {}); });
+  int line = __LINE__; auto msg = kiln::test::error_message<kiln::StagingError>([] { kiln::if_(true, [] {}); });
   // The condition is the first thing that needs staging: making it a Rep fails.
   CHECK_THAT(msg, Contains(here(line)) && Contains("outside staging") && Contains("kiln::stage()"));
-  line = __LINE__; msg = message_of<kiln::StagingError>([] { kiln::for_(0, 10, [](Rep<int64_t>) {}); });
+  line = __LINE__; msg = kiln::test::error_message<kiln::StagingError>([] { kiln::for_(0, 10, [](Rep<int64_t>) {}); });
   CHECK_THAT(msg, Contains(here(line)) && Contains("kiln::for_ outside staging"));
-  line = __LINE__; msg = message_of<kiln::StagingError>([] { kiln::while_([] { return Rep<bool>(true); }, [] {}); });
+  line = __LINE__; msg = kiln::test::error_message<kiln::StagingError>([] { kiln::while_([] { return Rep<bool>(true); }, [] {}); });
   CHECK_THAT(msg, Contains(here(line)) && Contains("kiln::while_ outside staging"));
 }
 
 TEST_CASE("creating a Rep outside staging is a StagingError", "[errors]") {
-  int line = __LINE__; auto msg = message_of<kiln::StagingError>([] { Rep<float> x = 1.0f; (void)x; });
+  int line = __LINE__; auto msg = kiln::test::error_message<kiln::StagingError>([] { Rep<float> x = 1.0f; (void)x; });
   CHECK_THAT(msg, Contains(here(line)) && Contains("outside staging"));
 }
 
@@ -51,7 +40,7 @@ TEST_CASE("a Rep that escaped one staged function cannot be used in another", "[
     return x;
   });
   int line = 0;
-  auto msg = message_of<kiln::StagingError>([&] {
+  auto msg = kiln::test::error_message<kiln::StagingError>([&] {
     auto second = kiln::stage("second", [&](Rep<double> y) {
       line = __LINE__; return y + *escaped;
     });
@@ -67,7 +56,7 @@ TEST_CASE("a Rep used after its staging ended is an error, and destroying it is 
     keep->push_back(x * 3);
     return x;
   });
-  int line = __LINE__; auto msg = message_of<kiln::StagingError>([&] { auto y = (*keep)[0] + 1; (void)y; });
+  int line = __LINE__; auto msg = kiln::test::error_message<kiln::StagingError>([&] { auto y = (*keep)[0] + 1; (void)y; });
   CHECK_THAT(msg, Contains(here(line)) && Contains("outside staging"));
   keep.reset();  // Reps destroyed long after staging: nothing to release, no crash
   CHECK(kiln::test::interp(f)(4) == 4);
@@ -75,7 +64,7 @@ TEST_CASE("a Rep used after its staging ended is an error, and destroying it is 
 
 TEST_CASE("a Rep created inside a region cannot be used after the region", "[errors]") {
   int line = 0;
-  auto msg = message_of<kiln::StagingError>([&] {
+  auto msg = kiln::test::error_message<kiln::StagingError>([&] {
     kiln::stage("leak", [&](Rep<int64_t> x) {
       std::optional<Rep<int64_t>> inner;
       kiln::if_(x > 0, [&] { inner.emplace(x + 1); });
@@ -87,7 +76,7 @@ TEST_CASE("a Rep created inside a region cannot be used after the region", "[err
 
 TEST_CASE("a loop whose bounds and body index types differ is a StagingError", "[errors]") {
   int line = 0;
-  auto msg = message_of<kiln::StagingError>([&] {
+  auto msg = kiln::test::error_message<kiln::StagingError>([&] {
     kiln::stage("mismatch", [&](Rep<int64_t> n) {
       Rep<int32_t> acc = 0;
       line = __LINE__; kiln::for_(Rep<int64_t>(0), n, [&](Rep<int32_t> i) { acc += i; });
@@ -100,7 +89,7 @@ TEST_CASE("a loop whose bounds and body index types differ is a StagingError", "
 
 TEST_CASE("cond branches returning different types is a StagingError", "[errors]") {
   int line = 0;
-  auto msg = message_of<kiln::StagingError>([&] {
+  auto msg = kiln::test::error_message<kiln::StagingError>([&] {
     kiln::stage("mixed", [&](Rep<float> x) {
       line = __LINE__; return kiln::cond(x > 0.0f, [&] { return x; }, [&] { return Rep<int32_t>(0); });
     });
@@ -111,7 +100,7 @@ TEST_CASE("cond branches returning different types is a StagingError", "[errors]
 
 TEST_CASE("if_ branches that return values are a StagingError", "[errors]") {
   int line = 0;
-  auto msg = message_of<kiln::StagingError>([&] {
+  auto msg = kiln::test::error_message<kiln::StagingError>([&] {
     kiln::stage("returns", [&](Rep<float> x) {
       line = __LINE__; kiln::if_(x > 0.0f, [&] { return x; });
       return x;
@@ -122,7 +111,7 @@ TEST_CASE("if_ branches that return values are a StagingError", "[errors]") {
 
 TEST_CASE("assigning an outer Rep inside parallel_for_ is a StagingError", "[errors]") {
   int decl = 0, line = 0;
-  auto msg = message_of<kiln::StagingError>([&] {
+  auto msg = kiln::test::error_message<kiln::StagingError>([&] {
     kiln::stage("racy", [&](kiln::Arr<const float> x) {
       decl = __LINE__; Rep<float> sum = 0.0f;
       line = __LINE__; kiln::parallel_for_(0, x.size(), [&](Rep<int64_t> i) { sum += x[i]; });
@@ -140,9 +129,9 @@ TEST_CASE("an out-of-bounds access in the interpreter is a RuntimeError naming t
   auto c = kiln::test::interp(f);
   std::vector<float> x = {1, 2, 3};
   CHECK(c(std::span<const float>(x), 2) == 3.0f);
-  auto msg = message_of<kiln::RuntimeError>([&] { c(std::span<const float>(x), 3); });
+  auto msg = kiln::test::error_message<kiln::RuntimeError>([&] { c(std::span<const float>(x), 3); });
   CHECK_THAT(msg, Contains(here(line)) && Contains("index 3 is out of bounds for a buffer of 3 elements"));
-  msg = message_of<kiln::RuntimeError>([&] { c(std::span<const float>(x), -1); });
+  msg = kiln::test::error_message<kiln::RuntimeError>([&] { c(std::span<const float>(x), -1); });
   CHECK_THAT(msg, Contains(here(line)) && Contains("index -1"));
 }
 
@@ -152,7 +141,7 @@ TEST_CASE("an out-of-bounds store is caught before it writes", "[errors]") {
     line = __LINE__; x[x.size()] = 1;
   });
   std::vector<int32_t> x = {0, 0};
-  auto msg = message_of<kiln::RuntimeError>([&] { kiln::test::interp(f)(std::span<int32_t>(x)); });
+  auto msg = kiln::test::error_message<kiln::RuntimeError>([&] { kiln::test::interp(f)(std::span<int32_t>(x)); });
   CHECK_THAT(msg, Contains(here(line)) && Contains("store index 2"));
   CHECK(x == std::vector<int32_t>{0, 0});
 }
@@ -160,19 +149,19 @@ TEST_CASE("an out-of-bounds store is caught before it writes", "[errors]") {
 TEST_CASE("calling a declared but undefined staged function is a StagingError", "[errors]") {
   kiln::Staged<int64_t(int64_t)> never;
   auto f = kiln::stage("caller", [&](Rep<int64_t> x) { return never(x); });
-  auto msg = message_of<kiln::StagingError>([&] { (void)f.ir(); });
+  auto msg = kiln::test::error_message<kiln::StagingError>([&] { (void)f.ir(); });
   CHECK_THAT(msg, Contains("never defined") && Contains("kiln::stage"));
 }
 
 TEST_CASE("asking for a backend that is not built is a CompileError", "[errors]") {
   auto f = kiln::stage("id", [](Rep<int32_t> x) { return x; });
-  auto msg = message_of<kiln::CompileError>([&] { kiln::compile(f, {.backend = kiln::Backend::cuda}); });
+  auto msg = kiln::test::error_message<kiln::CompileError>([&] { kiln::compile(f, {.backend = kiln::Backend::cuda}); });
   CHECK_THAT(msg, Contains("cuda") && Contains("Backend::interp"));
 }
 
 TEST_CASE("a moved-from Rep is empty and using it says so", "[errors]") {
   int line = 0;
-  auto msg = message_of<kiln::StagingError>([&] {
+  auto msg = kiln::test::error_message<kiln::StagingError>([&] {
     kiln::stage("moved", [&](Rep<int64_t> x) {
       Rep<int64_t> y = std::move(x);
       line = __LINE__; return x + y;
@@ -194,6 +183,6 @@ TEST_CASE("a staged function whose declared callee was destroyed fails clearly",
   helper.emplace();
   auto f = kiln::stage("orphan", [&](Rep<int64_t> x) { return (*helper)(x); });
   helper.reset();  // declared, never defined, and now gone
-  auto msg = message_of<kiln::StagingError>([&] { (void)f.ir(); });
+  auto msg = kiln::test::error_message<kiln::StagingError>([&] { (void)f.ir(); });
   CHECK_THAT(msg, Contains("called by 'orphan' no longer exists") && Contains("keep every kiln::Staged handle alive"));
 }

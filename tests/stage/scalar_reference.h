@@ -225,18 +225,7 @@ void check_unary(StagedOp staged_op, PlainOp plain_op) {
   }
 }
 
-/// The message of the kiln exception E that `fn` throws ("" and a failed
-/// check when it throws nothing).
-template <class E, class F>
-std::string error_message(F&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected an exception, none was thrown");
-  return "";
-}
+using kiln::test::error_message;
 
 /// Number of lines of `ir` that match the regular expression `line` (whole line, after indentation).
 inline size_t count_lines(const std::string& ir, const std::string& line) {
