@@ -88,10 +88,6 @@ concept IntOrBool = Integral<T> || std::is_same_v<T, bool>;
 template <class T>
 concept Floating = std::is_same_v<T, float> || std::is_same_v<T, double>;
 
-template <class T>
-struct is_rep : std::false_type {};
-template <class T>
-struct is_rep<Rep<T>> : std::true_type {};
 
 template <class X>
 struct value_of { using type = X; };
