@@ -49,6 +49,13 @@ ValueId raw(Function& f, RegionId r, Node n) {
   return v;
 }
 
+/// Appends `if x > x` over regions t and e (filled in by the caller).
+ValueId push_if(Function& f, RegionId t, RegionId e) {
+  ValueId x = f.params()[0];
+  ValueId c = push(f, f.body, Op::Gt, i1(), {x, x});
+  return push(f, f.body, Op::If, Type::tuple(), {c}, 0, {t, e});
+}
+
 std::string errors_of(const Function& f, VerifyOptions opts = {}) {
   Module m{{f}};
   std::string all;
@@ -94,12 +101,11 @@ TEST_CASE("the verifier rejects a use before the definition", "[ir][verifier]") 
 TEST_CASE("the verifier rejects a value used outside the region that defines it", "[ir][verifier]") {
   Function f = skeleton();
   ValueId x = f.params()[0];
-  ValueId c = push(f, f.body, Op::Gt, i1(), {x, x});
   RegionId t = f.add_region(), e = f.add_region();
   ValueId inner = push(f, t, Op::Mul, f32(), {x, x});
   f.regions[t].yields = {inner};
   f.regions[e].yields = {x};
-  push(f, f.body, Op::If, Type::tuple(), {c}, 0, {t, e});
+  push_if(f, t, e);
   ValueId leak = push(f, f.body, Op::Add, f32(), {inner, x});  // inner lives in the then-region
   f.regions[f.body].yields = {leak};
   CHECK_THAT(errors_of(f), Contains("does not dominate its use"));
@@ -108,11 +114,10 @@ TEST_CASE("the verifier rejects a value used outside the region that defines it"
 TEST_CASE("the verifier rejects if-branches yielding different types", "[ir][verifier]") {
   Function f = skeleton();
   ValueId x = f.params()[0];
-  ValueId c = push(f, f.body, Op::Gt, i1(), {x, x});
   RegionId t = f.add_region(), e = f.add_region();
   f.regions[t].yields = {x};
   f.regions[e].yields = {push(f, e, Op::Const, i64(), {}, 1)};
-  ValueId node = push(f, f.body, Op::If, Type::tuple(), {c}, 0, {t, e});
+  ValueId node = push_if(f, t, e);
   f.regions[f.body].yields = {push(f, f.body, Op::Get, f32(), {node}, 0)};
   CHECK_THAT(errors_of(f), Contains("else-region yields are (i64), expected (f32)"));
 }
@@ -120,11 +125,10 @@ TEST_CASE("the verifier rejects if-branches yielding different types", "[ir][ver
 TEST_CASE("the verifier rejects a projection past the end of a tuple", "[ir][verifier]") {
   Function f = skeleton();
   ValueId x = f.params()[0];
-  ValueId c = push(f, f.body, Op::Gt, i1(), {x, x});
   RegionId t = f.add_region(), e = f.add_region();
   f.regions[t].yields = {x};
   f.regions[e].yields = {x};
-  ValueId node = push(f, f.body, Op::If, Type::tuple(), {c}, 0, {t, e});
+  ValueId node = push_if(f, t, e);
   f.regions[f.body].yields = {push(f, f.body, Op::Get, f32(), {node}, 1)};
   CHECK_THAT(errors_of(f), Contains("projects element 1 of a 1-tuple"));
 }
