@@ -12,6 +12,10 @@
 
 namespace kiln::test {
 
+/// Options that show IR as staging produced it (promotion only, no
+/// optimisation): what tests of the front end look at.
+inline const Options unoptimised{.optimize = false};
+
 /// Compiles with the interpreter (the oracle), verifying after each pass.
 template <class Sig>
 Compiled<Sig> interp(const Staged<Sig>& s) {

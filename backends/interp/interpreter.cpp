@@ -3,7 +3,7 @@
 
 #include <kiln/error.h>
 
-#include "scalar_ops.h"
+#include "../../codegen/ir/scalar_ops.h"
 
 #include <unordered_map>
 

@@ -1,10 +1,14 @@
 // The default pipeline: one line per pass, in the order they run.
+// Options::optimize = false stops after promotion; Options::passes switches
+// single passes off.
 #include "pipeline.h"
 
 #include <kiln/ir/printer.h>
 #include <kiln/ir/verifier.h>
 
+#include "passes.h"
 #include "promote_variables.h"
+#include "rewrite.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -46,6 +50,26 @@ ir::Module run_pipeline(ir::Module m, const Options& opts) {
   Checkpoint after(opts);
   m = promote_variables(m);
   after(m, "promote_variables");
+  if (opts.optimize) {
+    const Passes& on = opts.passes;
+    auto run = [&](bool enabled, void (*pass)(ir::Module&, const Options&), const char* name) {
+      if (!enabled) return;
+      pass(m, opts);
+      after(m, name);
+    };
+    run(on.inline_calls, inline_calls, "inline_calls");
+    // Two rounds: the second catches what the first exposed (a branch
+    // folded away leaves constants to fold, a hoisted value to merge).
+    for (int round = 0; round < 2; ++round) {
+      run(on.fold, fold, "fold");
+      run(on.reduce_strength, reduce_strength, "reduce_strength");
+      run(on.cse, cse, "cse");
+      run(on.simplify_cfg, simplify_cfg, "simplify_cfg");
+      run(on.licm, licm, "licm");
+      run(on.dce, dce, "dce");
+    }
+    for (ir::Function& f : m.functions) compact(f);
+  }
   // Always: later stages rely on promoted, valid IR.
   ir::verify(m, "pipeline");
   return m;

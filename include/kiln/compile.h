@@ -23,12 +23,32 @@ enum class Backend {
   cuda,    ///< CUDA via NVRTC
 };
 
+/// The optimisation passes, each on by default and each switchable off
+/// (codegen/passes/pipeline.cpp runs them in this order; docs/passes.md).
+struct Passes {
+  bool inline_calls = true;     ///< inline small and single-call-site staged functions (never recursion)
+  bool fold = true;             ///< constant folding and algebraic simplification
+  bool reduce_strength = true;  ///< pow(x, small integer constant) -> multiplications
+  bool cse = true;              ///< common-subexpression elimination across regions
+  bool simplify_cfg = true;     ///< constant conditions, empty / zero-trip loops, identical branches
+  bool licm = true;             ///< loop-invariant code motion
+  bool dce = true;              ///< dead values, dead loop-carried values, effect-free regions
+};
+
 /// Compilation options (an aggregate: use designated initialisers).
 struct Options {
   /// The backend that runs the code.
   Backend backend = Backend::interp;
   /// Run the IR verifier after each pass (always on in debug builds).
   bool verify_each_pass = false;
+  /// Run the optimisation passes; false runs only variable promotion.
+  bool optimize = true;
+  /// Allow float rewrites that change results in the last bits or in signed
+  /// zeros and NaNs: x+0.0 -> x, x*0.0 -> 0, x-x -> 0, reassociation of
+  /// constants, pow(x, n) -> multiplications for any small n.
+  bool fast_math = false;
+  /// Individual passes (all on by default).
+  Passes passes = {};
 };
 
 namespace detail {

@@ -153,8 +153,13 @@ class Staged<R(Args...)> {
   const std::string& name() const { return detail::staged_name(*state_); }
   /// The textual IR after the default pipeline: this function, then its callees.
   std::string ir() const { return detail::staged_ir(state_, nullptr); }
+  /// The textual IR after the pipeline `opts` selects; `{.optimize = false}`
+  /// shows what staging produced (after variable promotion only).
+  std::string ir(const Options& opts) const { return detail::staged_ir(state_, &opts); }
   /// The IR module after the default pipeline (for pass writers and tools).
   ir::Module module() const { return detail::staged_module(state_, nullptr); }
+  /// The IR module after the pipeline `opts` selects.
+  ir::Module module(const Options& opts) const { return detail::staged_module(state_, &opts); }
 
   /// While staging another function: a staged call of this one.
   typename detail::call_result<R>::type operator()(detail::CallArg<Args>... args) const {

@@ -76,7 +76,7 @@ TEMPLATE_LIST_TEST_CASE("unary plus of a Rep is C++'s promotion", "[stage][opera
 TEST_CASE("arithmetic operators print as add sub mul div rem neg of the operand type", "[stage][operators][ir]") {
   const std::string v = "%[0-9]+ = ";
   auto i = kiln::stage("i", [](Rep<int32_t> a, Rep<int32_t> b) { return -(((a + b) - (a * b)) / (a % b)); });
-  const std::string iir = i.ir();
+  const std::string iir = i.ir(kiln::test::unoptimised);
   INFO(iir);
   CHECK(ref::count_lines(iir, v + "add %0, %1 : i32") == 1);
   CHECK(ref::count_lines(iir, v + "mul %0, %1 : i32") == 1);
@@ -87,7 +87,7 @@ TEST_CASE("arithmetic operators print as add sub mul div rem neg of the operand 
   CHECK(ref::count_lines(iir, v + ".*") == 6);  // nothing else: no casts, no constants
 
   auto d = kiln::stage("d", [](Rep<double> a, Rep<double> b) { return -(a + b) / (a * b - b); });
-  const std::string dir = d.ir();
+  const std::string dir = d.ir(kiln::test::unoptimised);
   INFO(dir);
   CHECK(ref::count_lines(dir, v + "add %0, %1 : f64") == 1);
   CHECK(ref::count_lines(dir, v + "mul %0, %1 : f64") == 1);
@@ -100,7 +100,7 @@ TEST_CASE("arithmetic operators print as add sub mul div rem neg of the operand 
 TEST_CASE("arithmetic on Rep<bool> casts both operands to i32 first", "[stage][operators][ir]") {
   auto s = kiln::stage("s", [](Rep<bool> a, Rep<bool> b) { return a + b; });
   static_assert(std::is_same_v<decltype(s), kiln::Staged<int(bool, bool)>>);
-  const std::string ir = s.ir();
+  const std::string ir = s.ir(kiln::test::unoptimised);
   CHECK(kiln::test::count(ir, "cast") == 2);
   CHECK(kiln::test::check_lines(ir, {"%2 = cast %0 : i32", "%3 = cast %1 : i32", "add %2, %3 : i32"}));
   auto f = kiln::test::interp(s);
@@ -125,7 +125,7 @@ TEST_CASE("an arithmetic expression of several Reps evaluates in C++'s order of 
 TEST_CASE("float arithmetic is done in float, not in double", "[stage][operators]") {
   auto f = kiln::test::interp(kiln::stage("f32", [](Rep<float> a, Rep<float> b) { return a * b / b + a - b; }));
   auto s = kiln::stage("f32ir", [](Rep<float> a, Rep<float> b) { return a * b / b + a - b; });
-  CHECK(s.ir().find("f64") == std::string::npos);
+  CHECK(s.ir(kiln::test::unoptimised).find("f64") == std::string::npos);
   for (float a : {0.1f, 1.0f / 3.0f, 16777216.0f, 1e30f, -7.25f})
     for (float b : {3.0f, 0.7f, 1e10f, -1e-30f}) {
       float want = a * b / b + a - b;

@@ -27,7 +27,7 @@ TEST_CASE("golden IR: collatz carries n and steps through while", "[stage][golde
     });
     return steps;
   });
-  check_ir(f.ir(), {
+  check_ir(f.ir(kiln::test::unoptimised), {
       "func @collatz(%0: i64) -> (i64) {",
       "  %1 = const 0 : i64",
       "  %2 = while (%0, %1) : (i64, i64) {",
@@ -59,7 +59,7 @@ TEST_CASE("golden IR: a dot product is a for with one carried f32", "[stage][gol
     kiln::for_(0, x.size(), [&](Rep<int64_t> i) { acc += x[i] * y[i]; });
     return acc;
   });
-  check_ir(f.ir(), {
+  check_ir(f.ir(kiln::test::unoptimised), {
       "func @dot(%0: buf<const f32>, %1: buf<const f32>) -> (f32) {",
       "  %2 = const 0.0 : f32",
       "  %3 = size %0 : i64",
@@ -81,7 +81,7 @@ TEST_CASE("golden IR: a variable assigned in one branch becomes an if result", "
     kiln::if_(x < 0.0, [&] { y = 0.0; });
     return y;
   });
-  check_ir(f.ir(), {
+  check_ir(f.ir(kiln::test::unoptimised), {
       "func @relu(%0: f64) -> (f64) {",
       "  %2 = lt %0, %1 : i1",
       "  %3 = if %2 : (f64) {",
@@ -98,7 +98,7 @@ TEST_CASE("golden IR: recursive fib calls itself by name", "[stage][golden]") {
   fib = kiln::stage("fib", [&](Rep<int64_t> n) {
     return kiln::cond(n < 2, [&] { return n; }, [&] { return fib(n - 1) + fib(n - 2); });
   });
-  check_ir(fib.ir(), {
+  check_ir(fib.ir(kiln::test::unoptimised), {
       "func @fib(%0: i64) -> (i64) {",
       "  %1 = const 2 : i64",
       "  %2 = lt %0, %1 : i1",
@@ -122,7 +122,7 @@ TEST_CASE("golden IR: parallel_for has no results and stores per iteration", "[s
   auto f = kiln::stage("scale", [](Rep<float> a, Arr<float> y) {
     kiln::parallel_for_(0, y.size(), [&](Rep<int64_t> i) { y[i] = a * y[i]; });
   });
-  check_ir(f.ir(), {
+  check_ir(f.ir(kiln::test::unoptimised), {
       "func @scale(%0: f32, %1: buf<f32>) -> () {",
       "  parallel_for %3, %2, %4 {",
       "  ^(%5: i64):",

@@ -12,7 +12,7 @@ using kiln::test::interp;
 TEST_CASE("calling a staged function emits a call and includes the callee", "[stage][call]") {
   auto sq = kiln::stage("sq", [](Rep<double> x) { return x * x; });
   auto hyp = kiln::stage("hyp2", [&](Rep<double> a, Rep<double> b) { return sq(a) + sq(b); });
-  std::string ir = hyp.ir();
+  std::string ir = hyp.ir(kiln::test::unoptimised);
   CHECK(kiln::test::count(ir, "call @sq(") == 2);
   CHECK(ir.find("func @sq(") != std::string::npos);
   CHECK(interp(hyp)(3.0, 4.0) == 25.0);
@@ -34,7 +34,7 @@ TEST_CASE("staged fib recurses through a declared Staged", "[stage][call][recurs
   fib = kiln::stage("fib", [&](Rep<int64_t> n) {
     return kiln::cond(n < 2, [&] { return n; }, [&] { return fib(n - 1) + fib(n - 2); });
   });
-  std::string ir = fib.ir();
+  std::string ir = fib.ir(kiln::test::unoptimised);
   CHECK(kiln::test::count(ir, "func @") == 1);
   CHECK(kiln::test::count(ir, "call @fib(") == 2);
   auto c = interp(fib);
@@ -50,7 +50,7 @@ TEST_CASE("is_even and is_odd are mutually recursive", "[stage][call][recursion]
   is_odd = kiln::stage("is_odd", [&](Rep<int64_t> n) {
     return kiln::cond(n == 0, [&] { return Rep<bool>(false); }, [&] { return is_even(n - 1); });
   });
-  std::string ir = is_even.ir();
+  std::string ir = is_even.ir(kiln::test::unoptimised);
   CHECK(ir.find("func @is_even(") != std::string::npos);
   CHECK(ir.find("func @is_odd(") != std::string::npos);
   auto even = interp(is_even);
@@ -77,7 +77,7 @@ TEST_CASE("functions with the same name get distinct names in a module", "[stage
   auto a = kiln::stage("g", [](Rep<int32_t> x) { return x + 1; });
   auto b = kiln::stage("g", [](Rep<int32_t> x) { return x * 2; });
   auto f = kiln::stage("g", [&](Rep<int32_t> x) { return a(x) + b(x); });
-  std::string ir = f.ir();
+  std::string ir = f.ir(kiln::test::unoptimised);
   CHECK(ir.find("func @g(") != std::string::npos);
   CHECK(ir.find("func @g.1(") != std::string::npos);
   CHECK(ir.find("func @g.2(") != std::string::npos);

@@ -8,11 +8,11 @@
 #include <cstring>
 #include <limits>
 
-namespace kiln::interp {
+namespace kiln::ir {
 namespace {
 
-using ir::Op;
-using ir::Scalar;
+
+
 
 template <class F>
 F get(const Value& v) {
@@ -69,7 +69,7 @@ Value float_op(Op op, const Value* a) {
     case Op::Fma: return make<F>(std::fma(x, y, get<F>(a[2])));
     default: break;
   }
-  throw InternalError(std::string("interpreter: '") + std::string(ir::info(op).spelling) + "' has no float semantics");
+  throw InternalError(std::string("IR semantics: '") + std::string(info(op).spelling) + "' has no float semantics");
 }
 
 Value int_op(Op op, Scalar s, const Value* a, Trap& trap) {
@@ -83,7 +83,7 @@ Value int_op(Op op, Scalar s, const Value* a, Trap& trap) {
   }
   const int64_t y = a[1].i;
   const uint64_t uy = static_cast<uint64_t>(y);
-  const int bits = ir::bit_width(s);
+  const int bits = bit_width(s);
   switch (op) {
     case Op::Add: return make_int(wrap(s, ux + uy));
     case Op::Sub: return make_int(wrap(s, ux - uy));
@@ -111,7 +111,7 @@ Value int_op(Op op, Scalar s, const Value* a, Trap& trap) {
     case Op::Ge: return make_int(x >= y);
     default: break;
   }
-  throw InternalError(std::string("interpreter: '") + std::string(ir::info(op).spelling) + "' has no integer semantics");
+  throw InternalError(std::string("IR semantics: '") + std::string(info(op).spelling) + "' has no integer semantics");
 }
 
 double as_double(Scalar s, const Value& v) {
@@ -167,7 +167,7 @@ int64_t wrap(Scalar s, uint64_t bits) {
   return 0;
 }
 
-Value eval_scalar(Op op, ir::Type type, const ir::Type* arg_types, const Value* args, size_t nargs, Trap& trap) {
+Value eval_scalar(Op op, Type type, const Type* arg_types, const Value* args, size_t nargs, Trap& trap) {
   if (op == Op::Cast) return cast(arg_types[0].elem, type.elem, args[0]);
   if (op == Op::Select) return args[0].i ? args[1] : args[2];
   // Comparisons are typed by their operands, everything else by its result.
@@ -182,7 +182,7 @@ Value eval_scalar(Op op, ir::Type type, const ir::Type* arg_types, const Value* 
   return make_int(0);
 }
 
-Value constant_value(const ir::Node& n) {
+Value constant_value(const Node& n) {
   Value v;
   v.i = 0;
   switch (n.type.elem) {
@@ -197,6 +197,25 @@ Value constant_value(const ir::Node& n) {
     case Scalar::i64: v.i = wrap(n.type.elem, static_cast<uint64_t>(n.imm)); return v;
   }
   return v;
+}
+
+int64_t constant_imm(Scalar s, const Value& v) {
+  switch (s) {
+    case Scalar::f32: {
+      uint32_t bits;
+      std::memcpy(&bits, &v.f32, sizeof bits);
+      return bits;
+    }
+    case Scalar::f64: {
+      int64_t bits;
+      std::memcpy(&bits, &v.f64, sizeof bits);
+      return bits;
+    }
+    case Scalar::i1:
+    case Scalar::i32:
+    case Scalar::i64: return wrap(s, static_cast<uint64_t>(v.i));
+  }
+  return 0;
 }
 
 Value load_element(Scalar s, const void* data, int64_t i) {
@@ -222,4 +241,4 @@ void store_element(Scalar s, void* data, int64_t i, const Value& v) {
   }
 }
 
-}  // namespace kiln::interp
+}  // namespace kiln::ir

@@ -1,0 +1,144 @@
+// Inlining of staged calls.
+//
+// A call is inlined when its callee is not recursive (not on a cycle of the
+// call graph) and is small (fewer than inline_threshold nodes) or called
+// from exactly one place. Functions are processed callees first, so a
+// callee's own calls are already inlined when it is copied. The call's
+// `get`s become the copied body's yields. Functions no longer reachable
+// from the entry are removed and call indices renumbered.
+#include "passes.h"
+
+#include "rewrite.h"
+
+#include <algorithm>
+#include <functional>
+
+namespace kiln::passes {
+namespace {
+
+using namespace ir;
+
+std::vector<std::vector<size_t>> call_graph(const Module& m) {
+  std::vector<std::vector<size_t>> g(m.functions.size());
+  for (size_t i = 0; i < m.functions.size(); ++i) {
+    const Function& f = m.functions[i];
+    walk(f, [&](ValueId v) {
+      if (f.node(v).op == Op::Call) g[i].push_back(static_cast<size_t>(f.node(v).imm));
+    });
+  }
+  return g;
+}
+
+// Functions on a cycle: those that can reach themselves.
+std::vector<bool> recursive(const std::vector<std::vector<size_t>>& g) {
+  std::vector<bool> out(g.size(), false);
+  for (size_t s = 0; s < g.size(); ++s) {
+    std::vector<char> seen(g.size(), 0);
+    std::vector<size_t> stack(g[s].begin(), g[s].end());
+    while (!stack.empty() && !out[s]) {
+      size_t x = stack.back();
+      stack.pop_back();
+      if (x == s) out[s] = true;
+      if (seen[x]) continue;
+      seen[x] = 1;
+      stack.insert(stack.end(), g[x].begin(), g[x].end());
+    }
+  }
+  return out;
+}
+
+// Functions reachable from the entry, callees before callers.
+std::vector<size_t> post_order(const std::vector<std::vector<size_t>>& g) {
+  std::vector<size_t> order;
+  std::vector<char> seen(g.size(), 0);
+  std::function<void(size_t)> visit = [&](size_t f) {
+    seen[f] = 1;
+    for (size_t c : g[f])
+      if (!seen[c]) visit(c);
+    order.push_back(f);
+  };
+  if (!g.empty()) visit(0);
+  return order;
+}
+
+class Inliner {
+ public:
+  Inliner(Module& m) : m_(m), graph_(call_graph(m)), recursive_(recursive(graph_)), sites_(m.functions.size(), 0) {
+    for (const auto& callees : graph_)
+      for (size_t c : callees) ++sites_[c];
+  }
+
+  void run() {
+    for (size_t f : post_order(graph_)) inline_into(f);
+    remove_unreachable();
+  }
+
+ private:
+  Module& m_;
+  std::vector<std::vector<size_t>> graph_;
+  std::vector<bool> recursive_;
+  std::vector<size_t> sites_;
+
+  bool inlinable(size_t callee) const {
+    return !recursive_[callee] &&
+           (sites_[callee] == 1 || node_count(m_.functions[callee]) < inline_threshold);
+  }
+
+  void inline_into(size_t fi) {
+    Function& f = m_.functions[fi];
+    Substitution sub(f);
+    std::vector<std::vector<ValueId>> results(f.nodes.size());
+    std::function<void(RegionId)> region = [&](RegionId r) {
+      std::vector<ValueId> old = std::move(f.regions[r].body);
+      std::vector<ValueId> body;
+      for (ValueId v : old) {
+        sub.apply_args(f.nodes[v]);
+        const Node& n = f.nodes[v];
+        if (n.op == Op::Get && n.args[0] < results.size() && !results[n.args[0]].empty()) {
+          sub.replace(v, results[n.args[0]][static_cast<size_t>(n.imm)]);
+          continue;
+        }
+        std::vector<RegionId> children = n.regions;
+        for (RegionId c : children) region(c);  // may add nodes: `n` is stale from here
+        const Node call = f.nodes[v];
+        if (call.op == Op::Call && static_cast<size_t>(call.imm) != fi && inlinable(static_cast<size_t>(call.imm))) {
+          const Function& callee = m_.functions[static_cast<size_t>(call.imm)];
+          std::vector<ValueId> map(callee.nodes.size(), no_value);
+          const std::vector<ValueId>& args = call.args;
+          for (size_t i = 0; i < args.size(); ++i) map[callee.params()[i]] = args[i];
+          std::vector<ValueId> ys = clone_body(f, callee, callee.body, map, body);
+          if (results.size() < f.nodes.size()) results.resize(f.nodes.size());
+          results[v] = std::move(ys);
+          continue;
+        }
+        body.push_back(v);
+      }
+      f.regions[r].body = std::move(body);
+      sub.apply_yields(f.regions[r]);
+    };
+    region(f.body);
+  }
+
+  void remove_unreachable() {
+    graph_ = call_graph(m_);
+    std::vector<size_t> order = post_order(graph_);
+    std::vector<size_t> keep(order.begin(), order.end());
+    std::sort(keep.begin(), keep.end());
+    if (keep.size() == m_.functions.size()) return;
+    std::vector<int64_t> index(m_.functions.size(), -1);
+    for (size_t i = 0; i < keep.size(); ++i) index[keep[i]] = static_cast<int64_t>(i);
+    std::vector<Function> kept;
+    for (size_t i : keep) kept.push_back(std::move(m_.functions[i]));
+    m_.functions = std::move(kept);
+    for (Function& f : m_.functions)
+      for (Node& n : f.nodes)
+        if (n.op == Op::Call && n.imm >= 0 && static_cast<size_t>(n.imm) < index.size())
+          n.imm = index[static_cast<size_t>(n.imm)];
+  }
+};
+
+}  // namespace
+
+void inline_calls(Module& m, const Options&) { Inliner(m).run(); }
+
+}  // namespace kiln::passes

@@ -1,0 +1,48 @@
+// The optimisation passes, one per file, in the order pipeline.cpp runs
+// them. Each takes a promoted module (no var.load / var.store), rewrites it
+// in place and leaves IR the verifier accepts. docs/passes.md explains each
+// with an example.
+#pragma once
+
+#include <kiln/compile.h>
+#include <kiln/ir/ir.h>
+
+namespace kiln::passes {
+
+/// Inlines calls to small functions (opts below `inline_threshold` nodes)
+/// and to functions called from one place; never a recursive function.
+/// Functions no longer called are removed.
+void inline_calls(ir::Module& m, const Options& opts);
+inline constexpr size_t inline_threshold = 40;
+
+/// Constant folding with the IR's exact semantics, and algebraic identities
+/// that hold bit for bit (x*1 -> x, x-x -> 0 on integers, ...); with
+/// opts.fast_math also the float identities that do not.
+void fold(ir::Module& m, const Options& opts);
+
+/// pow(x, n) for a constant integer n -> multiplications: n in {0, 1, 2, -1}
+/// always (exact), any |n| <= 16 under fast_math.
+void reduce_strength(ir::Module& m, const Options& opts);
+
+/// Common-subexpression elimination: a pure value (or a load with no write
+/// in between) computed again where an equal one is in scope is replaced by
+/// it; values of a parent region are in scope in its child regions.
+void cse(ir::Module& m, const Options& opts);
+
+/// Control-flow simplification: if on a constant or with identical pure
+/// branches becomes one branch; results both branches agree on are
+/// forwarded; loops with constant zero or one trip, and while loops whose
+/// condition is constant false, disappear.
+void simplify_cfg(ir::Module& m, const Options& opts);
+
+/// Loop-invariant code motion out of for / while / parallel_for: pure,
+/// non-trapping nodes whose operands are defined outside the loop move in
+/// front of it; loads too when the loop writes no memory and surely runs.
+void licm(ir::Module& m, const Options& opts);
+
+/// Dead-code elimination: unused pure values and loads, calls to functions
+/// that write no memory, loop-carried values and if-results nobody reads,
+/// and structured ops left with no results and no writes.
+void dce(ir::Module& m, const Options& opts);
+
+}  // namespace kiln::passes

@@ -1,0 +1,74 @@
+// Small tools the passes share: value substitution, effect queries, region
+// cloning and compaction. Passes edit a Function in place: they rewrite
+// operands, splice region bodies and drop ids from bodies; nodes no region
+// lists are garbage until compact() rebuilds the tables.
+#pragma once
+
+#include <kiln/ir/ir.h>
+
+#include <vector>
+
+namespace kiln::passes {
+
+/// A value-to-value substitution: to[v] is v's replacement (no_value: none).
+/// Chains are followed, so replacing a replacement is fine.
+class Substitution {
+ public:
+  explicit Substitution(const ir::Function& f) : to_(f.nodes.size(), ir::no_value) {}
+  void replace(ir::ValueId v, ir::ValueId with);
+  /// v's final replacement (v itself when it has none).
+  ir::ValueId operator()(ir::ValueId v);
+  bool empty() const { return count_ == 0; }
+  /// Rewrites every operand and yield reachable from f's body.
+  void apply(ir::Function& f);
+  /// Rewrites the operands of one node and the yields of one region.
+  void apply_args(ir::Node& n);
+  void apply_yields(ir::Region& r);
+
+ private:
+  std::vector<ir::ValueId> to_;
+  size_t count_ = 0;
+};
+
+/// Per function of m: may a call to it write memory (a store, or a call to
+/// a function that may)? Calls to functions that do not may be dropped when
+/// unused and moved like loads.
+std::vector<bool> writes_memory(const ir::Module& m);
+
+/// Per region of f: does running it write memory? `writes` is writes_memory(m).
+std::vector<bool> region_writes(const ir::Function& f, const std::vector<bool>& writes);
+
+/// Does node v write memory (a store, a writing call, or a structured op with
+/// a writing region)? `regions` is region_writes(f, ...).
+bool node_writes(const ir::Function& f, ir::ValueId v, const std::vector<bool>& writes,
+                 const std::vector<bool>& regions);
+
+/// Copies region r of `from` into `to` as a new region. map[v] (sized to
+/// from.nodes) gives the copy of each value of `from`; entries already set
+/// (e.g. outer values or the region's params) are used as they are, and the
+/// region's params are copied only when unset. Returns the new region.
+ir::RegionId clone_region(ir::Function& to, const ir::Function& from, ir::RegionId r, std::vector<ir::ValueId>& map);
+
+/// Copies r's body into `to` and appends the copies to `into`, with r's
+/// params already mapped in `map`. Returns r's yields, mapped.
+std::vector<ir::ValueId> clone_body(ir::Function& to, const ir::Function& from, ir::RegionId r,
+                                    std::vector<ir::ValueId>& map, std::vector<ir::ValueId>& into);
+
+/// Rebuilds f's tables with only the nodes and regions reachable from its
+/// body, in walk order.
+void compact(ir::Function& f);
+
+/// Number of nodes reachable from f's body (params included).
+size_t node_count(const ir::Function& f);
+
+/// Is v a constant node?
+inline bool is_const(const ir::Function& f, ir::ValueId v) { return f.node(v).op == ir::Op::Const; }
+
+/// A new constant node (not placed in any region).
+ir::ValueId make_const(ir::Function& f, ir::Type t, int64_t imm, std::source_location loc = {});
+
+/// Does a for / parallel_for node have constant bounds and step, and if so
+/// how many times does its body run? -1 when unknown (or the step is zero).
+int64_t trip_count(const ir::Function& f, const ir::Node& loop);
+
+}  // namespace kiln::passes
