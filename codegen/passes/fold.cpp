@@ -168,6 +168,14 @@ class Folder {
         if (zero(b) || float_const(b, 0.0)) return a;
         if (a == b && exact_self(t)) return turn_into_const(v, 0);
         if (int_const(a, 0)) return turn_into(v, Op::Neg, {b});
+        if (t.is_int() && is(b, Op::Const)) {
+          // x - c -> x + (-c): one canonical form, so constant chains combine.
+          int64_t imm;
+          if (!evaluate(Op::Neg, t, {b}, imm)) return no_value;
+          ValueId c = add_const(body, t, imm, n);
+          turn_into(v, Op::Add, {a, c});
+          return reassociate(v, body);
+        }
         return no_value;
       case Op::Mul:
         if (one(b)) return a;
