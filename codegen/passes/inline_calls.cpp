@@ -79,9 +79,16 @@ class Inliner {
   std::vector<bool> recursive_;
   std::vector<size_t> sites_;
 
-  bool inlinable(size_t callee) const {
-    return !recursive_[callee] &&
-           (sites_[callee] == 1 || node_count(m_.functions[callee]) < inline_threshold);
+  // Node counts, taken once a function is final (callees are done before
+  // their callers, so a callee's count includes what was inlined into it).
+  std::vector<size_t> sizes_;
+
+  bool inlinable(size_t callee) {
+    if (recursive_[callee]) return false;
+    if (sites_[callee] == 1) return true;
+    if (sizes_.empty()) sizes_.assign(m_.functions.size(), SIZE_MAX);
+    if (sizes_[callee] == SIZE_MAX) sizes_[callee] = node_count(m_.functions[callee]);
+    return sizes_[callee] < inline_threshold;
   }
 
   void inline_into(size_t fi) {

@@ -20,8 +20,9 @@ inline constexpr size_t inline_threshold = 40;
 /// opts.fast_math also the float identities that do not.
 void fold(ir::Module& m, const Options& opts);
 
-/// pow(x, n) for a constant integer n -> multiplications: n in {0, 1, 2, -1}
-/// always (exact), any |n| <= 16 under fast_math.
+/// pow(x, n) for a constant integer n: n = 0 and n = 1 always (exact);
+/// multiplications for any |n| <= 16 under fast_math (libm's pow is not
+/// correctly rounded, so x*x differs from pow(x, 2) in the last bit).
 void reduce_strength(ir::Module& m, const Options& opts);
 
 /// Common-subexpression elimination: a pure value (or a load with no write

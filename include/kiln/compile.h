@@ -28,7 +28,7 @@ enum class Backend {
 struct Passes {
   bool inline_calls = true;     ///< inline small and single-call-site staged functions (never recursion)
   bool fold = true;             ///< constant folding and algebraic simplification
-  bool reduce_strength = true;  ///< pow(x, small integer constant) -> multiplications
+  bool reduce_strength = true;  ///< pow(x, 0|1) always; pow(x, small integer) -> multiplications with fast_math
   bool cse = true;              ///< common-subexpression elimination across regions
   bool simplify_cfg = true;     ///< constant conditions, empty / zero-trip loops, identical branches
   bool licm = true;             ///< loop-invariant code motion

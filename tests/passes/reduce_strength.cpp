@@ -23,25 +23,27 @@ const double specials[] = {0.0, -0.0, 1.0, -1.0, 3.25, -7.5, 1e-310, 1e300,
                            std::nan("")};
 }  // namespace
 
-TEST_CASE("reduce_strength turns pow by 0, 1, 2 and -1 into exact arithmetic", "[passes][reduce_strength]") {
-  auto f = kiln::stage("p", [](Rep<double> x) {
-    return std::tuple{kiln::pow(x, 0.0), kiln::pow(x, 1.0), kiln::pow(x, 2.0), kiln::pow(x, -1.0)};
-  });
+TEST_CASE("reduce_strength turns pow by 0 and 1 into exact values", "[passes][reduce_strength]") {
+  auto f = kiln::stage("p", [](Rep<double> x) { return std::tuple{kiln::pow(x, 0.0), kiln::pow(x, 1.0)}; });
   auto r = run_pass(f, reduce_dce);
   INFO(r.after_text);
-  CHECK(count(r.before_text, " = pow ") == 4);
+  CHECK(count(r.before_text, " = pow ") == 2);
   CHECK(count(r.after_text, " = pow ") == 0);
-  CHECK(count(r.after_text, " = mul %0, %0 : f64") == 1);
-  CHECK(count(r.after_text, " = div ") == 1);
+  CHECK(r.after_text.find("return %1, %0") != std::string::npos);
   for (double x : specials) kiln::test::check_same_results(r, {f64(x)});
 }
 
-TEST_CASE("reduce_strength keeps pow by 3 and by non-integers without fast-math", "[passes][reduce_strength]") {
+TEST_CASE("pow(x, 2) is not x*x bit for bit, so it stays pow without fast-math", "[passes][reduce_strength]") {
+  // glibc's pow is not correctly rounded: here pow gives ...51ab and the
+  // correctly rounded x*x gives ...51ac. This is why the rewrite needs fast_math.
+  const double x = 0x1.6b78c96418a94p-2;
+  CHECK(std::pow(x, 2.0) != x * x);
   auto f = kiln::stage("p", [](Rep<float> x, Rep<float> y) {
-    return std::tuple{kiln::pow(x, 3.0f), kiln::pow(x, 0.5f), kiln::pow(x, y), kiln::pow(x, 40.0f)};
+    return std::tuple{kiln::pow(x, 2.0f), kiln::pow(x, -1.0f), kiln::pow(x, 3.0f), kiln::pow(x, 0.5f),
+                      kiln::pow(x, y), kiln::pow(x, 40.0f)};
   });
   auto r = run_pass(f, reduce_dce);
-  CHECK(count(r.after_text, " = pow ") == 4);
+  CHECK(count(r.after_text, " = pow ") == 6);
   CHECK(count(r.after_text, " = mul ") == 0);
 }
 
@@ -52,7 +54,7 @@ TEST_CASE("reduce_strength with fast-math uses repeated squaring up to 16", "[pa
   auto r = run_pass(f, reduce_dce, {.fast_math = true});
   INFO(r.after_text);
   CHECK(count(r.after_text, " = pow ") == 1);  // 17 stays
-  // x^3: x*x, then *x (2); x^8: three squarings (x*x shared by value? no CSE here) (3); x^-4: 2 + one div.
+  // x^3: x*x, then *x (2); x^8: three squarings (3); x^-4: two squarings and one div.
   CHECK(count(r.after_text, " = mul ") == 2 + 3 + 2);
   CHECK(count(r.after_text, " = div ") == 1);
   for (double x : {0.5, -1.25, 2.0, 3.0}) {
@@ -65,11 +67,12 @@ TEST_CASE("reduce_strength with fast-math uses repeated squaring up to 16", "[pa
 TEST_CASE("reduce_strength works on f32 and inside loops", "[passes][reduce_strength]") {
   auto f = kiln::stage("p", [](Rep<float> x, Rep<int64_t> n) {
     Rep<float> acc = 0.0f;
-    kiln::for_(0, n, [&](Rep<int64_t> i) { acc += kiln::pow(x + kiln::cast<float>(i), 2.0f); });
+    kiln::for_(0, n, [&](Rep<int64_t> i) { acc += kiln::pow(x + kiln::cast<float>(i), 1.0f); });
     return acc;
   });
   auto r = run_pass(f, reduce_dce);
   CHECK(count(r.after_text, " = pow ") == 0);
-  CHECK(count(r.after_text, " = mul ") == 1);
   for (float x : {0.1f, -3.0f, 1e20f}) kiln::test::check_same_results(r, {f32(x), kiln::test::i64(5)});
+  auto fast = run_pass(f, reduce_dce, {.fast_math = true});
+  CHECK(count(fast.after_text, " = pow ") == 0);
 }
