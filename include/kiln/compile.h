@@ -44,8 +44,9 @@ struct Options {
   /// Run the optimisation passes; false runs only variable promotion.
   bool optimize = true;
   /// Allow float rewrites that change results in the last bits or in signed
-  /// zeros and NaNs: x+0.0 -> x, x*0.0 -> 0, x-x -> 0, reassociation of
-  /// constants, pow(x, n) -> multiplications for any small n.
+  /// zeros and NaNs: x+0.0 -> x, x*0.0 -> 0, x-x -> 0, x==x -> true and
+  /// x<x -> false (not so for NaN), reassociation of constants
+  /// ((x+1)+2 -> x+3), pow(x, n) -> multiplications for |n| <= 16.
   bool fast_math = false;
   /// Individual passes (all on by default).
   Passes passes = {};

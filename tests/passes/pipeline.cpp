@@ -88,7 +88,7 @@ TEST_CASE("each pass can be switched off through Options::passes", "[passes][pip
   CHECK(f.ir(no_fold).find(" = mul ") != std::string::npos);
   CHECK(f.ir().find(" = mul ") == std::string::npos);
 
-  auto g = kiln::stage("squares", [](Rep<double> x) { return kiln::pow(x, 2.0); });
+  auto g = kiln::stage("identity_pow", [](Rep<double> x) { return kiln::pow(x, 1.0); });
   kiln::Options no_strength;
   no_strength.passes.reduce_strength = false;
   CHECK(g.ir(no_strength).find(" = pow ") != std::string::npos);

@@ -16,7 +16,11 @@
 // * Integer div and rem are pure but may trap: passes may merge them or drop
 //   them when unused, but never speculate them (move them to where they would
 //   run when the program would not have run them, e.g. out of an if or out of
-//   a loop that may run zero times).
+//   a loop that may run zero times). Loads likewise (out of bounds traps).
+// * A loop whose results are unused and whose regions write no memory may be
+//   dropped, even one that would trap (step 0) or not terminate: like C++'s
+//   forward-progress rule, a program may not rely on an effect-free loop to
+//   hang or trap. A loop whose results are used keeps its trap.
 // * Integers are two's complement; + - * wrap. Division or remainder by zero
 //   is a trap (the interpreter raises kiln::RuntimeError). INT_MIN / -1 wraps
 //   to INT_MIN and INT_MIN % -1 is 0. Shift counts are taken modulo the bit
@@ -182,7 +186,8 @@ using ValueId = uint32_t;
 using RegionId = uint32_t;
 inline constexpr ValueId no_value = UINT32_MAX;
 
-/// A node: plain data, immutable once built. `imm` holds the op's attribute:
+/// A node: plain data. Staging never changes a node once built; passes edit
+/// nodes of their own copy of a module in place (codegen/passes/rewrite.h). `imm` holds the op's attribute:
 /// a constant's bits (integers sign-extended, floats as their IEEE bits), a
 /// parameter's position, a `get` index, a staging variable id, a callee index.
 struct Node {

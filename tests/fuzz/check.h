@@ -1,0 +1,80 @@
+// Checking programs: generate, promote, run the oracle (the interpreter on
+// the unoptimised module), run every variant on every backend, compare.
+// Also the one-step check the minimiser repeats on reduced modules, and
+// running either in a child process.
+#pragma once
+
+#include "backends.h"
+#include "generator.h"
+#include "inputs.h"
+#include "variants.h"
+
+#include <functional>
+#include <string>
+#include <vector>
+
+namespace kiln::fuzz {
+
+/// How a check ended.
+enum class Verdict : int {
+  pass,             // every variant agreed with the oracle
+  skipped,          // the oracle trapped (kiln::RuntimeError): nothing to compare
+  staging_error,    // generating (staging) the program threw
+  reference_error,  // the unoptimised pipeline or the oracle threw something other than a trap
+  pipeline_error,   // a variant's pipeline threw (a verifier or internal error)
+  run_error,        // a backend threw on a variant where the oracle did not trap
+  mismatch,         // results or buffer contents differ
+  crashed,          // the checking child died (signal, sanitizer)
+  timed_out,        // the checking child hung
+};
+const char* to_string(Verdict v);
+bool is_failure(Verdict v);
+
+/// A step of a check: which variant, which backend, which stage.
+struct Step {
+  int variant = -1;
+  std::string backend = "-";
+  std::string stage = "-";  // generate, reference, oracle, pipeline, run
+};
+using Progress = std::function<void(const Step&)>;
+
+/// The outcome of a check.
+struct Report {
+  Verdict verdict = Verdict::pass;
+  Step at;                      // the failing step
+  std::string detail;           // the differences or the exception
+  std::string variant_ir;       // the variant's module (check_reduced with_ir)
+  size_t nodes = 0;             // nodes of the promoted program
+  size_t optimised_nodes = 0;   // nodes after every pass (variant 1)
+  std::vector<uint32_t> tally;  // per ir::Op (table order): nodes of the promoted program
+};
+
+/// One program to check.
+struct Program {
+  uint64_t seed = 0;
+  Knobs knobs;
+  bool inject = false;
+  std::vector<const Backend*> backends;
+  bool dump = false;  // print the promoted and the fully optimised module
+};
+
+/// Checks a program in this process; `progress` hears each step first.
+Report check_program(const Program& p, const Progress& progress);
+
+/// Checks variant `variant` on backend `b` for a promoted module (the
+/// minimiser's question for each candidate). with_ir keeps the variant's IR.
+Report check_reduced(const ir::Module& promoted, const Inputs& in, uint64_t seed, bool inject, int variant,
+                     const Backend& b, const Progress& progress, bool with_ir = false);
+
+/// Runs `check` in a child process (fork_it) with a time limit; a crash or
+/// hang becomes a verdict at the last step the child reported.
+Report isolated(const std::function<Report(const Progress&)>& check, double timeout_s, bool fork_it);
+
+/// The failure `candidate` shows is the one `original` showed (same
+/// verdict at the same stage; same exception kind).
+bool same_failure(const Report& original, const Report& candidate);
+
+/// Nodes listed in the regions of every function of m.
+size_t count_nodes(const ir::Module& m);
+
+}  // namespace kiln::fuzz

@@ -1,0 +1,280 @@
+// kiln-fuzz: the random-program differential tester. Program i is generated
+// from seed S+i, run by the interpreter without optimisation (the oracle),
+// then through every pass and through a random subset of passes on every
+// requested backend; results and buffer contents must agree. Each program
+// is checked in a child process, so a crash or hang is a reported failure.
+// A failure is minimised at IR level and printed as a reproducer.
+//
+//   kiln-fuzz --seed 1 --count 200 --backends all --require-coverage
+#include "backends.h"
+#include "check.h"
+#include "generator.h"
+#include "isolate.h"
+#include "minimize.h"
+#include "variants.h"
+
+#include <kiln/ir/printer.h>
+
+#include "codegen/passes/pipeline.h"
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace kiln::fuzz;
+using Clock = std::chrono::steady_clock;
+
+struct Cli {
+  uint64_t seed = 1;
+  int count = 100;
+  std::string backends = "interp";
+  int size = Knobs{}.size;
+  bool keep_going = false, verbose = false, inject = false, require_coverage = false, fork = true, dump = false;
+  double timeout = 30, minimize_time = 60;
+};
+
+constexpr const char* usage =
+    "usage: kiln-fuzz [--seed S] [--count N] [--backends interp|llvm|cxx|cuda,...|all] [--size K]\n"
+    "                 [--keep-going] [--verbose] [--inject-bug] [--require-coverage]\n"
+    "                 [--timeout SECONDS] [--minimize-time SECONDS] [--no-fork] [--dump]\n"
+    "  Checks programs from seeds S .. S+N-1 (defaults: 1, 100) against the interpreter on the\n"
+    "  unoptimised module; exits non-zero on any mismatch or error.\n"
+    "  --size K            rough size of each program in IR nodes (default 400)\n"
+    "  --keep-going        report (and minimise) every failure, not only the first\n"
+    "  --inject-bug        miscompile the optimised modules on purpose: the run must fail\n"
+    "  --require-coverage  fail unless every IR op (but var.load, var.store, param) was generated\n"
+    "  --timeout           seconds per program before it counts as hung (default 30)\n"
+    "  --minimize-time     seconds to spend minimising one failure (default 60)\n"
+    "  --no-fork           check in this process (for debuggers; a crash ends the run)\n"
+    "  --dump              print each program's promoted and fully optimised IR\n";
+
+[[noreturn]] void usage_error(const std::string& what) {
+  std::cerr << "kiln-fuzz: " << what << "\n" << usage;
+  std::exit(2);
+}
+
+Cli parse(int argc, char** argv) {
+  Cli cli;
+  auto value = [&](int& i) -> std::string {
+    if (i + 1 >= argc) usage_error(std::string(argv[i]) + " needs a value");
+    return argv[++i];
+  };
+  auto number = [&](int& i) {
+    std::string flag = argv[i], v = value(i);
+    char* end = nullptr;
+    double x = std::strtod(v.c_str(), &end);
+    if (end == v.c_str() || *end || x < 0) usage_error(flag + " takes a non-negative number, not '" + v + "'");
+    return x;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--seed") {
+      std::string flag = a, v = value(i);
+      char* end = nullptr;
+      cli.seed = std::strtoull(v.c_str(), &end, 10);
+      if (end == v.c_str() || *end) usage_error(flag + " takes an unsigned integer, not '" + v + "'");
+    } else if (a == "--count") cli.count = static_cast<int>(number(i));
+    else if (a == "--backends") cli.backends = value(i);
+    else if (a == "--size") cli.size = std::max(1, static_cast<int>(number(i)));
+    else if (a == "--timeout") cli.timeout = number(i);
+    else if (a == "--minimize-time") cli.minimize_time = number(i);
+    else if (a == "--keep-going") cli.keep_going = true;
+    else if (a == "--verbose") cli.verbose = true;
+    else if (a == "--inject-bug") cli.inject = true;
+    else if (a == "--require-coverage") cli.require_coverage = true;
+    else if (a == "--no-fork") cli.fork = false;
+    else if (a == "--dump") cli.dump = true;
+    else if (a == "--help" || a == "-h") {
+      std::cout << usage;
+      std::exit(0);
+    } else usage_error("unknown argument '" + a + "'");
+  }
+  return cli;
+}
+
+double seconds_since(Clock::time_point t) { return std::chrono::duration<double>(Clock::now() - t).count(); }
+
+std::string indent(const std::string& text) {
+  std::string out;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t end = text.find('\n', start);
+    if (end == std::string::npos) end = text.size();
+    std::string_view line(text.data() + start, end - start);
+    out += (line.starts_with("  ") ? "" : "  ") + std::string(line) + "\n";
+    start = end + 1;
+  }
+  return out;
+}
+
+/// Reduces a failing program at IR level and prints the reproducer.
+void minimise_and_print(const Program& p, const Report& failure, const Cli& cli) {
+  const std::vector<Variant> variants = make_variants(p.seed, p.inject);
+  kiln::ir::Module raw, ref;
+  try {
+    raw = generate(p.seed, p.knobs);
+    ref = kiln::passes::run_pipeline(raw, variants[0].options);
+  } catch (const std::exception& e) {
+    std::cout << "  (cannot rebuild the program here: " << e.what() << ")\n";
+    return;
+  }
+  const Inputs in(ref.functions[0], p.seed);
+  const Backend* backend = &interpreter();
+  for (const Backend* b : p.backends)
+    if (b->name == failure.at.backend) backend = b;
+  auto check = [&](const kiln::ir::Module& m, double timeout, bool with_ir) {
+    return isolated(
+        [&](const Progress& progress) {
+          return check_reduced(m, in, p.seed, p.inject, failure.at.variant, *backend, progress, with_ir);
+        },
+        timeout, cli.fork);
+  };
+
+  const auto t0 = Clock::now();
+  const Report first = check(ref, cli.timeout, false);
+  const double once = seconds_since(t0);
+  if (!same_failure(failure, first)) {
+    std::cout << "  the failure does not reproduce from the promoted module (there: " << to_string(first.verdict)
+              << "); the unminimised staged module:\n"
+              << kiln::ir::print(raw);
+    return;
+  }
+  // A candidate that hangs is not the failure, unless the failure is a hang.
+  const double timeout = failure.verdict == Verdict::timed_out ? std::min(cli.timeout, 5.0)
+                                                                 : std::clamp(10 * once + 1.0, 1.0, cli.timeout);
+  auto still_fails = [&](const kiln::ir::Module& m) { return same_failure(failure, check(m, timeout, false)); };
+  auto cleanup = [&](const kiln::ir::Module& m) {
+    // Probe in a child first: the cleanup runs the passes under test.
+    Isolated probe = isolate(
+        [&](const Send& send) {
+          try {
+            kiln::passes::run_pipeline(m, dce_only());
+            send("ok");
+          } catch (const std::exception&) {
+          }
+        },
+        timeout, cli.fork);
+    if (probe.end != Isolated::End::finished || probe.output != "ok") return m;
+    return kiln::passes::run_pipeline(m, dce_only());
+  };
+  const auto t1 = Clock::now();
+  const Reduction red = minimize(ref, still_fails, cleanup, cli.minimize_time);
+  const Report last = check(red.module, cli.timeout, true);
+
+  const std::string& vname = variants.at(static_cast<size_t>(failure.at.variant)).name;
+  std::printf("minimised reproducer: seed %llu, variant '%s', backend %s: %zu -> %zu nodes "
+              "(%d candidates tried, %d kept, %.1f s%s)\n",
+              static_cast<unsigned long long>(p.seed), vname.c_str(), std::string(backend->name).c_str(),
+              red.nodes_before, red.nodes_after, red.tried, red.accepted, seconds_since(t1),
+              red.out_of_time ? ", stopped by --minimize-time" : "");
+  std::cout << "---- inputs (drawn from the seed) ----\n"
+            << in.describe() << "---- reduced unoptimised module ----\n"
+            << kiln::ir::print(red.module);
+  if (!last.variant_ir.empty()) std::cout << "---- after the pipeline of '" << vname << "' ----\n" << last.variant_ir;
+  std::cout << "---- on the reduced module: " << to_string(last.verdict) << " ----\n" << indent(last.detail);
+  std::cout << "---- end of reproducer (rerun: kiln-fuzz --seed " << p.seed << " --count 1 --backends "
+            << backend->name << (p.inject ? " --inject-bug" : "") << ") ----\n";
+}
+
+void report_failure(const Program& p, const Report& r, const Cli& cli) {
+  const std::vector<Variant> variants = make_variants(p.seed, p.inject);
+  std::cout << "FAIL seed " << p.seed << ": " << to_string(r.verdict) << "\n";
+  if (r.at.variant >= 0) std::cout << "  variant: " << variants.at(static_cast<size_t>(r.at.variant)).name << "\n";
+  std::cout << "  backend: " << r.at.backend << "\n  stage: " << r.at.stage << "\n" << indent(r.detail);
+  const bool reducible = r.at.variant >= 0 && (r.at.stage == "pipeline" || r.at.stage == "run");
+  if (reducible) return minimise_and_print(p, r, cli);
+  if (r.verdict == Verdict::reference_error) {
+    // The unoptimised pipeline or the oracle failed: show the staged module.
+    try {
+      std::cout << "---- staged module (seed " << p.seed << ") ----\n" << kiln::ir::print(generate(p.seed, p.knobs));
+    } catch (const std::exception&) {
+    }
+  }
+  std::cout << "  (rerun: kiln-fuzz --seed " << p.seed << " --count 1 --verbose)\n";
+}
+
+/// Prints the op tally; true when every op but var.load, var.store and param appeared.
+bool print_coverage(const std::vector<uint64_t>& tally) {
+  std::string missing, line;
+  std::cout << "op tally (nodes of the generated programs, promoted):\n";
+  for (kiln::ir::Op op : kiln::ir::all_ops()) {
+    const uint64_t n = tally[static_cast<size_t>(op)];
+    const std::string name(kiln::ir::info(op).spelling);
+    std::string entry = name + " " + std::to_string(n);
+    entry.resize(std::max<size_t>(entry.size() + 1, 20), ' ');
+    if (line.size() + entry.size() > 100) {
+      std::cout << "  " << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
+      line.clear();
+    }
+    line += entry;
+    if (n == 0 && op != kiln::ir::Op::VarLoad && op != kiln::ir::Op::VarStore && op != kiln::ir::Op::Param)
+      missing += " " + name;
+  }
+  std::cout << "  " << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
+  if (missing.empty()) std::cout << "coverage: every IR op was generated\n";
+  else std::cout << "coverage: FAILED, never generated:" << missing << "\n";
+  return missing.empty();
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  const Cli cli = parse(argc, argv);
+  std::vector<const Backend*> backends;
+  try {
+    backends = select_backends(cli.backends);
+  } catch (const std::invalid_argument& e) {
+    usage_error(e.what());
+  }
+  Knobs knobs;
+  knobs.size = cli.size;
+  std::string names;
+  for (const Backend* b : backends) names += (names.empty() ? "" : ",") + std::string(b->name);
+  std::printf("kiln-fuzz: seeds %llu..%llu, backends %s, size %d%s\n", static_cast<unsigned long long>(cli.seed),
+              static_cast<unsigned long long>(cli.seed + std::max(cli.count, 1) - 1), names.c_str(), cli.size,
+              cli.inject ? ", injecting a bug" : "");
+
+  std::vector<uint64_t> tally(kiln::ir::all_ops().size(), 0);
+  int passed = 0, failed = 0, skipped = 0;
+  size_t nodes = 0, optimised = 0;
+  const auto start = Clock::now();
+  for (int i = 0; i < cli.count; ++i) {
+    const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject, backends, cli.dump};
+    const auto t0 = Clock::now();
+    const Report r = isolated([&](const Progress& progress) { return check_program(p, progress); }, cli.timeout, cli.fork);
+    if (r.tally.size() == tally.size())
+      for (size_t k = 0; k < tally.size(); ++k) tally[k] += r.tally[k];
+    nodes += r.nodes;
+    optimised += r.optimised_nodes;
+    if (cli.verbose)
+      std::printf("seed %llu: %s (%zu nodes, %zu after all passes, %.0f ms)\n", static_cast<unsigned long long>(p.seed),
+                  to_string(r.verdict), r.nodes, r.optimised_nodes, 1000 * seconds_since(t0));
+    if (r.verdict == Verdict::skipped) {
+      ++skipped;
+      if (cli.verbose) std::cout << "  " << r.detail << "\n";
+      continue;
+    }
+    if (!is_failure(r.verdict)) {
+      ++passed;
+      continue;
+    }
+    ++failed;
+    report_failure(p, r, cli);
+    if (!cli.keep_going) break;
+  }
+  const double total = seconds_since(start);
+  const int ran = passed + failed + skipped;
+  bool coverage_ok = true;
+  if (cli.require_coverage) coverage_ok = print_coverage(tally);
+  std::printf("%d passed, %d failed\n", passed, failed);
+  const size_t per = std::max(ran, 1);
+  std::printf("%d skipped (reference trapped); %.1f s, %.0f ms per program; nodes per program: %zu, %zu after all passes\n",
+              skipped, total, 1000 * total / per, nodes / per, optimised / per);
+  return failed == 0 && coverage_ok ? 0 : 1;
+}
