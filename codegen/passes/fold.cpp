@@ -43,22 +43,12 @@ class Folder {
  public:
   Folder(Function& f, const Options& opts) : f_(f), opts_(opts), sub_(f) {}
 
-  void region(RegionId r) {
-    std::vector<ValueId> old = std::move(f_.regions[r].body);
-    std::vector<ValueId> body;
-    body.reserve(old.size());
-    for (ValueId v : old) {
-      sub_.apply_args(f_.nodes[v]);
-      std::vector<RegionId> children = f_.nodes[v].regions;
-      for (RegionId c : children) region(c);
-      if (ValueId w = simplify(v, body); w != no_value) {
-        sub_.replace(v, w);
-        continue;
-      }
-      body.push_back(v);
-    }
-    f_.regions[r].body = std::move(body);
-    sub_.apply_yields(f_.regions[r]);
+  void run() {
+    rebuild_region(f_, f_.body, sub_, [&](ValueId v, std::vector<ValueId>& body) {
+      ValueId w = simplify(v, body);
+      if (w != no_value) sub_.replace(v, w);
+      return w == no_value;
+    });
   }
 
  private:
@@ -259,7 +249,7 @@ class Folder {
 }  // namespace
 
 void fold(Module& m, const Options& opts) {
-  for (Function& f : m.functions) Folder(f, opts).region(f.body);
+  for (Function& f : m.functions) Folder(f, opts).run();
 }
 
 }  // namespace kiln::passes

@@ -26,23 +26,13 @@ class Reducer {
  public:
   Reducer(Function& f, const Options& opts) : f_(f), opts_(opts), sub_(f) {}
 
-  void region(RegionId r) {
-    std::vector<ValueId> old = std::move(f_.regions[r].body);
-    std::vector<ValueId> body;
-    body.reserve(old.size());
-    for (ValueId v : old) {
-      sub_.apply_args(f_.nodes[v]);
-      std::vector<RegionId> children = f_.nodes[v].regions;
-      for (RegionId c : children) region(c);
-      if (f_.nodes[v].op == Op::Pow)
-        if (ValueId w = reduce(v, body); w != no_value) {
-          sub_.replace(v, w);
-          continue;
-        }
-      body.push_back(v);
-    }
-    f_.regions[r].body = std::move(body);
-    sub_.apply_yields(f_.regions[r]);
+  void run() {
+    rebuild_region(f_, f_.body, sub_, [&](ValueId v, std::vector<ValueId>& body) {
+      if (f_.nodes[v].op != Op::Pow) return true;
+      ValueId w = reduce(v, body);
+      if (w != no_value) sub_.replace(v, w);
+      return w == no_value;
+    });
   }
 
  private:
@@ -89,7 +79,7 @@ class Reducer {
 }  // namespace
 
 void reduce_strength(Module& m, const Options& opts) {
-  for (Function& f : m.functions) Reducer(f, opts).region(f.body);
+  for (Function& f : m.functions) Reducer(f, opts).run();
 }
 
 }  // namespace kiln::passes

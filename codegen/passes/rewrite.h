@@ -30,6 +30,27 @@ class Substitution {
   size_t count_ = 0;
 };
 
+/// Rebuilds region r in order, the way most passes walk: for each node,
+/// its operands are substituted, its child regions are rebuilt (recursively,
+/// with the same step), then `step(v, body)` decides: it returns true to keep
+/// v (appended to the new body after anything step appended itself) or false
+/// to drop it (after sub.replace(v, ...) if v has a replacement). The
+/// region's yields are substituted last.
+template <class Step>
+void rebuild_region(ir::Function& f, ir::RegionId r, Substitution& sub, Step&& step) {
+  std::vector<ir::ValueId> old = std::move(f.regions[r].body);
+  std::vector<ir::ValueId> body;
+  body.reserve(old.size());
+  for (ir::ValueId v : old) {
+    sub.apply_args(f.nodes[v]);
+    const std::vector<ir::RegionId> children = f.nodes[v].regions;
+    for (ir::RegionId c : children) rebuild_region(f, c, sub, step);
+    if (step(v, body)) body.push_back(v);
+  }
+  f.regions[r].body = std::move(body);
+  sub.apply_yields(f.regions[r]);
+}
+
 /// Per function of m: may a call to it write memory (a store, or a call to
 /// a function that may)? Calls to functions that do not may be dropped when
 /// unused and moved like loads.

@@ -46,27 +46,16 @@ class Simplifier {
   int64_t const_of(ValueId v) { return node(sub_(v)).imm; }
 
   void region(RegionId r) {
-    std::vector<ValueId> old = std::move(f_.regions[r].body);
-    std::vector<ValueId> body;
-    body.reserve(old.size());
-    for (ValueId v : old) {
-      sub_.apply_args(f_.nodes[v]);
+    rebuild_region(f_, r, sub_, [&](ValueId v, std::vector<ValueId>& body) {
       const Node& n = node(v);
-      if (n.op == Op::Get) {
-        if (auto it = forward_.find(n.args[0]); it != forward_.end()) {
-          ValueId w = it->second[static_cast<size_t>(n.imm)];
-          if (w != no_value) {
+      if (n.op == Op::Get)
+        if (auto it = forward_.find(n.args[0]); it != forward_.end())
+          if (ValueId w = it->second[static_cast<size_t>(n.imm)]; w != no_value) {
             sub_.replace(v, w);
-            continue;
+            return false;
           }
-        }
-      }
-      std::vector<RegionId> children = n.regions;
-      for (RegionId c : children) region(c);
-      if (!simplify(v, body)) body.push_back(v);
-    }
-    f_.regions[r].body = std::move(body);
-    sub_.apply_yields(f_.regions[r]);
+      return !simplify(v, body);
+    });
   }
 
   /// Moves region r's nodes into `body`, with its params bound to `params`;
