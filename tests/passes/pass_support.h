@@ -25,22 +25,9 @@ struct PassRun {
   std::string before_text, after_text;
 };
 
-/// Stages nothing new: takes s's promoted, unoptimised module, runs `pass`
-/// once with `opts` and verifies the result.
-template <class Sig>
-PassRun run_pass(const Staged<Sig>& s, PassFn pass, const Options& opts = {}) {
-  PassRun r;
-  r.before = s.module(unoptimised);
-  r.before_text = ir::print(r.before);
-  r.after = r.before;
-  pass(r.after, opts);
-  ir::verify(r.after, "test");
-  r.after_text = ir::print(r.after);
-  return r;
-}
-
-/// Like run_pass, on a module the test prepared (e.g. with another pass run
-/// first, to get the input the pass under test sees in the pipeline).
+/// Runs `pass` once with `opts` on a module the test prepared (e.g. with
+/// another pass run first, to get the input the pass under test sees in the
+/// pipeline) and verifies the result.
 inline PassRun run_pass_on(const ir::Module& m, PassFn pass, const Options& opts = {}) {
   PassRun r;
   r.before = m;
@@ -50,6 +37,12 @@ inline PassRun run_pass_on(const ir::Module& m, PassFn pass, const Options& opts
   ir::verify(r.after, "test");
   r.after_text = ir::print(r.after);
   return r;
+}
+
+/// run_pass_on s's promoted, unoptimised module.
+template <class Sig>
+PassRun run_pass(const Staged<Sig>& s, PassFn pass, const Options& opts = {}) {
+  return run_pass_on(s.module(unoptimised), pass, opts);
 }
 
 /// Bit-exact equality of two result slots of scalar type t (any NaN equals any NaN).
