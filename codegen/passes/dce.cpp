@@ -9,6 +9,7 @@
 // the accumulator, and a loop left with no live slot and no writes goes.
 // Loads and calls to functions that write no memory are dropped when
 // unused (IR spec: unused loads and trapping pure ops may be dropped).
+// Functions no longer called are removed from the module.
 #include "passes.h"
 
 #include "rewrite.h"
@@ -251,6 +252,7 @@ class Dce {
 void dce(Module& m, const Options&) {
   const std::vector<bool> writes = writes_memory(m);
   for (Function& f : m.functions) Dce(f, writes).run();
+  remove_uncalled_functions(m);  // the last call to a function may have gone
 }
 
 }  // namespace kiln::passes

@@ -18,17 +18,6 @@ namespace {
 
 using namespace ir;
 
-std::vector<std::vector<size_t>> call_graph(const Module& m) {
-  std::vector<std::vector<size_t>> g(m.functions.size());
-  for (size_t i = 0; i < m.functions.size(); ++i) {
-    const Function& f = m.functions[i];
-    walk(f, [&](ValueId v) {
-      if (f.node(v).op == Op::Call) g[i].push_back(static_cast<size_t>(f.node(v).imm));
-    });
-  }
-  return g;
-}
-
 // Functions on a cycle: those that can reach themselves.
 std::vector<bool> recursive(const std::vector<std::vector<size_t>>& g) {
   std::vector<bool> out(g.size(), false);
@@ -47,20 +36,6 @@ std::vector<bool> recursive(const std::vector<std::vector<size_t>>& g) {
   return out;
 }
 
-// Functions reachable from the entry, callees before callers.
-std::vector<size_t> post_order(const std::vector<std::vector<size_t>>& g) {
-  std::vector<size_t> order;
-  std::vector<char> seen(g.size(), 0);
-  std::function<void(size_t)> visit = [&](size_t f) {
-    seen[f] = 1;
-    for (size_t c : g[f])
-      if (!seen[c]) visit(c);
-    order.push_back(f);
-  };
-  if (!g.empty()) visit(0);
-  return order;
-}
-
 class Inliner {
  public:
   Inliner(Module& m) : m_(m), graph_(call_graph(m)), recursive_(recursive(graph_)), sites_(m.functions.size(), 0) {
@@ -70,7 +45,7 @@ class Inliner {
 
   void run() {
     for (size_t f : post_order(graph_)) inline_into(f);
-    remove_unreachable();
+    remove_uncalled_functions(m_);
   }
 
  private:
@@ -124,23 +99,6 @@ class Inliner {
       sub.apply_yields(f.regions[r]);
     };
     region(f.body);
-  }
-
-  void remove_unreachable() {
-    graph_ = call_graph(m_);
-    std::vector<size_t> order = post_order(graph_);
-    std::vector<size_t> keep(order.begin(), order.end());
-    std::sort(keep.begin(), keep.end());
-    if (keep.size() == m_.functions.size()) return;
-    std::vector<int64_t> index(m_.functions.size(), -1);
-    for (size_t i = 0; i < keep.size(); ++i) index[keep[i]] = static_cast<int64_t>(i);
-    std::vector<Function> kept;
-    for (size_t i : keep) kept.push_back(std::move(m_.functions[i]));
-    m_.functions = std::move(kept);
-    for (Function& f : m_.functions)
-      for (Node& n : f.nodes)
-        if (n.op == Op::Call && n.imm >= 0 && static_cast<size_t>(n.imm) < index.size())
-          n.imm = index[static_cast<size_t>(n.imm)];
   }
 };
 

@@ -1,6 +1,9 @@
 // Shared pass tools. See rewrite.h.
 #include "rewrite.h"
 
+#include <algorithm>
+#include <functional>
+
 namespace kiln::passes {
 
 using namespace ir;
@@ -164,6 +167,47 @@ int64_t trip_count(const Function& f, const Node& loop) {
   if (step > 0 && lo < hi) n = (hi - lo + step - 1) / step;
   if (step < 0 && lo > hi) n = (lo - hi + (-step) - 1) / (-step);
   return n > INT64_MAX ? INT64_MAX : static_cast<int64_t>(n);
+}
+
+std::vector<std::vector<size_t>> call_graph(const Module& m) {
+  std::vector<std::vector<size_t>> g(m.functions.size());
+  for (size_t i = 0; i < m.functions.size(); ++i) {
+    const Function& f = m.functions[i];
+    walk(f, [&](ValueId v) {
+      if (f.node(v).op == Op::Call) g[i].push_back(static_cast<size_t>(f.node(v).imm));
+    });
+  }
+  return g;
+}
+
+std::vector<size_t> post_order(const std::vector<std::vector<size_t>>& g) {
+  std::vector<size_t> order;
+  std::vector<char> seen(g.size(), 0);
+  std::function<void(size_t)> visit = [&](size_t f) {
+    seen[f] = 1;
+    for (size_t c : g[f])
+      if (!seen[c]) visit(c);
+    order.push_back(f);
+  };
+  if (!g.empty()) visit(0);
+  return order;
+}
+
+void remove_uncalled_functions(Module& m) {
+  const auto graph = call_graph(m);
+  std::vector<size_t> order = post_order(graph);
+  std::vector<size_t> keep(order.begin(), order.end());
+  std::sort(keep.begin(), keep.end());
+  if (keep.size() == m.functions.size()) return;
+  std::vector<int64_t> index(m.functions.size(), -1);
+  for (size_t i = 0; i < keep.size(); ++i) index[keep[i]] = static_cast<int64_t>(i);
+  std::vector<Function> kept;
+  for (size_t i : keep) kept.push_back(std::move(m.functions[i]));
+  m.functions = std::move(kept);
+  for (Function& f : m.functions)
+    for (Node& n : f.nodes)
+      if (n.op == Op::Call && n.imm >= 0 && static_cast<size_t>(n.imm) < index.size())
+        n.imm = index[static_cast<size_t>(n.imm)];
 }
 
 }  // namespace kiln::passes

@@ -56,6 +56,14 @@ void rebuild_region(ir::Function& f, ir::RegionId r, Substitution& sub, Step&& s
 /// unused and moved like loads.
 std::vector<bool> writes_memory(const ir::Module& m);
 
+/// The call graph: per function, the callee index of each of its calls.
+std::vector<std::vector<size_t>> call_graph(const ir::Module& m);
+/// Functions reachable from the entry (functions[0]), callees before callers.
+std::vector<size_t> post_order(const std::vector<std::vector<size_t>>& graph);
+/// Removes functions no call reachable from the entry names, and renumbers
+/// the calls.
+void remove_uncalled_functions(ir::Module& m);
+
 /// Per region of f: does running it write memory? `writes` is writes_memory(m).
 std::vector<bool> region_writes(const ir::Function& f, const std::vector<bool>& writes);
 

@@ -4,7 +4,8 @@
 //   becomes the branch: its nodes move into the parent region and each
 //   `get` of the if becomes the branch's yield.
 // * an if-result both branches yield the same outer value for, and a loop
-//   value the body passes through unchanged, is that value.
+//   value the body passes through unchanged (step a nonzero constant), is
+//   that value.
 // * for / parallel_for with constant bounds: zero trips vanish (results are
 //   the inits), one trip becomes the body with i = lo.
 // * while whose condition is constant false after one evaluation becomes
@@ -106,15 +107,17 @@ class Simplifier {
           forward_[v] = splice(n.regions[0], params, body);
           return true;
         }
-        // Values the body passes through unchanged are the inits.
+        // Values the body passes through unchanged are the inits: but only
+        // when the step cannot be zero, or the loop could lose its trap.
+        if (!is_const(n.args[2]) || const_of(n.args[2]) == 0) return false;
         std::vector<ValueId> known(inits.size(), no_value);
         bool all = true, any = false;
         for (size_t k = 0; k < inits.size(); ++k) {
           if (sub_(reg.yields[k]) == reg.params[k + 1]) known[k] = inits[k], any = true;
           else all = false;
         }
-        // An empty body changes nothing: the loop goes (if its step cannot trap).
-        if (reg.body.empty() && all && is_const(n.args[2]) && const_of(n.args[2]) != 0) {
+        // An empty body changes nothing: the loop goes.
+        if (reg.body.empty() && all) {
           forward_[v] = inits;
           return true;
         }

@@ -103,3 +103,20 @@ TEST_CASE("dce keeps a call that writes memory and drops an unused pure one", "[
   CHECK(count(r.after_text, "call @pure(") == 0);
   CHECK(count(r.after_text, "call @writer(") == 1);
 }
+
+TEST_CASE("dce removes a function whose last call it dropped", "[passes][dce]") {
+  auto big = kiln::stage("unused_big", [](Rep<int64_t> x) {
+    Rep<int64_t> a = x;
+    for (int k = 0; k < 60; ++k) a = a * x + k;  // too big to inline
+    return a;
+  });
+  auto f = kiln::stage("d", [&](Rep<int64_t> x) {
+    Rep<int64_t> u1 = big(x);
+    Rep<int64_t> u2 = big(x + 1);
+    return x;
+  });
+  auto r = run_pass(f, kiln::passes::dce);
+  CHECK(r.before.functions.size() == 2);
+  CHECK(r.after.functions.size() == 1);
+  CHECK(r.after_text.find("@unused_big") == std::string::npos);
+}

@@ -292,3 +292,16 @@ TEST_CASE("simplify_cfg can be switched off through Options::passes", "[passes][
   auto optimised = kiln::compile(f);
   for (bool c : {false, true}) CHECK(plain(-4, c) == optimised(-4, c));
 }
+
+TEST_CASE("simplify_cfg keeps a used loop with a runtime step even if it passes its value through",
+          "[passes][simplify_cfg]") {
+  // A zero step traps; forwarding r's init would make the loop dead and dce would drop the trap.
+  auto f = kiln::stage("passthrough_runtime_step", [](Rep<int64_t> n, Rep<int64_t> step) {
+    Rep<int64_t> r = n * 3;
+    kiln::for_(0, n, step, [&](Rep<int64_t>) { r = r + 0; });
+    return r;
+  });
+  auto exact = kiln::compile(f);
+  CHECK_THROWS_AS(exact(5, 0), kiln::RuntimeError);
+  CHECK(exact(5, 1) == 15);
+}

@@ -20,7 +20,8 @@
 // * A loop whose results are unused and whose regions write no memory may be
 //   dropped, even one that would trap (step 0) or not terminate: like C++'s
 //   forward-progress rule, a program may not rely on an effect-free loop to
-//   hang or trap. A loop whose results are used keeps its trap.
+//   hang or trap. A loop whose results are used keeps its trap. An unused
+//   call to a function that writes no memory may be dropped likewise.
 // * Integers are two's complement; + - * wrap. Division or remainder by zero
 //   is a trap (the interpreter raises kiln::RuntimeError). INT_MIN / -1 wraps
 //   to INT_MIN and INT_MIN % -1 is 0. Shift counts are taken modulo the bit
