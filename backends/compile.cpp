@@ -3,6 +3,7 @@
 #include <kiln/ir/printer.h>
 
 #include "../codegen/passes/pipeline.h"
+#include "cxx/cxx_backend.h"
 #include "interp/interpreter.h"
 #include "kernel.h"
 
@@ -34,8 +35,9 @@ std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, co
   switch (opts.backend) {
     case Backend::interp:
       return interp::make_kernel(std::move(m));
-    case Backend::llvm:
     case Backend::cxx:
+      return cxx::make_kernel(std::move(m), opts);
+    case Backend::llvm:
     case Backend::cuda:
       break;
   }

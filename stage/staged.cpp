@@ -32,7 +32,12 @@ std::shared_ptr<StagedState> declare(std::string name, std::vector<ir::Type> par
   return s;
 }
 
-void define(StagedState& state, const std::string& name, void (*body)(void*), void* closure, Loc loc) {
+void define(StagedState& state, const std::string& name, const std::vector<std::string>& param_names,
+            void (*body)(void*), void* closure, Loc loc) {
+  if (!param_names.empty() && param_names.size() != state.params.size())
+    throw StagingError(user_message("kiln::stage(\"" + name + "\") got " + std::to_string(param_names.size()) +
+                                        " parameter names for " + std::to_string(state.params.size()) + " parameters",
+                                    loc, "give one name per parameter of the staged lambda, or none"));
   state.name = name;
   state.loc = loc;
   Context ctx(state, name);
@@ -44,6 +49,7 @@ void define(StagedState& state, const std::string& name, void (*body)(void*), vo
   if (fn.params().size() != state.params.size())
     throw InternalError("staged function '" + name + "' made " + std::to_string(fn.params().size()) + " of " +
                         std::to_string(state.params.size()) + " parameters");
+  fn.param_names = param_names;
   state.callees = std::move(ctx.callees());
   state.forward_callees = std::move(ctx.forward_callees());
   state.fn = std::move(fn);

@@ -6,6 +6,7 @@
 #include <kiln/ir/printer.h>
 #include <kiln/ir/verifier.h>
 
+#include "../ir/dump.h"
 #include "passes.h"
 #include "promote_variables.h"
 #include "rewrite.h"
@@ -17,18 +18,9 @@
 namespace kiln::passes {
 namespace {
 
-bool dump_ir() {
-  const char* d = std::getenv("KILN_DUMP");
-  if (!d) return false;
-  // A comma-separated list: KILN_DUMP=ir,cpp
-  for (const char* p = d; (p = std::strstr(p, "ir")); p += 2)
-    if ((p == d || p[-1] == ',') && (p[2] == '\0' || p[2] == ',')) return true;
-  return false;
-}
-
 class Checkpoint {
  public:
-  explicit Checkpoint(const Options& opts) : dump_(dump_ir()) {
+  explicit Checkpoint(const Options& opts) : dump_(ir::dump_requested("ir")) {
 #ifndef NDEBUG
     verify_ = true;
 #endif

@@ -139,6 +139,7 @@ void compact(Function& f) {
   Function out;
   out.name = f.name;
   out.result_types = f.result_types;
+  out.param_names = f.param_names;
   std::vector<ValueId> map(f.nodes.size(), no_value);
   out.body = clone_region(out, f, f.body, map);
   f = std::move(out);

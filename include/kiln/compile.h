@@ -10,6 +10,7 @@
 
 #include <memory>
 #include <span>
+#include <string>
 #include <tuple>
 
 namespace kiln {
@@ -50,6 +51,12 @@ struct Options {
   bool fast_math = false;
   /// Individual passes (all on by default).
   Passes passes = {};
+  /// Backend::cxx: the C++ compiler to run ("" -> $KILN_CXX, else "c++").
+  std::string cxx_compiler = {};
+  /// Backend::cxx: its flags, split on spaces ("" -> $KILN_CXX_FLAGS, else
+  /// "-O3 -march=native"); -std=c++17 -shared -fPIC -ffp-contract=off are
+  /// always added.
+  std::string cxx_flags = {};
 };
 
 namespace detail {

@@ -42,6 +42,12 @@ class CompileError : public Error {
   using Error::Error;
 };
 
+/// A file kiln was asked to write (export_source) could not be written.
+class IOError : public Error {
+ public:
+  using Error::Error;
+};
+
 /// A broken internal invariant (a kiln bug); says which pass broke what.
 class InternalError : public Error {
  public:

@@ -11,5 +11,6 @@
 #include <kiln/compile.h>
 #include <kiln/control.h>
 #include <kiln/error.h>
+#include <kiln/export.h>
 #include <kiln/rep.h>
 #include <kiln/staged.h>

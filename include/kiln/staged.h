@@ -21,6 +21,7 @@
 #include <string>
 #include <tuple>
 #include <type_traits>
+#include <vector>
 
 namespace kiln {
 
@@ -175,9 +176,9 @@ class Staged<R(Args...)> {
   const std::shared_ptr<detail::StagedState>& state() const { return state_; }
 
   template <class F>
-  void define_with(std::string name, F& fn, detail::Loc loc) {
-    detail::define(*state_, name, [](void* f) { detail::run_body<F, Args...>(*static_cast<F*>(f), detail::Loc::current()); },
-                   &fn, loc);
+  void define_with(std::string name, const std::vector<std::string>& param_names, F& fn, detail::Loc loc) {
+    detail::define(*state_, name, param_names,
+                   [](void* f) { detail::run_body<F, Args...>(*static_cast<F*>(f), detail::Loc::current()); }, &fn, loc);
   }
 
  private:
@@ -200,7 +201,20 @@ class Staged<R(Args...)> {
 template <class F>
 auto stage(std::string name, F fn, detail::Loc loc = detail::Loc::current()) {
   Staged<detail::signature_of<F>> s;
-  s.define_with(std::move(name), fn, loc);
+  s.define_with(std::move(name), {}, fn, loc);
+  return s;
+}
+
+/// Stages `fn` with names for its parameters, one per parameter. Generated
+/// and exported source names the parameters after them (sanitised into
+/// valid, distinct identifiers); without names they are arg0, arg1, ...
+///
+///   auto saxpy = kiln::stage("saxpy", {"a", "x", "y"},
+///                            [](kiln::Rep<float> a, kiln::Arr<const float> x, kiln::Arr<float> y) { ... });
+template <class F>
+auto stage(std::string name, std::vector<std::string> param_names, F fn, detail::Loc loc = detail::Loc::current()) {
+  Staged<detail::signature_of<F>> s;
+  s.define_with(std::move(name), param_names, fn, loc);
   return s;
 }
 

@@ -116,7 +116,9 @@ struct StagedState;
 std::shared_ptr<StagedState> declare(std::string name, std::vector<ir::Type> params, std::vector<ir::Type> results);
 /// Stages `body` as the definition of `state` (runs it now, in a fresh context).
 /// `body` makes the parameters with function_param() and ends with set_results().
-void define(StagedState& state, const std::string& name, void (*body)(void*), void* closure, Loc loc);
+/// `param_names` is empty or names every parameter (checked: StagingError).
+void define(StagedState& state, const std::string& name, const std::vector<std::string>& param_names,
+            void (*body)(void*), void* closure, Loc loc);
 /// Copies the definition of `from` into the declared `to` (Staged assignment).
 void assign(StagedState& to, const StagedState& from);
 bool is_defined(const StagedState& s);

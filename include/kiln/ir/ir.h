@@ -215,6 +215,9 @@ struct Function {
   std::vector<Region> regions;
   RegionId body = 0;
   std::vector<Type> result_types;
+  /// The user's names for the parameters (kiln::stage("f", {"a", "x"}, ...));
+  /// empty, or one per parameter. Emitters name parameters after them.
+  std::vector<std::string> param_names;
 
   const Node& node(ValueId v) const { return nodes[v]; }
   const Region& region(RegionId r) const { return regions[r]; }

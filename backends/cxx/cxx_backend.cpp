@@ -1,0 +1,228 @@
+// The cxx backend. Cache files are content-checked, not trusted by name: a
+// hit needs the stored source and key to equal this compile's, so a hash
+// collision, a truncated write or a stale file only costs a recompile. Files
+// are written under a temporary name and renamed, so concurrent processes
+// never see half an object.
+#include "cxx_backend.h"
+
+#include <kiln/error.h>
+
+#include "../../codegen/emit/cpp.h"
+#include "../../codegen/ir/dump.h"
+#include "toolchain.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <mutex>
+#include <sstream>
+#include <stdexcept>
+#include <system_error>
+
+#include <dlfcn.h>
+#include <unistd.h>
+
+namespace kiln::cxx {
+namespace {
+
+namespace fs = std::filesystem;
+using Entry = void (*)(const detail::Slot*, detail::Slot*);
+
+std::mutex mu;
+Stats counters;
+std::atomic<uint64_t> temp_serial{0};
+
+std::string env_or(const char* name, const std::string& fallback) {
+  const char* v = std::getenv(name);
+  return v && *v ? v : fallback;
+}
+
+uint64_t fnv1a(std::string_view s) {
+  uint64_t h = 1469598103934665603ull;
+  for (unsigned char c : s) h = (h ^ c) * 1099511628211ull;
+  return h;
+}
+
+std::string hex(uint64_t h) {
+  char buf[17];
+  std::snprintf(buf, sizeof buf, "%016llx", static_cast<unsigned long long>(h));
+  return buf;
+}
+
+bool read_file(const fs::path& p, std::string& out) {
+  std::ifstream in(p, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  out = s.str();
+  return true;
+}
+
+fs::path temp_name(const fs::path& final) {
+  return final.string() + ".tmp." + std::to_string(getpid()) + "." + std::to_string(temp_serial++);
+}
+
+void write_atomic(const fs::path& p, const std::string& text) {
+  fs::path tmp = temp_name(p);
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    out << text;
+    if (!out.flush())
+      throw CompileError("cannot write " + tmp.string() + ": set KILN_CACHE_DIR to a writable directory");
+  }
+  std::error_code ec;
+  fs::rename(tmp, p, ec);
+  if (ec) throw CompileError("cannot write " + p.string() + ": " + ec.message() + ": set KILN_CACHE_DIR to a writable directory");
+}
+
+// A loaded shared object; unloaded when the last kernel using it goes.
+struct Library {
+  void* handle = nullptr;
+  Entry entry = nullptr;
+  ~Library() {
+    if (handle) dlclose(handle);
+  }
+};
+
+std::shared_ptr<Library> load(const fs::path& so, std::string& error) {
+  auto lib = std::make_shared<Library>();
+  lib->handle = dlopen(so.c_str(), RTLD_NOW | RTLD_LOCAL);
+  if (!lib->handle) {
+    const char* e = dlerror();
+    error = e ? e : "dlopen failed";
+    return nullptr;
+  }
+  lib->entry = reinterpret_cast<Entry>(dlsym(lib->handle, "kiln_call"));
+  if (!lib->entry) {
+    error = "no kiln_call in " + so.string();
+    return nullptr;
+  }
+  return lib;
+}
+
+std::map<std::string, std::weak_ptr<Library>>& loaded() {
+  static std::map<std::string, std::weak_ptr<Library>> m;
+  return m;
+}
+
+std::string tail(const std::string& text, size_t max) {
+  return text.size() <= max ? text : "...\n" + text.substr(text.size() - max);
+}
+
+std::shared_ptr<Library> compile_source(const std::string& source, const std::string& function, const Toolchain& tc) {
+  const std::string key = "compiler: " + toolchain_identity(tc.compiler, tc.flags) + "\nflags: " + tc.flags + "\n";
+  const std::string name = hex(fnv1a(key + source));
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto lib = loaded()[name].lock()) {
+      ++counters.memory_hits;
+      return lib;
+    }
+  }
+  const fs::path dir = cache_root() / "cxx";
+  const fs::path src = dir / (name + ".cpp"), keyf = dir / (name + ".key"), so = dir / (name + ".so");
+  std::string stored_src, stored_key, error;
+  if (fs::exists(so) && read_file(src, stored_src) && stored_src == source && read_file(keyf, stored_key) &&
+      stored_key == key) {
+    if (auto lib = load(so, error)) {
+      std::lock_guard<std::mutex> lock(mu);
+      ++counters.disk_hits;
+      loaded()[name] = lib;
+      return lib;
+    }
+  }
+  write_atomic(src, source);
+  write_atomic(keyf, key);
+  const fs::path tmp = temp_name(so);
+  std::vector<std::string> argv = {tc.compiler, "-std=c++17", "-shared", "-fPIC", "-ffp-contract=off"};
+  for (std::string& f : split_flags(tc.flags)) argv.push_back(std::move(f));
+  argv.insert(argv.end(), {"-o", tmp.string(), src.string()});
+  CommandResult r = run_command(argv);
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    ++counters.compiles;
+  }
+  if (!r.started)
+    throw CompileError("the cxx backend cannot run the C++ compiler for @" + function + ": " + r.output +
+                       "; set KILN_CXX or Options::cxx_compiler to a C++17 compiler (source kept at " + src.string() + ")");
+  if (r.status != 0) {
+    std::error_code ec;
+    fs::remove(tmp, ec);
+    throw CompileError("the C++ compiler failed (exit status " + std::to_string(r.status) + ") on the source generated for @" +
+                       function + ", kept at " + src.string() + ":\n" + tail(r.output, 8000) +
+                       "\ncheck Options::cxx_flags / KILN_CXX_FLAGS, or report a kiln bug with that file");
+  }
+  std::error_code ec;
+  fs::rename(tmp, so, ec);
+  if (ec) throw CompileError("cannot move the compiled object to " + so.string() + ": " + ec.message());
+  auto lib = load(so, error);
+  if (!lib) throw CompileError("cannot load the compiled object " + so.string() + ": " + error);
+  std::lock_guard<std::mutex> lock(mu);
+  loaded()[name] = lib;
+  return lib;
+}
+
+class CxxKernel final : public detail::Kernel {
+ public:
+  CxxKernel(std::shared_ptr<Library> lib, size_t nparams, size_t nresults)
+      : lib_(std::move(lib)), nparams_(nparams), nresults_(nresults) {}
+
+  void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
+    if (nargs != nparams_)
+      throw InternalError("cxx kernel takes " + std::to_string(nparams_) + " arguments, got " + std::to_string(nargs));
+    std::vector<detail::Slot> out(nresults_ + 1);
+    try {
+      lib_->entry(args, out.data());
+    } catch (const std::exception& e) {
+      throw RuntimeError(e.what());  // a trap of the generated code (std::domain_error)
+    }
+    for (size_t i = 0; i < nresults && i < nresults_; ++i) results[i] = out[i];
+  }
+
+ private:
+  std::shared_ptr<Library> lib_;
+  size_t nparams_, nresults_;
+};
+
+}  // namespace
+
+Toolchain toolchain(const Options& opts) {
+  return {opts.cxx_compiler.empty() ? env_or("KILN_CXX", "c++") : opts.cxx_compiler,
+          opts.cxx_flags.empty() ? env_or("KILN_CXX_FLAGS", "-O3 -march=native") : opts.cxx_flags};
+}
+
+fs::path cache_root() {
+  fs::path root;
+  if (const char* d = std::getenv("KILN_CACHE_DIR"); d && *d) root = d;
+  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) root = fs::path(x) / "kiln";
+  else if (const char* h = std::getenv("HOME"); h && *h) root = fs::path(h) / ".cache" / "kiln";
+  else root = fs::temp_directory_path() / ("kiln-" + std::to_string(getuid()));
+  // A directory kiln creates is private (0700); one the user made keeps its mode.
+  std::error_code ec;
+  if (fs::create_directories(root, ec)) fs::permissions(root, fs::perms::owner_all, fs::perm_options::replace, ec);
+  ec.clear();
+  fs::create_directories(root / "cxx", ec);
+  if (ec || !fs::is_directory(root / "cxx") || access((root / "cxx").c_str(), W_OK) != 0)
+    throw CompileError("cannot use kiln's cache directory " + (root / "cxx").string() + ": " +
+                       (ec ? ec.message() : "not a writable directory") + "; set KILN_CACHE_DIR to a writable directory");
+  return root;
+}
+
+std::shared_ptr<detail::Kernel> make_kernel(ir::Module m, const Options& opts) {
+  const std::string source = emit::emit_cpp(m, {.backend_entry = true});
+  if (ir::dump_requested("cpp")) std::cerr << "// ---- C++ for @" << m.functions.at(0).name << " ----\n" << source;
+  auto lib = compile_source(source, m.functions.at(0).name, toolchain(opts));
+  const ir::Function& f = m.functions.at(0);
+  return std::make_shared<CxxKernel>(std::move(lib), f.params().size(), f.result_types.size());
+}
+
+std::shared_ptr<detail::Kernel> make_kernel(ir::Module m) { return make_kernel(std::move(m), Options{}); }
+
+Stats stats() {
+  std::lock_guard<std::mutex> lock(mu);
+  return counters;
+}
+
+}  // namespace kiln::cxx

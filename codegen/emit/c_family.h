@@ -1,0 +1,68 @@
+// The C-family printer shared by the C++ emitter and (later) the CUDA one:
+// structured IR becomes statements, one value per line in a named temporary,
+// `if`/`for`/`while` blocks, a `// file:line` comment per statement group.
+// A Dialect says how the language spells types, operators and math calls;
+// a new dialect overrides only what differs.
+#pragma once
+
+#include <kiln/ir/ir.h>
+
+#include "names.h"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace kiln::emit {
+
+/// How one language spells the IR. The defaults are C++17 with the helper
+/// functions of helpers.h (wrapping integer arithmetic, trapping division,
+/// saturating casts, math calls the compiler cannot fold).
+class Dialect {
+ public:
+  virtual ~Dialect() = default;
+
+  /// "bool", "int32_t", "int64_t", "float", "double".
+  virtual std::string scalar_type(ir::Scalar s) const;
+  /// The operator table row for `op` on operands of kind `s` (result kind for
+  /// unary ops): a pattern where $0 $1 $2 are the operands, $M the shift
+  /// mask, $W the trap message. Empty when the op does not exist for `s`.
+  virtual std::string_view spelling(ir::Op op, ir::Scalar s) const;
+  /// A constant of scalar type s with the given imm bits.
+  virtual std::string constant(ir::Scalar s, int64_t imm) const;
+  /// The expression converting `x` of type `from` to `to`.
+  virtual std::string cast(ir::Scalar from, ir::Scalar to, const std::string& x) const;
+};
+
+/// The names a function's signature uses: per parameter its name and, for a
+/// buffer, the name of its size; then one out-pointer per result when the
+/// function returns more than one.
+struct SignatureNames {
+  std::vector<std::string> params;
+  std::vector<std::string> sizes;  // "" for scalars
+  std::vector<std::string> outs;   // empty unless 2+ results
+};
+
+/// Names the parameters of `f` in `scope` after the user's names (arg0,
+/// arg1, ... without them), with `<name>_size` for buffer sizes.
+SignatureNames name_signature(const ir::Function& f, Namer& scope);
+
+/// `T name` / `const T* name, int64_t name_size` / `T* out0`, comma
+/// separated (for declarations: every parameter named).
+std::string parameter_list(const Dialect& d, const ir::Function& f, const SignatureNames& names);
+/// "void", or the single result's type.
+std::string return_type(const Dialect& d, const ir::Function& f);
+
+/// Writes one function definition: `prefix` (qualifiers such as `static` or
+/// `extern "C"`), the signature, and the body. `function_names[i]` is the
+/// identifier of module function i.
+std::string print_function(const Dialect& d, const ir::Module& m, size_t index,
+                           const std::vector<std::string>& function_names, const Namer& globals,
+                           std::string_view prefix);
+
+/// A C++ string literal holding `text` (printable ASCII kept, the rest escaped).
+std::string string_literal(std::string_view text);
+/// `text` made safe for a // comment (no line breaks, backslashes or '?').
+std::string comment_text(std::string_view text);
+
+}  // namespace kiln::emit

@@ -1,0 +1,263 @@
+// The C++ emitter: file layout, the helper functions the operator table
+// names (only those a file uses are written), and the backend's entry point.
+#include "cpp.h"
+
+#include "c_family.h"
+
+#include <kiln/error.h>
+
+namespace kiln::emit {
+namespace {
+
+using namespace ir;
+
+struct Helper {
+  const char* name;
+  std::vector<const char*> needs;
+  const char* text;
+};
+
+// In dependency order: a helper comes after the helpers it calls.
+const std::vector<Helper>& helpers() {
+  static const std::vector<Helper> table = {
+      {"kiln_trap", {},
+       "// A trap of the staged program (kiln's interpreter raises kiln::RuntimeError).\n"
+       "[[noreturn]] void kiln_trap(const char* message) { throw std::domain_error(message); }\n"},
+      {"kiln_opaque", {},
+       "// Hides a value from the optimiser so that the C++ compiler neither evaluates\n"
+       "// a libm call itself nor rewrites it (pow(x, 2.0) -> x*x): results are the\n"
+       "// C library's, as in kiln's interpreter.\n"
+       "template <class T>\n"
+       "T kiln_opaque(T x) {\n"
+       "#if defined(__GNUC__) && defined(__x86_64__)\n"
+       "  __asm__(\"\" : \"+x\"(x));\n"
+       "#elif defined(__GNUC__) && defined(__aarch64__)\n"
+       "  __asm__(\"\" : \"+w\"(x));\n"
+       "#else\n"
+       "  volatile T v = x;\n"
+       "  x = v;\n"
+       "#endif\n"
+       "  return x;\n"
+       "}\n"},
+      {"kiln_exp", {"kiln_opaque"}, "template <class T> T kiln_exp(T x) { return std::exp(kiln_opaque(x)); }\n"},
+      {"kiln_log", {"kiln_opaque"}, "template <class T> T kiln_log(T x) { return std::log(kiln_opaque(x)); }\n"},
+      {"kiln_sin", {"kiln_opaque"}, "template <class T> T kiln_sin(T x) { return std::sin(kiln_opaque(x)); }\n"},
+      {"kiln_cos", {"kiln_opaque"}, "template <class T> T kiln_cos(T x) { return std::cos(kiln_opaque(x)); }\n"},
+      {"kiln_tanh", {"kiln_opaque"}, "template <class T> T kiln_tanh(T x) { return std::tanh(kiln_opaque(x)); }\n"},
+      {"kiln_pow", {"kiln_opaque"},
+       "template <class T> T kiln_pow(T x, T y) { return std::pow(kiln_opaque(x), kiln_opaque(y)); }\n"},
+      {"kiln_add", {},
+       "// Integer + - * wrap around (two's complement), as the IR defines them.\n"
+       "template <class T> T kiln_add(T a, T b) { using U = std::make_unsigned_t<T>; return T(U(a) + U(b)); }\n"},
+      {"kiln_sub", {}, "template <class T> T kiln_sub(T a, T b) { using U = std::make_unsigned_t<T>; return T(U(a) - U(b)); }\n"},
+      {"kiln_mul", {}, "template <class T> T kiln_mul(T a, T b) { using U = std::make_unsigned_t<T>; return T(U(a) * U(b)); }\n"},
+      {"kiln_neg", {}, "template <class T> T kiln_neg(T a) { using U = std::make_unsigned_t<T>; return T(U(0) - U(a)); }\n"},
+      {"kiln_abs", {"kiln_neg"}, "template <class T> T kiln_abs(T a) { return a < 0 ? kiln_neg(a) : a; }\n"},
+      {"kiln_shl", {},
+       "// Shift counts are taken modulo the bit width.\n"
+       "template <class T> T kiln_shl(T a, T b) {\n"
+       "  using U = std::make_unsigned_t<T>;\n"
+       "  return T(U(a) << (U(b) & U(sizeof(T) * 8 - 1)));\n"
+       "}\n"},
+      {"kiln_div", {"kiln_trap", "kiln_neg"},
+       "// Division by zero traps; MIN / -1 wraps to MIN.\n"
+       "template <class T> T kiln_div(T a, T b, const char* trap) {\n"
+       "  if (b == 0) kiln_trap(trap);\n"
+       "  return b == -1 ? kiln_neg(a) : a / b;\n"
+       "}\n"},
+      {"kiln_rem", {"kiln_trap"},
+       "// Remainder by zero traps; MIN % -1 is 0.\n"
+       "template <class T> T kiln_rem(T a, T b, const char* trap) {\n"
+       "  if (b == 0) kiln_trap(trap);\n"
+       "  return b == -1 ? T(0) : a % b;\n"
+       "}\n"},
+      {"kiln_to_int", {},
+       "// Float -> integer truncates toward zero and saturates; NaN becomes 0.\n"
+       "template <class I, class F> I kiln_to_int(F x) {\n"
+       "  const double d = double(x);\n"
+       "  if (d != d) return 0;\n"
+       "  if (d <= double(std::numeric_limits<I>::min())) return std::numeric_limits<I>::min();\n"
+       "  if (d >= -double(std::numeric_limits<I>::min())) return std::numeric_limits<I>::max();\n"
+       "  return I(d);\n"
+       "}\n"},
+      {"kiln_trip_count", {"kiln_trap"},
+       "// Iterations of `for (i = lo; step > 0 ? i < hi : i > hi; i += step)`, counted\n"
+       "// without overflow; a zero step traps.\n"
+       "template <class T> uint64_t kiln_trip_count(T lo, T hi, T step, const char* trap) {\n"
+       "  if (step == 0) kiln_trap(trap);\n"
+       "  const uint64_t l = uint64_t(int64_t(lo)), h = uint64_t(int64_t(hi)), s = uint64_t(int64_t(step));\n"
+       "  if (step > 0) return lo < hi ? (h - l - 1) / s + 1 : 0;\n"
+       "  return lo > hi ? (l - h - 1) / (0 - s) + 1 : 0;\n"
+       "}\n"},
+      {"kiln_index", {},
+       "// The k-th index of such a loop: lo + k * step.\n"
+       "template <class T> T kiln_index(T lo, uint64_t k, T step) {\n"
+       "  using U = std::make_unsigned_t<T>;\n"
+       "  return T(U(lo) + U(k) * U(step));\n"
+       "}\n"},
+  };
+  return table;
+}
+
+bool mentions(const std::string& text, const std::string& name) {
+  for (size_t at = text.find(name); at != std::string::npos; at = text.find(name, at + 1)) {
+    size_t end = at + name.size();
+    if (end < text.size() && (text[end] == '(' || text[end] == '<')) return true;
+  }
+  return false;
+}
+
+// The helper definitions `code` needs, in table order.
+std::string helper_text(const std::string& code) {
+  const auto& table = helpers();
+  std::vector<bool> used(table.size(), false);
+  for (size_t i = table.size(); i-- > 0;) {
+    bool needed = mentions(code, table[i].name);
+    for (size_t j = i + 1; j < table.size(); ++j)
+      for (const char* dep : table[j].needs)
+        if (used[j] && std::string(dep) == table[i].name) needed = true;
+    used[i] = needed;
+  }
+  std::string out;
+  for (size_t i = 0; i < table.size(); ++i)
+    if (used[i]) out += table[i].text;
+  return out;
+}
+
+struct Names {
+  Namer globals;
+  std::vector<std::string> functions;
+  std::vector<SignatureNames> signatures;
+};
+
+Names name_module(const Module& m) {
+  Names n;
+  for (const Function& f : m.functions) n.functions.push_back(n.globals.take(f.name.empty() ? "f" : f.name));
+  for (const Function& f : m.functions) {
+    Namer scope(&n.globals);
+    n.signatures.push_back(name_signature(f, scope));
+  }
+  return n;
+}
+
+std::string declaration(const Dialect& d, const Module& m, const Names& names, size_t i) {
+  const Function& f = m.functions[i];
+  return return_type(d, f) + " " + names.functions[i] + "(" + parameter_list(d, f, names.signatures[i]) + ")";
+}
+
+std::string slot_field(Scalar s) {
+  switch (s) {
+    case Scalar::f32: return "f32";
+    case Scalar::f64: return "f64";
+    case Scalar::i1:
+    case Scalar::i32:
+    case Scalar::i64: return "i";
+  }
+  return "i";
+}
+
+// extern "C" void kiln_call(const kiln_slot* a, kiln_slot* r): unpacks the
+// argument slots, calls the entry function, packs the results.
+std::string backend_entry(const Dialect& d, const Module& m, const Names& names) {
+  const Function& f = m.functions[0];
+  std::string out =
+      "\n// The cxx backend's entry point: arguments and results in kiln's call slots.\n"
+      "struct kiln_slot {\n"
+      "  union {\n"
+      "    int64_t i;\n"
+      "    float f32;\n"
+      "    double f64;\n"
+      "    const void* p;\n"
+      "  };\n"
+      "  int64_t size;\n"
+      "};\n"
+      "static_assert(sizeof(kiln_slot) == 16, \"kiln_slot must match kiln::detail::Slot\");\n\n"
+      "extern \"C\" void kiln_call(const kiln_slot* a, kiln_slot* r) {\n";
+  std::string args;
+  const auto& params = f.params();
+  for (size_t i = 0; i < params.size(); ++i) {
+    Type t = f.type(params[i]);
+    std::string a = "a[" + std::to_string(i) + "]";
+    if (!args.empty()) args += ", ";
+    if (t.kind == TypeKind::buf) {
+      std::string ptr = d.scalar_type(t.elem) + "*";
+      args += t.writable ? "static_cast<" + ptr + ">(const_cast<void*>(" + a + ".p))"
+                         : "static_cast<const " + ptr + ">(" + a + ".p)";
+      args += ", " + a + ".size";
+    } else if (t.elem == Scalar::i1) {
+      args += a + ".i != 0";
+    } else {
+      args += d.scalar_type(t.elem) + "(" + a + "." + slot_field(t.elem) + ")";
+    }
+  }
+  const size_t k = f.result_types.size();
+  auto store = [&](size_t i, const std::string& value) {
+    std::string r = "r[" + std::to_string(i) + "]";
+    Scalar s = f.result_types[i].elem;
+    std::string text = "  " + r + ".i = 0;\n";
+    if (slot_field(s) == "i") return "  " + r + ".i = int64_t(" + value + ");\n";
+    return text + "  " + r + "." + slot_field(s) + " = " + value + ";\n";
+  };
+  if (k == 0) out += "  " + names.functions[0] + "(" + args + ");\n";
+  if (k == 1) {
+    out += "  const " + d.scalar_type(f.result_types[0].elem) + " result = " + names.functions[0] + "(" + args + ");\n";
+    out += store(0, "result");
+  }
+  if (k > 1) {
+    for (size_t i = 0; i < k; ++i) {
+      out += "  " + d.scalar_type(f.result_types[i].elem) + " out" + std::to_string(i) + ";\n";
+      args += std::string(args.empty() ? "" : ", ") + "&out" + std::to_string(i);
+    }
+    out += "  " + names.functions[0] + "(" + args + ");\n";
+    for (size_t i = 0; i < k; ++i) out += store(i, "out" + std::to_string(i));
+  }
+  return out + "}\n";
+}
+
+std::string banner(const Module& m, const char* kind) {
+  return "// " + comment_text(m.functions.at(0).name) + ": " + kind +
+         " generated by kiln from the staged function of that name. Do not edit.\n";
+}
+
+}  // namespace
+
+std::string emit_cpp(const Module& m, const CppOptions& opts) {
+  if (m.functions.empty()) throw InternalError("emit_cpp: the module has no functions");
+  const Dialect d;
+  Names names = name_module(m);
+  std::string decls, defs;
+  for (size_t i = 0; i < m.functions.size(); ++i) {
+    std::string prefix = i == 0 ? "extern \"C\" " : "static ";
+    if (m.functions.size() > 1) decls += prefix + declaration(d, m, names, i) + ";\n";
+    defs += "\n" + print_function(d, m, i, names.functions, names.globals, prefix);
+  }
+  std::string helper_defs = helper_text(defs);
+  std::string out = banner(m, "C++17 source");
+  out +=
+      "//\n"
+      "// Standalone: only standard headers. Semantics are kiln's IR: integer\n"
+      "// arithmetic wraps, integer division by zero and a zero loop step throw\n"
+      "// std::domain_error, floats are IEEE without contraction (build with\n"
+      "// -ffp-contract=off, or GCC's -std=c++17, so a*b+c stays two roundings).\n"
+      "// Buffers are not bounds-checked.\n\n"
+      "#include <cmath>\n#include <cstdint>\n#include <limits>\n#include <stdexcept>\n#include <type_traits>\n";
+  if (!helper_defs.empty()) out += "\nnamespace {\n\n" + helper_defs + "\n}  // namespace\n";
+  if (!decls.empty()) out += "\n" + decls;
+  out += defs;
+  if (opts.backend_entry) out += backend_entry(d, m, names);
+  return out;
+}
+
+std::string emit_cpp_header(const Module& m) {
+  if (m.functions.empty()) throw InternalError("emit_cpp_header: the module has no functions");
+  const Dialect d;
+  Names names = name_module(m);
+  return banner(m, "header") +
+         "// Declares the function of the matching .cpp; usable from C and C++.\n"
+         "#pragma once\n\n"
+         "#ifdef __cplusplus\n#include <cstdint>\nextern \"C\" {\n#else\n#include <stdbool.h>\n#include <stdint.h>\n#endif\n\n" +
+         declaration(d, m, names, 0) +
+         ";\n\n#ifdef __cplusplus\n}  // extern \"C\"\n#endif\n";
+}
+
+}  // namespace kiln::emit

@@ -1,0 +1,59 @@
+// Generated source a user can read, ship and build without kiln.
+//
+//   auto saxpy = kiln::stage("saxpy", {"a", "x", "y"}, [](kiln::Rep<float> a, kiln::Arr<const float> x,
+//                                                         kiln::Arr<float> y) { ... });
+//   kiln::export_source(saxpy, "saxpy.cpp");   // extern "C" void saxpy(float a, const float* x,
+//   kiln::export_header(saxpy, "saxpy.h");     //   int64_t x_size, float* y, int64_t y_size)
+//
+// The C++ file is standalone C++17 (standard headers only). Its function is
+// named after the staged function; a Rep<T> parameter is a T, an Arr<T> is
+// `T* name, int64_t name_size` (`const T*` for Arr<const T>); one result is
+// the return value, several come back through trailing out-pointers
+// `T* out0, T* out1, ...`; staged callees are `static` functions in the file.
+// Integer division by zero and a zero loop step throw std::domain_error;
+// buffers are not bounds-checked. Build with -ffp-contract=off (GCC's
+// -std=c++17 implies it) for results bit-identical to kiln's interpreter.
+#pragma once
+
+#include <kiln/compile.h>
+
+#include <filesystem>
+#include <string>
+
+namespace kiln {
+
+/// What export_source writes.
+enum class Target {
+  cpp,   ///< a standalone C++17 source file
+  cuda,  ///< a CUDA source file (not in this kiln yet: throws kiln::CompileError)
+  ptx,   ///< PTX from NVRTC (not in this kiln yet: throws kiln::CompileError)
+};
+
+namespace detail {
+std::string export_text(const std::shared_ptr<StagedState>& s, kiln::Target t, const Options& opts);
+std::string export_header_text(const std::shared_ptr<StagedState>& s, const Options& opts);
+void write_text(const std::filesystem::path& path, const std::string& text);
+}  // namespace detail
+
+/// The source export_source would write, as a string (after the pipeline
+/// that `opts` selects).
+template <class Sig>
+std::string source(const Staged<Sig>& s, Target target = Target::cpp, const Options& opts = {}) {
+  return detail::export_text(s.state(), target, opts);
+}
+
+/// Writes the optimised function as standalone source to `path`. Throws
+/// kiln::IOError when the file cannot be written.
+template <class Sig>
+void export_source(const Staged<Sig>& s, const std::filesystem::path& path, Target target = Target::cpp,
+                   const Options& opts = {}) {
+  detail::write_text(path, detail::export_text(s.state(), target, opts));
+}
+
+/// Writes a header declaring the exported function (usable from C and C++).
+template <class Sig>
+void export_header(const Staged<Sig>& s, const std::filesystem::path& path, const Options& opts = {}) {
+  detail::write_text(path, detail::export_header_text(s.state(), opts));
+}
+
+}  // namespace kiln
