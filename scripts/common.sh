@@ -30,8 +30,9 @@ KILN_JOBS="${KILN_JOBS:-$(nproc 2>/dev/null || echo 2)}"
 export KILN_JOBS
 
 # Debian packages the build needs. libbenchmark-dev is only for bench/, but it
-# is small and installing it keeps every script's build tree identical.
-KILN_DEPS=(cmake ninja-build g++ catch2 ccache libbenchmark-dev)
+# is small and installing it keeps every script's build tree identical. clang
+# is the second compiler the exported-source test builds with.
+KILN_DEPS=(cmake ninja-build g++ clang catch2 ccache libbenchmark-dev)
 
 kiln_log() { printf '==> %s\n' "$*"; }
 kiln_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

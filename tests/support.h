@@ -5,7 +5,15 @@
 #include <kiln/kiln.h>
 #include <kiln/ir/printer.h>
 
+#include "backends/cxx/cxx_backend.h"
+#include "backends/interp/interpreter.h"
+#include "codegen/ir/scalar_ops.h"
+
 #include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstdlib>
+#include <cstring>
 
 #include <string>
 #include <vector>
@@ -16,10 +24,116 @@ namespace kiln::test {
 /// optimisation): what tests of the front end look at.
 inline const Options unoptimised{.optimize = false};
 
-/// Compiles with the interpreter (the oracle), verifying after each pass.
+/// The message of the kiln exception E that `fn` throws ("" and a failed
+/// check when it throws nothing).
+template <class E, class F>
+std::string error_message(F&& fn) {
+  try {
+    fn();
+  } catch (const E& e) {
+    return e.what();
+  }
+  FAIL_CHECK("expected an exception, none was thrown");
+  return "";
+}
+
+/// A kernel that runs the interpreter (the oracle) and checks every other
+/// backend built into kiln against it on the same call: same results and
+/// same buffer contents, bit for bit (any NaN equals any NaN), and the same
+/// trap for traps compiled code implements (division by zero, zero loop
+/// step). Callers see the interpreter's behaviour. KILN_TEST_BACKENDS=interp
+/// turns the cross-check off (for quick local runs only).
+class DifferentialKernel final : public detail::Kernel {
+ public:
+  explicit DifferentialKernel(ir::Module m) : m_(std::move(m)), interp_(interp::make_kernel(m_)) {}
+
+  void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
+    const ir::Function& f = m_.functions.at(0);
+    // Private copies of the buffers for the compiled run.
+    std::vector<std::vector<unsigned char>> copies;
+    std::vector<detail::Slot> cargs(args, args + nargs);
+    for (size_t i = 0; i < nargs; ++i) {
+      ir::Type t = f.type(f.params()[i]);
+      if (t.kind != ir::TypeKind::buf) continue;
+      const auto* p = static_cast<const unsigned char*>(args[i].p);
+      copies.emplace_back(p, p + args[i].size * element_bytes(t.elem));
+      cargs[i].p = copies.back().data();
+    }
+    std::vector<detail::Slot> compiled(nresults + 1);
+    try {
+      interp_->call(args, nargs, results, nresults);
+    } catch (const RuntimeError& e) {
+      std::string what = e.what();
+      if (what.find("division by zero") != std::string::npos || what.find("remainder by zero") != std::string::npos ||
+          what.find("step is zero") != std::string::npos) {
+        std::string head = what.substr(0, what.find(" in @"));
+        std::string got = error_message<RuntimeError>([&] { cxx()->call(cargs.data(), nargs, compiled.data(), nresults); });
+        INFO("cxx backend on @" << f.name << " must trap like the interpreter: " << what);
+        CHECK_THAT(got, Catch::Matchers::StartsWith(head));
+      }
+      throw;
+    }
+    if (!enabled()) return;
+    cxx()->call(cargs.data(), nargs, compiled.data(), nresults);
+    for (size_t k = 0; k < nresults; ++k) {
+      INFO("cxx backend, @" << f.name << " result " << k << "\n" << ir::print(m_));
+      CHECK(same(f.result_types[k].elem, results[k], compiled[k]));
+    }
+    size_t c = 0;
+    for (size_t i = 0; i < nargs; ++i) {
+      ir::Type t = f.type(f.params()[i]);
+      if (t.kind != ir::TypeKind::buf) continue;
+      const unsigned char* mine = copies[c++].data();
+      for (int64_t e = 0; e < args[i].size; ++e) {
+        detail::Slot a = ir::load_element(t.elem, args[i].p, e), b = ir::load_element(t.elem, mine, e);
+        if (same(t.elem, a, b)) continue;
+        INFO("cxx backend, @" << f.name << " buffer parameter " << i << " element " << e << "\n" << ir::print(m_));
+        CHECK(same(t.elem, a, b));
+        break;
+      }
+    }
+  }
+
+ private:
+  static bool enabled() {
+    const char* only = std::getenv("KILN_TEST_BACKENDS");
+    return !only || std::string(only) != "interp";
+  }
+  static size_t element_bytes(ir::Scalar s) {
+    switch (s) {
+      case ir::Scalar::i1: return sizeof(bool);
+      case ir::Scalar::i32: return 4;
+      case ir::Scalar::i64: return 8;
+      case ir::Scalar::f32: return 4;
+      case ir::Scalar::f64: return 8;
+    }
+    return 8;
+  }
+  static bool same(ir::Scalar s, const detail::Slot& a, const detail::Slot& b) {
+    switch (s) {
+      case ir::Scalar::f32: return std::isnan(a.f32) ? std::isnan(b.f32) : std::memcmp(&a.f32, &b.f32, 4) == 0;
+      case ir::Scalar::f64: return std::isnan(a.f64) ? std::isnan(b.f64) : std::memcmp(&a.f64, &b.f64, 8) == 0;
+      case ir::Scalar::i1: return (a.i != 0) == (b.i != 0);
+      case ir::Scalar::i32:
+      case ir::Scalar::i64: return a.i == b.i;
+    }
+    return false;
+  }
+  const std::shared_ptr<detail::Kernel>& cxx() const {
+    if (!cxx_) cxx_ = kiln::cxx::make_kernel(m_);
+    return cxx_;
+  }
+
+  ir::Module m_;
+  std::shared_ptr<detail::Kernel> interp_;
+  mutable std::shared_ptr<detail::Kernel> cxx_;
+};
+
+/// Compiles for the interpreter (the oracle), verifying after each pass, and
+/// checks every call against the other backends (DifferentialKernel).
 template <class Sig>
 Compiled<Sig> interp(const Staged<Sig>& s) {
-  return compile(s, {.backend = Backend::interp, .verify_each_pass = true});
+  return Compiled<Sig>(std::make_shared<DifferentialKernel>(s.module({.verify_each_pass = true})));
 }
 
 /// True when every line of `checks` appears in `text`, in order (each
@@ -36,19 +150,6 @@ inline bool check_lines(const std::string& text, const std::vector<std::string>&
     if (pos == std::string::npos) pos = text.size();
   }
   return true;
-}
-
-/// The message of the kiln exception E that `fn` throws ("" and a failed
-/// check when it throws nothing).
-template <class E, class F>
-std::string error_message(F&& fn) {
-  try {
-    fn();
-  } catch (const E& e) {
-    return e.what();
-  }
-  FAIL_CHECK("expected an exception, none was thrown");
-  return "";
 }
 
 /// Number of occurrences of `needle` in `text`.

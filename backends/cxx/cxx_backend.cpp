@@ -102,6 +102,22 @@ std::shared_ptr<Library> load(const fs::path& so, std::string& error) {
   return lib;
 }
 
+// KILN_DISK_CACHE=0: compile in a scratch directory and keep nothing (the
+// differential tester compiles each program once).
+bool disk_cache() {
+  const char* v = std::getenv("KILN_DISK_CACHE");
+  return !(v && (std::string(v) == "0" || std::string(v) == "off"));
+}
+
+fs::path scratch_dir() {
+  fs::path dir = fs::temp_directory_path() / ("kiln-scratch-" + std::to_string(getuid()));
+  std::error_code ec;
+  if (fs::create_directories(dir, ec)) fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  if (!fs::is_directory(dir) || access(dir.c_str(), W_OK) != 0)
+    throw CompileError("cannot use the scratch directory " + dir.string() + ": set TMPDIR to a writable directory");
+  return dir;
+}
+
 std::map<std::string, std::weak_ptr<Library>>& loaded() {
   static std::map<std::string, std::weak_ptr<Library>> m;
   return m;
@@ -121,10 +137,13 @@ std::shared_ptr<Library> compile_source(const std::string& source, const std::st
       return lib;
     }
   }
-  const fs::path dir = cache_root() / "cxx";
-  const fs::path src = dir / (name + ".cpp"), keyf = dir / (name + ".key"), so = dir / (name + ".so");
+  // Without the disk cache, files get private names and go once loaded.
+  const bool disk = disk_cache();
+  const fs::path dir = disk ? cache_root() / "cxx" : scratch_dir();
+  const std::string file = disk ? name : name + "." + std::to_string(getpid()) + "." + std::to_string(temp_serial++);
+  const fs::path src = dir / (file + ".cpp"), keyf = dir / (file + ".key"), so = dir / (file + ".so");
   std::string stored_src, stored_key, error;
-  if (fs::exists(so) && read_file(src, stored_src) && stored_src == source && read_file(keyf, stored_key) &&
+  if (disk && fs::exists(so) && read_file(src, stored_src) && stored_src == source && read_file(keyf, stored_key) &&
       stored_key == key) {
     if (auto lib = load(so, error)) {
       std::lock_guard<std::mutex> lock(mu);
@@ -159,6 +178,8 @@ std::shared_ptr<Library> compile_source(const std::string& source, const std::st
   if (ec) throw CompileError("cannot move the compiled object to " + so.string() + ": " + ec.message());
   auto lib = load(so, error);
   if (!lib) throw CompileError("cannot load the compiled object " + so.string() + ": " + error);
+  if (!disk)
+    for (const fs::path& p : {src, keyf, so}) fs::remove(p, ec);
   std::lock_guard<std::mutex> lock(mu);
   loaded()[name] = lib;
   return lib;

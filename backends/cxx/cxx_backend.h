@@ -27,7 +27,8 @@ Toolchain toolchain(const Options& opts);
 
 /// Where compiled code is cached: $KILN_CACHE_DIR, else
 /// $XDG_CACHE_HOME/kiln, else ~/.cache/kiln (created with mode 0700).
-/// Throws kiln::CompileError when it cannot be created.
+/// Throws kiln::CompileError when it cannot be created. KILN_DISK_CACHE=0
+/// compiles in a scratch directory instead and keeps no files.
 std::filesystem::path cache_root();
 
 /// Compiles a promoted, optimised module. Throws kiln::CompileError with the

@@ -107,6 +107,12 @@ std::string location(const std::source_location& loc) {
   return basename(loc.file_name()) + ":" + std::to_string(loc.line());
 }
 
+// "!c" for a plain name, "!(expr)" otherwise.
+std::string negate(const std::string& e) {
+  bool plain = !e.empty() && e.find_first_not_of("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_") == std::string::npos;
+  return plain ? "!" + e : "!(" + e + ")";
+}
+
 std::string shortest(double x, bool single) {
   char buf[64];
   std::to_chars_result r = single ? std::to_chars(buf, buf + sizeof buf, static_cast<float>(x))
@@ -119,9 +125,9 @@ std::string shortest(double x, bool single) {
 // Per-function printing state.
 class Writer {
  public:
-  Writer(const Dialect& d, const Module& m, size_t index, const std::vector<std::string>& function_names,
+  Writer(const Dialect& d, const Module& m, size_t index, std::string_view name, const std::vector<std::string>& callees,
          const Namer& globals)
-      : d_(d), m_(m), f_(m.functions[index]), fnames_(function_names), names_(&globals),
+      : d_(d), m_(m), f_(m.functions[index]), name_(name), fnames_(callees), names_(&globals),
         expr_(f_.nodes.size()), size_(f_.nodes.size()), tuple_(f_.nodes.size()), uses_(f_.nodes.size(), 0) {
     count_uses();
   }
@@ -135,7 +141,7 @@ class Writer {
       size_[params[i]] = sig.sizes[i];
       used.push_back({uses_[params[i]] > 0 && !only_sized(params[i]), size_used(params[i])});
     }
-    std::string head = std::string(prefix) + return_type(d_, f_) + " " + fnames_[index()] + "(" +
+    std::string head = std::string(prefix) + return_type(d_, f_) + " " + std::string(name_) + "(" +
                        parameter_list_with(sig, used) + ") {\n";
     region(f_.body);
     const auto& ys = f_.region(f_.body).yields;
@@ -145,8 +151,6 @@ class Writer {
   }
 
  private:
-  size_t index() const { return static_cast<size_t>(&f_ - m_.functions.data()); }
-
   std::string parameter_list_with(const SignatureNames& sig, const std::vector<std::pair<bool, bool>>& used) {
     std::string out;
     const auto& params = f_.params();
@@ -398,7 +402,7 @@ class Writer {
     const std::string& c = expr_[n.args[0]];
     if (then_text.empty() && else_text.empty()) return;
     if (then_text.empty()) {
-      line("if (!(" + c + ")) {");
+      line("if (" + negate(c) + ") {");
       out_ += else_text;
       line("}");
       return;
@@ -462,7 +466,7 @@ class Writer {
     line("for (;;) {");
     ++depth_;
     region(n.regions[0]);
-    line("if (!(" + expr_[cond.yields[0]] + ")) {");
+    line("if (" + negate(expr_[cond.yields[0]]) + ") {");
     ++depth_;
     assign(results, cond.yields, 1);
     line("break;");
@@ -478,6 +482,7 @@ class Writer {
   const Dialect& d_;
   const Module& m_;
   const Function& f_;
+  std::string_view name_;
   const std::vector<std::string>& fnames_;
   Namer names_;
   std::vector<std::string> expr_;
@@ -588,9 +593,9 @@ std::string return_type(const Dialect& d, const Function& f) {
   return f.result_types.size() == 1 ? d.scalar_type(f.result_types[0].elem) : "void";
 }
 
-std::string print_function(const Dialect& d, const Module& m, size_t index, const std::vector<std::string>& function_names,
-                           const Namer& globals, std::string_view prefix) {
-  return Writer(d, m, index, function_names, globals).run(prefix);
+std::string print_function(const Dialect& d, const Module& m, size_t index, std::string_view name,
+                           const std::vector<std::string>& callees, const Namer& globals, std::string_view prefix) {
+  return Writer(d, m, index, name, callees, globals).run(prefix);
 }
 
 std::string string_literal(std::string_view text) {

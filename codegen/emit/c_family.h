@@ -54,11 +54,11 @@ std::string parameter_list(const Dialect& d, const ir::Function& f, const Signat
 std::string return_type(const Dialect& d, const ir::Function& f);
 
 /// Writes one function definition: `prefix` (qualifiers such as `static` or
-/// `extern "C"`), the signature, and the body. `function_names[i]` is the
-/// identifier of module function i.
-std::string print_function(const Dialect& d, const ir::Module& m, size_t index,
-                           const std::vector<std::string>& function_names, const Namer& globals,
-                           std::string_view prefix);
+/// `extern "C"`), the signature with the identifier `name`, and the body.
+/// Calls of module function i are written as calls of `callees[i]` (a
+/// qualified name); local names avoid everything `globals` holds.
+std::string print_function(const Dialect& d, const ir::Module& m, size_t index, std::string_view name,
+                           const std::vector<std::string>& callees, const Namer& globals, std::string_view prefix);
 
 /// A C++ string literal holding `text` (printable ASCII kept, the rest escaped).
 std::string string_literal(std::string_view text);

@@ -124,6 +124,24 @@ std::string helper_text(const std::string& code) {
   return out;
 }
 
+// Only the standard headers the code needs (each costs compile time).
+std::string includes(const std::string& code) {
+  std::string out;
+  auto uses = [&](std::initializer_list<const char*> words) {
+    for (const char* w : words)
+      if (code.find(w) != std::string::npos) return true;
+    return false;
+  };
+  if (uses({"std::sqrt", "std::exp", "std::log", "std::sin", "std::cos", "std::tanh", "std::pow", "std::floor",
+            "std::fabs", "std::fmod", "std::fma"}))
+    out += "#include <cmath>\n";
+  out += "#include <cstdint>\n";
+  if (uses({"std::numeric_limits"})) out += "#include <limits>\n";
+  if (uses({"std::domain_error"})) out += "#include <stdexcept>\n";
+  if (uses({"std::make_unsigned_t"})) out += "#include <type_traits>\n";
+  return out;
+}
+
 struct Names {
   Namer globals;
   std::vector<std::string> functions;
@@ -132,7 +150,11 @@ struct Names {
 
 Names name_module(const Module& m) {
   Names n;
-  for (const Function& f : m.functions) n.functions.push_back(n.globals.take(f.name.empty() ? "f" : f.name));
+  for (const Function& f : m.functions) {
+    std::string_view user = f.name.empty() ? "f" : std::string_view(f.name);
+    n.functions.push_back(n.functions.empty() ? n.globals.take_c_symbol(user) : n.globals.take(user));
+  }
+  n.globals.take("kiln_generated");
   for (const Function& f : m.functions) {
     Namer scope(&n.globals);
     n.signatures.push_back(name_signature(f, scope));
@@ -225,13 +247,20 @@ std::string emit_cpp(const Module& m, const CppOptions& opts) {
   if (m.functions.empty()) throw InternalError("emit_cpp: the module has no functions");
   const Dialect d;
   Names names = name_module(m);
-  std::string decls, defs;
+  // Callees live in a namespace and are called by qualified name, so no C
+  // library function (select, y0, ...) can clash with them or capture a call.
+  std::vector<std::string> callees;
+  for (size_t i = 0; i < m.functions.size(); ++i)
+    callees.push_back(i == 0 ? "::" + names.functions[0] : "kiln_generated::" + names.functions[i]);
+  const std::string entry = "extern \"C\" ";
+  std::string entry_decl, callee_decls, entry_def, callee_defs;
   for (size_t i = 0; i < m.functions.size(); ++i) {
-    std::string prefix = i == 0 ? "extern \"C\" " : "static ";
-    if (m.functions.size() > 1) decls += prefix + declaration(d, m, names, i) + ";\n";
-    defs += "\n" + print_function(d, m, i, names.functions, names.globals, prefix);
+    std::string prefix = i == 0 ? entry : "static ";
+    if (m.functions.size() > 1) (i == 0 ? entry_decl : callee_decls) += prefix + declaration(d, m, names, i) + ";\n";
+    (i == 0 ? entry_def : callee_defs) +=
+        "\n" + print_function(d, m, i, names.functions[i], callees, names.globals, prefix);
   }
-  std::string helper_defs = helper_text(defs);
+  std::string helper_defs = helper_text(entry_def + callee_defs);
   std::string out = banner(m, "C++17 source");
   out +=
       "//\n"
@@ -239,11 +268,13 @@ std::string emit_cpp(const Module& m, const CppOptions& opts) {
       "// arithmetic wraps, integer division by zero and a zero loop step throw\n"
       "// std::domain_error, floats are IEEE without contraction (build with\n"
       "// -ffp-contract=off, or GCC's -std=c++17, so a*b+c stays two roundings).\n"
-      "// Buffers are not bounds-checked.\n\n"
-      "#include <cmath>\n#include <cstdint>\n#include <limits>\n#include <stdexcept>\n#include <type_traits>\n";
+      "// Buffers are not bounds-checked.\n\n" +
+      includes(helper_defs + entry_def + callee_defs);
   if (!helper_defs.empty()) out += "\nnamespace {\n\n" + helper_defs + "\n}  // namespace\n";
-  if (!decls.empty()) out += "\n" + decls;
-  out += defs;
+  if (!callee_decls.empty())
+    out += "\n" + entry_decl + "namespace kiln_generated {\n" + callee_decls + "}  // namespace kiln_generated\n";
+  out += entry_def;
+  if (!callee_defs.empty()) out += "\nnamespace kiln_generated {\n" + callee_defs + "\n}  // namespace kiln_generated\n";
   if (opts.backend_entry) out += backend_entry(d, m, names);
   return out;
 }

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <array>
 #include <cstdio>
+#include <iterator>
 
 namespace kiln::emit {
 namespace {
@@ -38,7 +39,14 @@ constexpr std::array reserved{
     "jn", "y0", "y1", "yn", "drem", "significand", "finite", "isinf", "isnan", "isfinite", "isnormal", "signbit",
     "fpclassify", "isgreater", "isless", "isunordered", "nextafter", "nexttoward", "malloc", "calloc", "realloc",
     "free", "exit", "abort", "atexit", "quick_exit", "system", "getenv", "rand", "srand", "qsort", "bsearch", "atoi",
-    "atol", "atof", "strtod", "strtol", "memcpy", "memset", "strlen", "printf", "puts"};
+    "atol", "atof", "strtod", "strtol", "memcpy", "memset", "strlen", "printf", "puts", "alloca", "offsetof",
+    // predefined object-like macros in GCC's GNU modes
+    "unix", "linux", "i386"};
+
+// Sorted: the C library's names a generated file's headers declare.
+constexpr const char* c_library[] = {
+#include "c_library_names.inc"
+};
 
 bool is_reserved(const std::string& s) {
   if (std::find(reserved.begin(), reserved.end(), s) != reserved.end()) return true;
@@ -70,6 +78,23 @@ void append_underscore(std::string& out) {
 }
 
 }  // namespace
+
+bool c_library_name(const std::string& name) {
+  // Functions GCC treats as built-ins even undeclared: a different
+  // signature under their name is an error (-Wbuiltin-declaration-mismatch).
+  static constexpr const char* builtins[] = {
+      "bcmp", "bcopy", "bzero", "fprintf", "fputc", "fputs", "fscanf", "fwrite", "index", "isalnum", "isalpha",
+      "isascii", "isblank", "iscntrl", "isdigit", "isgraph", "islower", "isprint", "ispunct", "isspace", "isupper",
+      "isxdigit", "memchr", "memcmp", "memcpy", "memmove", "mempcpy", "memset", "printf", "putchar", "puts", "rindex",
+      "scanf", "snprintf", "sprintf", "sscanf", "stpcpy", "stpncpy", "strcasecmp", "strcat", "strchr", "strcmp",
+      "strcpy", "strcspn", "strdup", "strlen", "strncasecmp", "strncat", "strncmp", "strncpy", "strndup", "strnlen",
+      "strpbrk", "strrchr", "strspn", "strstr", "toascii", "tolower", "toupper", "vfprintf", "vprintf", "vsnprintf",
+      "vsprintf", "alloca", "signbit", "isinf", "isnan", "isfinite", "isnormal", "fpclassify"};
+  for (const char* b : builtins)
+    if (name == b) return true;
+  return std::binary_search(std::begin(c_library), std::end(c_library), name,
+                            [](const auto& a, const auto& b) { return std::string_view(a) < std::string_view(b); });
+}
 
 std::string sanitize(std::string_view user) {
   std::string out;
@@ -110,8 +135,15 @@ std::string Namer::claim(std::string name) {
   return name;
 }
 
-std::string Namer::take(std::string_view user) {
+std::string Namer::take(std::string_view user) { return take_base(sanitize(user)); }
+
+std::string Namer::take_c_symbol(std::string_view user) {
   std::string base = sanitize(user);
+  if (c_library_name(base)) base += '_';
+  return take_base(base);
+}
+
+std::string Namer::take_base(std::string base) {
   if (!taken(base)) return claim(base);
   if (base.back() != '_') base += '_';
   for (int k = 2;; ++k) {

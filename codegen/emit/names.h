@@ -19,6 +19,9 @@ namespace kiln::emit {
 /// kiln_...) gets a '_' behind.
 std::string sanitize(std::string_view user);
 
+/// True for a name the C library declares in a generated file's headers.
+bool c_library_name(const std::string& name);
+
 /// The identifiers of one scope. take() sanitises and then makes the name
 /// distinct from every earlier one by a suffix _2, _3, ...; fresh() numbers
 /// temporaries: t0, t1, ... skipping names already taken.
@@ -28,11 +31,16 @@ class Namer {
   explicit Namer(const Namer* outer = nullptr) : outer_(outer) {}
 
   std::string take(std::string_view user);
+  /// take() for a name with C linkage: a C library function's name (sin,
+  /// select, ...) gets a '_' behind, so the symbol neither clashes with a
+  /// declaration nor interposes the C library.
+  std::string take_c_symbol(std::string_view user);
   std::string fresh(std::string_view prefix);
   bool taken(const std::string& name) const;
 
  private:
   std::string claim(std::string name);
+  std::string take_base(std::string base);
   const Namer* outer_;
   std::set<std::string> taken_;
   std::map<std::string, size_t, std::less<>> counters_;

@@ -2,6 +2,7 @@
 // make_kernel(ir::Module) (null until it is built into kiln).
 #include "backends.h"
 
+#include "backends/cxx/cxx_backend.h"
 #include "backends/interp/interpreter.h"
 
 #include <stdexcept>
@@ -13,7 +14,7 @@ const std::vector<Backend>& backend_table() {
   static const std::vector<Backend> table = {
       {"interp", &interp::make_kernel},
       {"llvm", nullptr},  // not built yet: backends/llvm
-      {"cxx", nullptr},   // not built yet: backends/cxx
+      {"cxx", &cxx::make_kernel},
       {"cuda", nullptr},  // not built yet: backends/cuda
   };
   return table;

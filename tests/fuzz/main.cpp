@@ -226,6 +226,9 @@ bool print_coverage(const std::vector<uint64_t>& tally) {
 
 int main(int argc, char** argv) {
   const Cli cli = parse(argc, argv);
+  // Each program is compiled once: keep compiled code out of the disk cache
+  // unless the caller asked for it.
+  setenv("KILN_DISK_CACHE", "0", 0);
   std::vector<const Backend*> backends;
   try {
     backends = select_backends(cli.backends);
