@@ -6,6 +6,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <cstdio>
+#include <iterator>
 #include <optional>
 
 #include <unistd.h>
@@ -190,4 +192,27 @@ TEST_CASE("cxx backend: an unusable cache directory is a CompileError naming KIL
   auto msg = kiln::test::error_message<kiln::CompileError>([&] { kiln::compile(f, cxx); });
   CHECK_THAT(msg, Contains("cannot use kiln's cache directory") && Contains("KILN_CACHE_DIR"));
   fs::remove(file);
+}
+
+TEST_CASE("cxx backend: KILN_DUMP=cpp prints the generated source to stderr", "[cxx]") {
+  auto f = kiln::stage("dumped", {"v"}, [](Rep<double> v) { return v * 0.5; });
+  fs::path log = fs::temp_directory_path() / ("kiln-dump-" + std::to_string(getpid()) + ".txt");
+  {
+    ScopedEnv dump("KILN_DUMP", "ir,cpp");
+    std::fflush(stderr);
+    int saved = dup(2);
+    FILE* out = std::fopen(log.c_str(), "w");
+    dup2(fileno(out), 2);
+    auto run = kiln::compile(f, cxx);
+    std::fflush(stderr);
+    dup2(saved, 2);
+    close(saved);
+    std::fclose(out);
+    CHECK(run(3.0) == 1.5);
+  }
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fs::remove(log);
+  CHECK_THAT(text, Contains("// ---- C++ for @dumped ----") && Contains("extern \"C\" double dumped(double v) {") &&
+                       Contains("// ---- IR after"));
 }
