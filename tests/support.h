@@ -56,7 +56,7 @@ class DifferentialKernel final : public detail::Kernel {
       ir::Type t = f.type(f.params()[i]);
       if (t.kind != ir::TypeKind::buf) continue;
       const auto* p = static_cast<const unsigned char*>(args[i].p);
-      copies.emplace_back(p, p + args[i].size * element_bytes(t.elem));
+      copies.emplace_back(p, p + args[i].size * ir::byte_width(t.elem));
       cargs[i].p = copies.back().data();
     }
     std::vector<detail::Slot> compiled(nresults + 1);
@@ -98,16 +98,6 @@ class DifferentialKernel final : public detail::Kernel {
   static bool enabled() {
     const char* only = std::getenv("KILN_TEST_BACKENDS");
     return !only || std::string(only) != "interp";
-  }
-  static size_t element_bytes(ir::Scalar s) {
-    switch (s) {
-      case ir::Scalar::i1: return sizeof(bool);
-      case ir::Scalar::i32: return 4;
-      case ir::Scalar::i64: return 8;
-      case ir::Scalar::f32: return 4;
-      case ir::Scalar::f64: return 8;
-    }
-    return 8;
   }
   static bool same(ir::Scalar s, const detail::Slot& a, const detail::Slot& b) {
     switch (s) {

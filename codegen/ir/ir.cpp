@@ -31,6 +31,17 @@ int bit_width(Scalar s) {
   return 0;
 }
 
+size_t byte_width(Scalar s) {
+  switch (s) {
+    case Scalar::i1: return sizeof(bool);
+    case Scalar::i32: return 4;
+    case Scalar::i64: return 8;
+    case Scalar::f32: return 4;
+    case Scalar::f64: return 8;
+  }
+  return 0;
+}
+
 std::string to_string(Type t) {
   switch (t.kind) {
     case TypeKind::void_: return "void";

@@ -12,17 +12,6 @@
 namespace kiln::fuzz {
 namespace {
 
-size_t element_size(ir::Scalar s) {
-  switch (s) {
-    case ir::Scalar::i1: return sizeof(bool);
-    case ir::Scalar::i32: return 4;
-    case ir::Scalar::i64: return 8;
-    case ir::Scalar::f32: return 4;
-    case ir::Scalar::f64: return 8;
-  }
-  return 8;
-}
-
 detail::Slot load_element(ir::Scalar s, const unsigned char* data, int64_t i) {
   detail::Slot v;
   v.i = 0;
@@ -110,7 +99,7 @@ Inputs::Inputs(const ir::Function& entry, uint64_t seed) {
     s.i = 0;
     std::vector<unsigned char> bytes;
     if (t.kind == ir::TypeKind::buf) {
-      bytes.resize(element_size(t.elem) * buffer_size);
+      bytes.resize(ir::byte_width(t.elem) * buffer_size);
       for (int64_t i = 0; i < buffer_size; ++i) store_element(t.elem, bytes.data(), i, draw(t.elem, rng));
     } else {
       s = draw(t.elem, rng);

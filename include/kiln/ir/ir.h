@@ -78,6 +78,8 @@ std::string to_string(Type t);
 std::string_view to_string(Scalar s);
 /// Bits of a scalar type: 1, 32 or 64.
 int bit_width(Scalar s);
+/// Bytes of one buffer element of scalar type s (i1 is a C++ bool).
+size_t byte_width(Scalar s);
 
 /// How an op treats the world.
 enum class Effect : uint8_t {

@@ -1,0 +1,788 @@
+// What Backend::cxx costs to compile and what its code runs like.
+//
+// Part 1, compile latency: kiln::compile(staged, {.backend = Backend::cxx})
+// from a staged function to a callable (pipeline, C++ emission, cache lookup,
+// the system compiler, dlopen), for a small kernel (saxpy) and a medium one
+// (poly: a degree-64 polynomial, Horner form unrolled at staging time, over
+// an array: about 200 IR nodes after optimisation), in three cases:
+//
+//   cold        a program this process and the cache directory have never
+//               seen: every call compiles a freshly staged copy of the kernel
+//               whose only difference is its name (saxpy_cold_17, ...). The
+//               name is in the emitted source and so in the cache key; the
+//               compiler does the same work every time.
+//   memory_hit  the same staged function again while a Compiled of it is
+//               alive: the pipeline, the emission and the hash, no compiler.
+//   disk_hit    the same program again after every Compiled of it is gone
+//               (the .so unloaded): found in the cache directory and dlopened.
+//               The unload (dlclose) after each call is not timed.
+//   interp      Backend::interp's compile of the same staged function (the
+//               pipeline and the interpreter's set-up), for reference.
+//
+// kiln::cxx::stats() is checked around every measurement: a "cold" run that
+// was a cache hit, or a "disk hit" that compiled, stops the binary. The
+// cache is a fresh temporary directory (KILN_CACHE_DIR), removed at the end;
+// KILN_DISK_CACHE is forced on.
+//
+// Part 2, run time: the code Backend::cxx generates against the same kernel
+// written by hand in this file, compiled with the flags the backend uses
+// (-O3 -march=native -ffp-contract=off, bench/CMakeLists.txt; the hand-written
+// functions are noipa, so that neither is specialised for its call site):
+//
+//   saxpy     y[i] = a * x[i] + y[i], n = 1<<20 floats
+//   dot       sum of x[i] * y[i], n = 1<<20 floats, one float accumulator
+//   stencil5  5-point stencil on a 1024x1024 double grid (flat buffer),
+//             interior points: 0.5 * c + 0.125 * (w + e + n + s)
+//   mandel    Mandelbrot escape counts, 256x256, max 256 iterations: a
+//             data-dependent while_ loop, an int32 result per pixel
+//   recur     x = a * x + b over n = 1<<20 steps (loop-carried, latency-bound)
+//
+// Before anything is timed, kiln cxx and the hand-written code run once on
+// the full input and kiln cxx, the interpreter and the hand-written code on
+// a small input (the interpreter is slow); every result and every buffer
+// must agree bit for bit (integers exactly, floats by their bits), or the
+// binary stops. The interpreter is compared with cxx on the small input only.
+//
+// Counters: nodes (IR nodes after optimisation, every function of the
+// module), n (elements, grid points, pixels or steps of that input).
+//
+// After the benchmarks, a summary table measured here with std::chrono
+// (medians of alternating runs) gives the compile latencies, the kiln cxx /
+// hand-written time ratios and the interpreter / cxx ratios. --no_summary
+// skips it.
+//
+//   ./build/release/bench/kiln_bench_cxx --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+#include <benchmark/benchmark.h>
+#include <kiln/ir/ir.h>
+#include <kiln/kiln.h>
+
+#include "backends/cxx/cxx_backend.h"
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <unistd.h>
+
+namespace {
+
+using kiln::Arr;
+using kiln::Rep;
+namespace fs = std::filesystem;
+
+const kiln::Options kCxx{.backend = kiln::Backend::cxx};
+const kiln::Options kInterp{.backend = kiln::Backend::interp};
+
+// The fresh cache directory of this run (removed at the end, and by die()).
+fs::path g_cache_dir;
+
+void remove_cache_dir() {
+  if (g_cache_dir.empty()) return;
+  std::error_code ec;
+  fs::remove_all(g_cache_dir, ec);
+  g_cache_dir.clear();
+}
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "kiln_bench_cxx: %s\n", message.c_str());
+  remove_cache_dir();
+  std::exit(EXIT_FAILURE);
+}
+
+size_t count_nodes(const kiln::ir::Module& m) {
+  size_t n = 0;
+  for (const kiln::ir::Function& f : m.functions) kiln::ir::walk(f, [&](kiln::ir::ValueId) { ++n; });
+  return n;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> t) {
+  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
+  return t[t.size() / 2];
+}
+
+/// Calls of f per timed sample so that a sample lasts about `target` seconds.
+int calls_per_sample(const std::function<void()>& f, double target) {
+  auto start = std::chrono::steady_clock::now();
+  f();
+  const double t = std::max(seconds_since(start), 1e-9);
+  return static_cast<int>(std::clamp(std::ceil(target / t), 1.0, 1e6));
+}
+
+/// Seconds per call of f, from `calls` calls in a row.
+double seconds_per_call(const std::function<void()>& f, int calls) {
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < calls; ++i) f();
+  return seconds_since(start) / calls;
+}
+
+/// Median seconds per call of a and of b over `reps` samples each; the
+/// samples alternate so that a load change on a shared machine hits both
+/// alike. Each sample is a batch of calls lasting about `target` seconds.
+std::pair<double, double> median_pair(int reps, const std::function<void()>& a, const std::function<void()>& b,
+                                      double target) {
+  const int ca = calls_per_sample(a, target), cb = calls_per_sample(b, target);
+  std::vector<double> ta, tb;
+  for (int r = 0; r < reps; ++r) {
+    ta.push_back(seconds_per_call(a, ca));
+    tb.push_back(seconds_per_call(b, cb));
+  }
+  return {median(std::move(ta)), median(std::move(tb))};
+}
+
+/// Deterministic values in [-1.5, 1.5) (an LCG: no <random> distribution
+/// whose output could differ between standard libraries).
+template <class T>
+std::vector<T> values(size_t n, uint64_t seed) {
+  std::vector<T> v(n);
+  for (T& e : v) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    e = static_cast<T>(static_cast<double>(seed >> 11) * 0x1p-53 * 3.0 - 1.5);
+  }
+  return v;
+}
+
+// --- bit-exact comparison ------------------------------------------------------------
+
+/// A result or a buffer element, by its bits (floats by their representation).
+struct Bits {
+  uint64_t bits;
+  double value;  // for the message
+};
+
+template <class T>
+void append(std::vector<Bits>& out, T x) {
+  if constexpr (std::is_same_v<T, float>) out.push_back({std::bit_cast<uint32_t>(x), x});
+  else if constexpr (std::is_same_v<T, double>) out.push_back({std::bit_cast<uint64_t>(x), x});
+  else out.push_back({static_cast<uint64_t>(static_cast<int64_t>(x)), static_cast<double>(x)});
+}
+template <class T>
+void append(std::vector<Bits>& out, const std::vector<T>& v) {
+  for (T x : v) append(out, x);
+}
+
+/// Stops the binary unless a and b are the same bits.
+void check_same(const std::string& kernel, const std::string& input, const char* a_name, const std::vector<Bits>& a,
+                const char* b_name, const std::vector<Bits>& b) {
+  if (a.size() != b.size()) die(kernel + " (" + input + "): " + a_name + " and " + b_name + " give different output sizes");
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].bits == b[i].bits) continue;
+    char buf[320];
+    std::snprintf(buf, sizeof buf, "output %zu of %zu (results first, then buffers) is %.17g (%a) from %s but %.17g (%a) from %s",
+                  i, a.size(), a[i].value, a[i].value, a_name, b[i].value, b[i].value, b_name);
+    die(kernel + " (" + input + "): " + buf +
+        ". A benchmark of a wrong program is worthless: compare kiln::source(staged) with the hand-written code");
+  }
+}
+
+// --- the kernels: staged and hand-written --------------------------------------------
+//
+// Each hand-written function is the loop a C++ programmer would write, with
+// the operations in the staged program's order (no FMA: -ffp-contract=off on
+// both sides), so that results are identical bit for bit. They are noipa: not
+// inlined into the benchmark, nor cloned for constant arguments.
+
+using SaxpySig = void(float, std::span<const float>, std::span<float>);
+
+kiln::Staged<SaxpySig> stage_saxpy(const std::string& name) {
+  return kiln::stage(name, {"a", "x", "y"}, [](Rep<float> a, Arr<const float> x, Arr<float> y) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = a * x[i] + y[i]; });
+  });
+}
+
+__attribute__((noipa)) void hand_saxpy(float a, const float* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a * x[i] + y[i];
+}
+
+// A float sum cannot be split into vector lanes (partial sums added at the
+// end) without reassociating it (-ffast-math / -fassociative-math), which
+// changes the result in the last bits. kiln keeps IEEE order, so the
+// hand-written reference is the same sequential loop, not a lane-parallel
+// or hand-vectorised one, which would be faster and give other bits. (GCC
+// -O3 still vectorises the loads and products of both and adds them in
+// order, an "in-order reduction": the adds remain one dependent chain.)
+kiln::Staged<float(std::span<const float>, std::span<const float>)> stage_dot() {
+  return kiln::stage("dot", {"x", "y"}, [](Arr<const float> x, Arr<const float> y) {
+    Rep<float> acc = 0.0f;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { acc += x[i] * y[i]; });
+    return acc;
+  });
+}
+
+__attribute__((noipa)) float hand_dot(const float* x, const float* y, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n; ++i) acc += x[i] * y[i];
+  return acc;
+}
+
+kiln::Staged<void(std::span<const double>, std::span<double>, int64_t)> stage_stencil() {
+  return kiln::stage("stencil5", {"in", "out", "n"}, [](Arr<const double> in, Arr<double> out, Rep<int64_t> n) {
+    kiln::for_(1, n - 1, [&](Rep<int64_t> i) {
+      kiln::for_(1, n - 1, [&](Rep<int64_t> j) {
+        Rep<int64_t> c = i * n + j;
+        out[c] = 0.5 * in[c] + 0.125 * (in[c - 1] + in[c + 1] + in[c - n] + in[c + n]);
+      });
+    });
+  });
+}
+
+__attribute__((noipa)) void hand_stencil(const double* in, double* out, int64_t n) {
+  for (int64_t i = 1; i < n - 1; ++i)
+    for (int64_t j = 1; j < n - 1; ++j) {
+      const int64_t c = i * n + j;
+      out[c] = 0.5 * in[c] + 0.125 * (in[c - 1] + in[c + 1] + in[c - n] + in[c + n]);
+    }
+}
+
+kiln::Staged<void(std::span<int32_t>, int32_t, int32_t, double, double, double, int32_t)> stage_mandel() {
+  return kiln::stage("mandel", {"out", "w", "h", "x0", "y0", "step", "max_iter"},
+                     [](Arr<int32_t> out, Rep<int32_t> w, Rep<int32_t> h, Rep<double> x0, Rep<double> y0,
+                        Rep<double> step, Rep<int32_t> max_iter) {
+                       kiln::for_(0, h, [&](Rep<int32_t> py) {
+                         kiln::for_(0, w, [&](Rep<int32_t> px) {
+                           Rep<double> cr = x0 + kiln::cast<double>(px) * step;
+                           Rep<double> ci = y0 + kiln::cast<double>(py) * step;
+                           Rep<double> zr = 0.0, zi = 0.0;
+                           Rep<int32_t> k = 0;
+                           kiln::while_([&] { return k < max_iter && zr * zr + zi * zi <= 4.0; },
+                                        [&] {
+                                          Rep<double> t = zr * zr - zi * zi + cr;
+                                          zi = 2.0 * zr * zi + ci;
+                                          zr = t;
+                                          k += 1;
+                                        });
+                           out[py * w + px] = k;
+                         });
+                       });
+                     });
+}
+
+__attribute__((noipa)) void hand_mandel(int32_t* out, int32_t w, int32_t h, double x0, double y0, double step,
+                                        int32_t max_iter) {
+  for (int32_t py = 0; py < h; ++py)
+    for (int32_t px = 0; px < w; ++px) {
+      const double cr = x0 + static_cast<double>(px) * step, ci = y0 + static_cast<double>(py) * step;
+      double zr = 0.0, zi = 0.0;
+      int32_t k = 0;
+      while (k < max_iter && zr * zr + zi * zi <= 4.0) {
+        const double t = zr * zr - zi * zi + cr;
+        zi = 2.0 * zr * zi + ci;
+        zr = t;
+        k += 1;
+      }
+      out[py * w + px] = k;
+    }
+}
+
+kiln::Staged<double(double, double, double, int64_t)> stage_recur() {
+  return kiln::stage("recur", {"a", "b", "x0", "n"}, [](Rep<double> a, Rep<double> b, Rep<double> x0, Rep<int64_t> n) {
+    Rep<double> x = x0;
+    kiln::for_(0, n, [&](Rep<int64_t>) { x = a * x + b; });
+    return x;
+  });
+}
+
+__attribute__((noipa)) double hand_recur(double a, double b, double x0, int64_t n) {
+  double x = x0;
+  for (int64_t i = 0; i < n; ++i) x = a * x + b;
+  return x;
+}
+
+// The medium kernel of part 1: y[i] = p(x[i]), p of degree 64 in Horner form,
+// unrolled at staging time (coefficients are staged constants).
+constexpr int kPolyDegree = 64;
+using PolySig = void(std::span<const double>, std::span<double>);
+
+kiln::Staged<PolySig> stage_poly(const std::string& name) {
+  return kiln::stage(name, {"x", "y"}, [](Arr<const double> x, Arr<double> y) {
+    static const std::vector<double> coef = values<double>(kPolyDegree + 1, 99);
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) {
+      Rep<double> v = x[i] * 0.5;
+      Rep<double> p = coef[0];
+      for (int k = 1; k <= kPolyDegree; ++k) p = p * v + coef[static_cast<size_t>(k)];
+      y[i] = p;
+    });
+  });
+}
+
+// --- part 1: compile latency ---------------------------------------------------------
+
+/// What one kiln::compile with Backend::cxx must have been.
+enum class Expect { compile, memory_hit, disk_hit };
+
+const char* expect_name(Expect e) {
+  switch (e) {
+    case Expect::compile: return "a compile";
+    case Expect::memory_hit: return "a memory hit";
+    case Expect::disk_hit: return "a disk hit";
+  }
+  return "?";
+}
+
+/// Stops the binary unless the `calls` compiles since `before` were all `e`.
+void expect_stats(const std::string& what, const kiln::cxx::Stats& before, size_t calls, Expect e) {
+  const kiln::cxx::Stats after = kiln::cxx::stats();
+  const size_t c = after.compiles - before.compiles, m = after.memory_hits - before.memory_hits,
+               d = after.disk_hits - before.disk_hits;
+  const size_t want_c = e == Expect::compile ? calls : 0, want_m = e == Expect::memory_hit ? calls : 0,
+               want_d = e == Expect::disk_hit ? calls : 0;
+  if (c == want_c && m == want_m && d == want_d) return;
+  char buf[256];
+  std::snprintf(buf, sizeof buf, "%zu calls should each have been %s, but kiln::cxx::stats() counted %zu compiles, %zu memory hits, %zu disk hits",
+                calls, expect_name(e), c, m, d);
+  die(what + ": " + buf + " (is something else holding the program, or the cache directory shared?)");
+}
+
+std::atomic<uint64_t> g_serial{0};
+
+/// A compile-latency subject: how to stage a fresh copy (a new name) and the
+/// staged function used for the hits and the interpreter.
+template <class Sig>
+struct LatencyKernel {
+  const char* name;
+  std::function<kiln::Staged<Sig>(const std::string&)> stage;
+  kiln::Staged<Sig> hit;  // staged once, named "<name>_hit"
+  size_t nodes = 0;
+
+  kiln::Staged<Sig> fresh() const {
+    return stage(std::string(name) + "_cold_" + std::to_string(g_serial++));
+  }
+};
+
+template <class Sig>
+LatencyKernel<Sig> latency_kernel(const char* name, std::function<kiln::Staged<Sig>(const std::string&)> stage) {
+  LatencyKernel<Sig> k{name, stage, stage(std::string(name) + "_hit"), 0};
+  k.nodes = count_nodes(k.hit.module());
+  return k;
+}
+
+template <class Sig>
+void BM_cold(benchmark::State& state, const LatencyKernel<Sig>* k) {
+  const kiln::cxx::Stats before = kiln::cxx::stats();
+  for (auto _ : state) {
+    state.PauseTiming();
+    kiln::Staged<Sig> s = k->fresh();
+    state.ResumeTiming();
+    std::optional<kiln::Compiled<Sig>> f(kiln::compile(s, kCxx));
+    state.PauseTiming();
+    f.reset();  // dlclose: not part of the compile
+    state.ResumeTiming();
+  }
+  expect_stats(std::string("compile/") + k->name + "/cold", before, static_cast<size_t>(state.iterations()), Expect::compile);
+  state.counters["nodes"] = static_cast<double>(k->nodes);
+}
+
+template <class Sig>
+void BM_memory_hit(benchmark::State& state, const LatencyKernel<Sig>* k) {
+  kiln::Compiled<Sig> alive = kiln::compile(k->hit, kCxx);  // compiled or found on disk: not timed
+  const kiln::cxx::Stats before = kiln::cxx::stats();
+  for (auto _ : state) {
+    kiln::Compiled<Sig> f = kiln::compile(k->hit, kCxx);
+    benchmark::DoNotOptimize(f);
+  }
+  expect_stats(std::string("compile/") + k->name + "/memory_hit", before, static_cast<size_t>(state.iterations()),
+               Expect::memory_hit);
+  state.counters["nodes"] = static_cast<double>(k->nodes);
+}
+
+template <class Sig>
+void BM_disk_hit(benchmark::State& state, const LatencyKernel<Sig>* k) {
+  { kiln::compile(k->hit, kCxx); }  // on disk now (memory_hit's handle is gone, so is this one)
+  const kiln::cxx::Stats before = kiln::cxx::stats();
+  for (auto _ : state) {
+    std::optional<kiln::Compiled<Sig>> f(kiln::compile(k->hit, kCxx));
+    state.PauseTiming();
+    f.reset();  // unloads the .so: the next call must find it on disk
+    state.ResumeTiming();
+  }
+  expect_stats(std::string("compile/") + k->name + "/disk_hit", before, static_cast<size_t>(state.iterations()),
+               Expect::disk_hit);
+  state.counters["nodes"] = static_cast<double>(k->nodes);
+}
+
+template <class Sig>
+void BM_interp_compile(benchmark::State& state, const LatencyKernel<Sig>* k) {
+  for (auto _ : state) {
+    kiln::Compiled<Sig> f = kiln::compile(k->hit, kInterp);
+    benchmark::DoNotOptimize(f);
+  }
+  state.counters["nodes"] = static_cast<double>(k->nodes);
+}
+
+/// Compile latencies of one kernel, medians in seconds.
+struct Latency {
+  double cold = 0, memory_hit = 0, disk_hit = 0, interp = 0;
+};
+
+template <class Sig>
+Latency measure_latency(const LatencyKernel<Sig>& k) {
+  const std::string what = std::string("summary ") + k.name;
+  Latency l;
+  {
+    std::vector<double> t;
+    for (int r = 0; r < 5; ++r) {
+      kiln::Staged<Sig> s = k.fresh();
+      const kiln::cxx::Stats before = kiln::cxx::stats();
+      auto start = std::chrono::steady_clock::now();
+      std::optional<kiln::Compiled<Sig>> f(kiln::compile(s, kCxx));
+      t.push_back(seconds_since(start));
+      expect_stats(what + " cold", before, 1, Expect::compile);
+    }
+    l.cold = median(std::move(t));
+  }
+  {
+    kiln::Compiled<Sig> alive = kiln::compile(k.hit, kCxx);
+    std::function<void()> hit = [&] { benchmark::DoNotOptimize(kiln::compile(k.hit, kCxx)); };
+    std::function<void()> interp = [&] { benchmark::DoNotOptimize(kiln::compile(k.hit, kInterp)); };
+    const int calls = calls_per_sample(hit, 5e-3);
+    const kiln::cxx::Stats before = kiln::cxx::stats();
+    std::vector<double> t;
+    for (int r = 0; r < 9; ++r) t.push_back(seconds_per_call(hit, calls));
+    expect_stats(what + " memory_hit", before, static_cast<size_t>(9 * calls), Expect::memory_hit);
+    l.memory_hit = median(std::move(t));
+    const int icalls = calls_per_sample(interp, 5e-3);
+    t.clear();
+    for (int r = 0; r < 9; ++r) t.push_back(seconds_per_call(interp, icalls));
+    l.interp = median(std::move(t));
+  }
+  {
+    std::vector<double> t;
+    for (int r = 0; r < 15; ++r) {
+      const kiln::cxx::Stats before = kiln::cxx::stats();
+      auto start = std::chrono::steady_clock::now();
+      std::optional<kiln::Compiled<Sig>> f(kiln::compile(k.hit, kCxx));
+      t.push_back(seconds_since(start));
+      expect_stats(what + " disk_hit", before, 1, Expect::disk_hit);
+    }
+    l.disk_hit = median(std::move(t));
+  }
+  return l;
+}
+
+/// The compiled poly must compute what the interpreter does (a cheap check
+/// that the medium kernel is a real program, not just something to compile).
+void check_poly(const kiln::Staged<PolySig>& s) {
+  const std::vector<double> x = values<double>(4096, 98);
+  std::vector<double> y_cxx(x.size()), y_interp(x.size());
+  kiln::compile(s, kCxx)(x, y_cxx);
+  kiln::compile(s, kInterp)(x, y_interp);
+  std::vector<Bits> a, b;
+  append(a, y_interp);
+  append(b, y_cxx);
+  check_same("poly", "n = 4096", "the interpreter", a, "kiln cxx", b);
+}
+
+// --- part 2: run time ----------------------------------------------------------------
+
+/// One kernel bound to its inputs: each closure runs one variant on its own
+/// copy of the data (kiln cxx and hand-written on the full input, kiln cxx
+/// and the interpreter on the small one).
+struct RunCase {
+  std::string name, input, small_input;
+  size_t nodes = 0;
+  double n = 0, small_n = 0;  // elements / points / pixels / steps
+  std::function<void()> cxx, hand, cxx_small, interp_small;
+};
+
+/// A kernel's data and calls, for make_case. K provides:
+///   Data data(bool small)                       fresh inputs (and zeroed outputs)
+///   void call(const Compiled& f, Data& d)       runs kiln's code, keeps its result in d
+///   void hand(Data& d)                          runs the hand-written code likewise
+///   void outputs(const Data& d, vector<Bits>&)  the result, then every buffer
+template <class K>
+RunCase make_case(const K& k) {
+  auto staged = k.stage();
+  auto cxx = kiln::compile(staged, kCxx);
+  auto interp = kiln::compile(staged, kInterp);
+  auto out = [&](const typename K::Data& d) {
+    std::vector<Bits> v;
+    k.outputs(d, v);
+    return v;
+  };
+  try {
+    {
+      typename K::Data a = k.data(false), b = k.data(false);
+      k.call(cxx, a);
+      k.hand(b);
+      check_same(k.name, k.describe(false), "kiln cxx", out(a), "hand-written", out(b));
+    }
+    {
+      typename K::Data a = k.data(true), b = k.data(true), c = k.data(true);
+      k.call(interp, a);
+      k.call(cxx, b);
+      k.hand(c);
+      check_same(k.name, k.describe(true), "the interpreter", out(a), "hand-written", out(c));
+      check_same(k.name, k.describe(true), "kiln cxx", out(b), "hand-written", out(c));
+    }
+  } catch (const std::exception& e) {
+    die(std::string(k.name) + ": running failed: " + e.what());
+  }
+  auto big_cxx = std::make_shared<typename K::Data>(k.data(false));
+  auto big_hand = std::make_shared<typename K::Data>(k.data(false));
+  auto small_cxx = std::make_shared<typename K::Data>(k.data(true));
+  auto small_interp = std::make_shared<typename K::Data>(k.data(true));
+  RunCase c;
+  c.name = k.name;
+  c.input = k.describe(false);
+  c.small_input = k.describe(true);
+  c.nodes = count_nodes(staged.module());
+  c.n = k.size(false);
+  c.small_n = k.size(true);
+  c.cxx = [k, cxx, big_cxx] { k.call(cxx, *big_cxx); };
+  c.hand = [k, big_hand] { k.hand(*big_hand); };
+  c.cxx_small = [k, cxx, small_cxx] { k.call(cxx, *small_cxx); };
+  c.interp_small = [k, interp, small_interp] { k.call(interp, *small_interp); };
+  return c;
+}
+
+// Input sizes: the full ones of the task, and small ones for the interpreter.
+constexpr int64_t kVecN = int64_t{1} << 20, kVecSmall = int64_t{1} << 14;
+constexpr int64_t kGrid = 1024, kGridSmall = 128;
+constexpr int32_t kPixels = 256, kPixelsSmall = 48, kMaxIter = 256;
+constexpr int64_t kSteps = int64_t{1} << 20, kStepsSmall = int64_t{1} << 14;
+
+struct Saxpy {
+  const char* name = "saxpy";
+  static constexpr float a = 0.75f;
+  struct Data {
+    std::vector<float> x, y;
+  };
+  auto stage() const { return stage_saxpy("saxpy"); }
+  int64_t n(bool small) const { return small ? kVecSmall : kVecN; }
+  double size(bool small) const { return static_cast<double>(n(small)); }
+  std::string describe(bool small) const { return small ? "n=1<<14" : "n=1<<20"; }
+  Data data(bool small) const { return {values<float>(static_cast<size_t>(n(small)), 1), values<float>(static_cast<size_t>(n(small)), 2)}; }
+  void call(const kiln::Compiled<SaxpySig>& f, Data& d) const { f(a, d.x, d.y); }
+  void hand(Data& d) const { hand_saxpy(a, d.x.data(), static_cast<int64_t>(d.x.size()), d.y.data()); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.y); }
+};
+
+struct Dot {
+  const char* name = "dot";
+  struct Data {
+    std::vector<float> x, y;
+    float result = 0;
+  };
+  auto stage() const { return stage_dot(); }
+  int64_t n(bool small) const { return small ? kVecSmall : kVecN; }
+  double size(bool small) const { return static_cast<double>(n(small)); }
+  std::string describe(bool small) const { return small ? "n=1<<14" : "n=1<<20"; }
+  Data data(bool small) const {
+    return {values<float>(static_cast<size_t>(n(small)), 3), values<float>(static_cast<size_t>(n(small)), 4), 0};
+  }
+  void call(const kiln::Compiled<float(std::span<const float>, std::span<const float>)>& f, Data& d) const {
+    d.result = f(d.x, d.y);
+  }
+  void hand(Data& d) const { d.result = hand_dot(d.x.data(), d.y.data(), static_cast<int64_t>(d.x.size())); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.result); }
+};
+
+struct Stencil {
+  const char* name = "stencil5";
+  struct Data {
+    std::vector<double> in, out;
+    int64_t n;
+  };
+  auto stage() const { return stage_stencil(); }
+  int64_t n(bool small) const { return small ? kGridSmall : kGrid; }
+  double size(bool small) const { return static_cast<double>(n(small) * n(small)); }
+  std::string describe(bool small) const { return small ? "128x128" : "1024x1024"; }
+  Data data(bool small) const {
+    const int64_t g = n(small);
+    return {values<double>(static_cast<size_t>(g * g), 5), std::vector<double>(static_cast<size_t>(g * g)), g};
+  }
+  void call(const kiln::Compiled<void(std::span<const double>, std::span<double>, int64_t)>& f, Data& d) const {
+    f(d.in, d.out, d.n);
+  }
+  void hand(Data& d) const { hand_stencil(d.in.data(), d.out.data(), d.n); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.out); }
+};
+
+struct Mandel {
+  const char* name = "mandel";
+  struct Data {
+    std::vector<int32_t> out;
+    int32_t w;
+  };
+  auto stage() const { return stage_mandel(); }
+  int32_t w(bool small) const { return small ? kPixelsSmall : kPixels; }
+  double size(bool small) const { return static_cast<double>(w(small)) * w(small); }
+  std::string describe(bool small) const { return small ? "48x48" : "256x256"; }
+  Data data(bool small) const { return {std::vector<int32_t>(static_cast<size_t>(w(small) * w(small)), -1), w(small)}; }
+  // The square [-2, 1] x [-1.5, 1.5] at every size.
+  static double step(int32_t w) { return 3.0 / w; }
+  void call(const kiln::Compiled<void(std::span<int32_t>, int32_t, int32_t, double, double, double, int32_t)>& f,
+            Data& d) const {
+    f(d.out, d.w, d.w, -2.0, -1.5, step(d.w), kMaxIter);
+  }
+  void hand(Data& d) const { hand_mandel(d.out.data(), d.w, d.w, -2.0, -1.5, step(d.w), kMaxIter); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.out); }
+};
+
+struct Recur {
+  const char* name = "recur";
+  static constexpr double a = 0.9999, b = 0.5, x0 = 1.0;
+  struct Data {
+    int64_t n;
+    double result = 0;
+  };
+  auto stage() const { return stage_recur(); }
+  int64_t n(bool small) const { return small ? kStepsSmall : kSteps; }
+  double size(bool small) const { return static_cast<double>(n(small)); }
+  std::string describe(bool small) const { return small ? "n=1<<14" : "n=1<<20"; }
+  Data data(bool small) const { return {n(small), 0}; }
+  void call(const kiln::Compiled<double(double, double, double, int64_t)>& f, Data& d) const { d.result = f(a, b, x0, d.n); }
+  void hand(Data& d) const { d.result = hand_recur(a, b, x0, d.n); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.result); }
+};
+
+void BM_run(benchmark::State& state, const RunCase* c, const std::function<void()>* f, bool small) {
+  for (auto _ : state) (*f)();
+  state.counters["nodes"] = static_cast<double>(c->nodes);
+  state.counters["n"] = small ? c->small_n : c->n;
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(small ? c->small_n : c->n));
+}
+
+// --- the summary ---------------------------------------------------------------------
+
+/// A row of the compile-latency table.
+struct LatencyRow {
+  std::string name;
+  size_t nodes;
+  std::function<Latency()> measure;
+};
+
+void print_summary(const std::vector<LatencyRow>& latency, const std::vector<RunCase>& cases) {
+  const kiln::cxx::Toolchain tc = kiln::cxx::toolchain({});
+  std::printf("\n== cxx backend: compile latency (toolchain: %s %s; medians: cold of 5, disk_hit of 15, memory_hit and interp of 9 batches) ==\n",
+              tc.compiler.c_str(), tc.flags.c_str());
+  std::printf("%-8s %6s %10s %14s %12s %16s %12s\n", "kernel", "nodes", "cold_ms", "memory_hit_us", "disk_hit_us",
+              "interp_compile_us", "cold/interp");
+  for (const LatencyRow& row : latency) {
+    const Latency l = row.measure();
+    std::printf("%-8s %6zu %10.1f %14.1f %12.1f %16.1f %11.0fx\n", row.name.c_str(), row.nodes,
+                l.cold * 1e3, l.memory_hit * 1e6, l.disk_hit * 1e6, l.interp * 1e6, l.cold / l.interp);
+  }
+
+  std::printf("\n== run time: kiln cxx vs hand-written C++ (same flags), and the interpreter vs kiln cxx on a small input ==\n");
+  std::printf("   (medians of 9 alternating samples; interpreter of 5; each sample a batch of about 5 ms or one call)\n");
+  std::printf("%-9s %10s %10s %10s %9s | %9s %12s %12s %11s\n", "kernel", "input", "cxx_ms", "hand_ms", "cxx/hand",
+              "small", "interp_ms", "cxx_ms", "interp/cxx");
+  for (const RunCase& c : cases) {
+    auto [cxx, hand] = median_pair(9, c.cxx, c.hand, 5e-3);
+    auto [interp, cxx_small] = median_pair(5, c.interp_small, c.cxx_small, 5e-3);
+    std::printf("%-9s %10s %10.3f %10.3f %8.2fx | %9s %12.3f %12.4f %10.0fx\n", c.name.c_str(), c.input.c_str(),
+                cxx * 1e3, hand * 1e3, cxx / hand, c.small_input.c_str(), interp * 1e3, cxx_small * 1e3,
+                interp / cxx_small);
+  }
+  if (tc.flags != "-O3 -march=native")
+    std::printf("note: the backend compiles with \"%s\" (KILN_CXX_FLAGS), the hand-written code with -O3 -march=native: "
+                "cxx/hand compares flags too\n", tc.flags.c_str());
+#ifndef NDEBUG
+  std::printf("note: this binary is not a Release build: the hand-written code is not built with -O3 as the backend's is\n");
+#endif
+}
+
+/// A fresh private cache directory for this run, as KILN_CACHE_DIR.
+void use_fresh_cache_dir() {
+  std::string tmpl = (fs::temp_directory_path() / "kiln-bench-cxx-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) die("cannot create a temporary cache directory under " + fs::temp_directory_path().string());
+  g_cache_dir = tmpl;
+  setenv("KILN_CACHE_DIR", tmpl.c_str(), 1);
+  if (const char* d = std::getenv("KILN_DISK_CACHE"); d && (std::string(d) == "0" || std::string(d) == "off"))
+    std::fprintf(stderr, "kiln_bench_cxx: KILN_DISK_CACHE=%s ignored: disk hits are measured, the disk cache is on\n", d);
+  setenv("KILN_DISK_CACHE", "1", 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool summary = true;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no_summary") == 0) summary = false;
+    else argv[kept++] = argv[i];
+  }
+  argc = kept;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  use_fresh_cache_dir();
+
+  // Built and checked before anything is timed; they live until the end.
+  std::optional<LatencyKernel<SaxpySig>> saxpy;
+  std::optional<LatencyKernel<PolySig>> poly;
+  std::vector<RunCase> cases;
+  try {
+    saxpy.emplace(latency_kernel<SaxpySig>("saxpy", stage_saxpy));
+    poly.emplace(latency_kernel<PolySig>("poly", stage_poly));
+    check_poly(poly->fresh());
+    cases.push_back(make_case(Saxpy{}));
+    cases.push_back(make_case(Dot{}));
+    cases.push_back(make_case(Stencil{}));
+    cases.push_back(make_case(Mandel{}));
+    cases.push_back(make_case(Recur{}));
+  } catch (const std::exception& e) {
+    die(std::string("setting up failed: ") + e.what());
+  }
+
+  auto register_latency = [](const char* name, auto* k) {
+    const std::string p = std::string("compile/") + name;
+    // Real time: a cold compile's work is in the compiler, a child process,
+    // which this process's CPU time does not see.
+    benchmark::RegisterBenchmark((p + "/cold").c_str(), [k](benchmark::State& s) { BM_cold(s, k); })
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark((p + "/memory_hit").c_str(), [k](benchmark::State& s) { BM_memory_hit(s, k); })
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark((p + "/disk_hit").c_str(), [k](benchmark::State& s) { BM_disk_hit(s, k); })
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark((p + "/interp").c_str(), [k](benchmark::State& s) { BM_interp_compile(s, k); })
+        ->Unit(benchmark::kMicrosecond)
+        ->UseRealTime();
+  };
+  register_latency("saxpy", &*saxpy);
+  register_latency("poly", &*poly);
+  for (const RunCase& c : cases) {
+    const std::string p = "run/" + c.name;
+    benchmark::RegisterBenchmark((p + "/cxx").c_str(), BM_run, &c, &c.cxx, false)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((p + "/hand").c_str(), BM_run, &c, &c.hand, false)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((p + "/cxx_small").c_str(), BM_run, &c, &c.cxx_small, true)->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark((p + "/interp_small").c_str(), BM_run, &c, &c.interp_small, true)
+        ->Unit(benchmark::kMillisecond);
+  }
+
+  try {
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    if (summary)
+      print_summary({{"saxpy", saxpy->nodes, [&] { return measure_latency(*saxpy); }},
+                     {"poly", poly->nodes, [&] { return measure_latency(*poly); }}},
+                    cases);
+  } catch (const std::exception& e) {
+    die(std::string("failed: ") + e.what());
+  }
+  cases.clear();
+  remove_cache_dir();
+  return 0;
+}
