@@ -11,6 +11,7 @@
 #include "../../codegen/ir/dump.h"
 #include "toolchain.h"
 
+#include <array>
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
@@ -193,9 +194,12 @@ class CxxKernel final : public detail::Kernel {
   void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
     if (nargs != nparams_)
       throw InternalError("cxx kernel takes " + std::to_string(nparams_) + " arguments, got " + std::to_string(nargs));
-    std::vector<detail::Slot> out(nresults_ + 1);
+    // kiln_call writes every result; a small array avoids an allocation per call.
+    std::array<detail::Slot, 8> small;
+    std::vector<detail::Slot> large(nresults_ > small.size() ? nresults_ : 0);
+    detail::Slot* out = large.empty() ? small.data() : large.data();
     try {
-      lib_->entry(args, out.data());
+      lib_->entry(args, out);
     } catch (const std::exception& e) {
       throw RuntimeError(e.what());  // a trap of the generated code (std::domain_error)
     }

@@ -91,7 +91,8 @@ std::string toolchain_identity(const std::string& compiler, const std::string& f
     version = it->second;
   }
   std::string id = compiler + "\n" + version;
-  if (flags.find("native") != std::string::npos) id += "\n" + host_cpu();
+  static const std::string cpu = host_cpu();  // read once per process
+  if (flags.find("native") != std::string::npos) id += "\n" + cpu;
   return id;
 }
 

@@ -348,9 +348,11 @@ class Writer {
     if (pattern.empty())
       throw InternalError("the C-family emitter has no spelling for '" + std::string(info(n.op).spelling) + "' on " +
                           std::string(to_string(s)));
-    std::string what = n.op == Op::Div ? "integer division by zero" : "integer remainder by zero";
-    return substitute(pattern, a, std::to_string(bit_width(s) - 1),
-                      trap_message(n, what, "guard the divisor, e.g. with kiln::if_(d != 0, ...)"));
+    std::string message;  // only integer division and remainder can trap
+    if (pattern.find("$W") != std::string_view::npos)
+      message = trap_message(n, n.op == Op::Div ? "integer division by zero" : "integer remainder by zero",
+                             "guard the divisor, e.g. with kiln::if_(d != 0, ...)");
+    return substitute(pattern, a, std::to_string(bit_width(s) - 1), message);
   }
 
   void call(ValueId v, const Node& n) {

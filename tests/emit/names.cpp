@@ -20,7 +20,7 @@ bool valid_identifier(const std::string& s) {
 const std::vector<std::string> hostile = {
     "a; system(\"x\")", "a", "a", "x_size", "int", "class", "main", "", "9lives", "__x", "_Upper", "kiln_add",
     "größe", "δx", "名前", "a b", "a-b", "a\nb", "\xff\xfe", "INT64_MIN", "M_PI", "std", "sin", "select", "errno",
-    "t0", "out0", "*/ evil(); /*", "\\", "??/", "linux"};
+    "t0", "out0", "*/ evil(); /*", "\\", "?\?/", "linux"};
 
 }  // namespace
 
