@@ -4,6 +4,9 @@
 
 #include "../codegen/passes/pipeline.h"
 #include "cxx/cxx_backend.h"
+#if KILN_HAVE_LLVM
+#include "llvm/llvm_backend.h"
+#endif
 #include "interp/interpreter.h"
 #include "kernel.h"
 
@@ -30,20 +33,40 @@ std::string staged_ir(const std::shared_ptr<StagedState>& s, const Options* opts
   return ir::print(staged_module(s, opts));
 }
 
-std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& opts) {
-  ir::Module m = staged_module(s, &opts);
-  switch (opts.backend) {
+KernelFactory kernel_factory(Backend b) {
+  switch (b) {
     case Backend::interp:
-      return interp::make_kernel(std::move(m));
+      return [](ir::Module m, const Options&) { return interp::make_kernel(std::move(m)); };
     case Backend::cxx:
-      return cxx::make_kernel(std::move(m), opts);
+      return static_cast<KernelFactory>(&cxx::make_kernel);
     case Backend::llvm:
+#if KILN_HAVE_LLVM
+      return static_cast<KernelFactory>(&llvm_backend::make_kernel);
+#else
+      return nullptr;
+#endif
     case Backend::cuda:
-      break;
+      return nullptr;
   }
-  throw CompileError(std::string("the ") + backend_name(opts.backend) +
-                     " backend is not part of this kiln build: use Backend::interp, or rebuild kiln with it enabled");
+  return nullptr;
 }
+
+std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& opts) {
+  KernelFactory make = kernel_factory(opts.backend);
+  if (!make)
+    throw CompileError(std::string("the ") + backend_name(opts.backend) +
+                       " backend is not part of this kiln build: use Backend::interp or Backend::cxx, or rebuild kiln "
+                       "with it enabled (Backend::llvm needs Debian's llvm-19-dev)");
+  return make(staged_module(s, &opts), opts);
+}
+
+}  // namespace kiln::detail
+
+namespace kiln {
+bool available(Backend b) { return detail::kernel_factory(b) != nullptr; }
+}  // namespace kiln
+
+namespace kiln::detail {
 
 void invoke(const Kernel& k, const Slot* args, size_t nargs, Slot* results, size_t nresults) {
   k.call(args, nargs, results, nresults);

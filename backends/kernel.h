@@ -3,6 +3,9 @@
 #pragma once
 
 #include <kiln/compile.h>
+#include <kiln/ir/ir.h>
+
+#include <memory>
 
 namespace kiln::detail {
 
@@ -13,5 +16,11 @@ class Kernel {
   virtual ~Kernel() = default;
   virtual void call(const Slot* args, size_t nargs, Slot* results, size_t nresults) const = 0;
 };
+
+/// Compiles a promoted, optimised module for one backend.
+using KernelFactory = std::shared_ptr<Kernel> (*)(ir::Module m, const Options& opts);
+
+/// The factory of backend b, or null when b is not built into this kiln.
+KernelFactory kernel_factory(Backend b);
 
 }  // namespace kiln::detail

@@ -5,7 +5,7 @@
 #include <kiln/kiln.h>
 #include <kiln/ir/printer.h>
 
-#include "backends/cxx/cxx_backend.h"
+#include "backends/kernel.h"
 #include "backends/interp/interpreter.h"
 #include "codegen/ir/scalar_ops.h"
 
@@ -38,26 +38,26 @@ std::string error_message(F&& fn) {
 }
 
 /// A kernel that runs the interpreter (the oracle) and checks every other
-/// backend built into kiln against it on the same call: same results and
-/// same buffer contents, bit for bit (any NaN equals any NaN), and the same
-/// trap for traps compiled code implements (division by zero, zero loop
-/// step). Callers see the interpreter's behaviour. KILN_TEST_BACKENDS=interp
-/// turns the cross-check off (for quick local runs only).
+/// CPU backend built into kiln (cxx, llvm) against it on the same call: same
+/// results and same buffer contents, bit for bit (any NaN equals any NaN),
+/// and the same trap for traps compiled code implements (division by zero,
+/// zero loop step). Callers see the interpreter's behaviour.
+/// KILN_TEST_BACKENDS=interp turns the cross-check off (for quick local runs
+/// only).
 class DifferentialKernel final : public detail::Kernel {
  public:
   explicit DifferentialKernel(ir::Module m) : m_(std::move(m)), interp_(interp::make_kernel(m_)) {}
 
   void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
     const ir::Function& f = m_.functions.at(0);
-    // Private copies of the buffers for the compiled run.
+    // The buffers as they were before the call: every compiled run gets its
+    // own copy of them.
     std::vector<std::vector<unsigned char>> copies;
-    std::vector<detail::Slot> cargs(args, args + nargs);
     for (size_t i = 0; i < nargs; ++i) {
       ir::Type t = f.type(f.params()[i]);
       if (t.kind != ir::TypeKind::buf) continue;
       const auto* p = static_cast<const unsigned char*>(args[i].p);
       copies.emplace_back(p, p + args[i].size * ir::byte_width(t.elem));
-      cargs[i].p = copies.back().data();
     }
     std::vector<detail::Slot> compiled(nresults + 1);
     try {
@@ -67,29 +67,36 @@ class DifferentialKernel final : public detail::Kernel {
       if (what.find("division by zero") != std::string::npos || what.find("remainder by zero") != std::string::npos ||
           what.find("step is zero") != std::string::npos) {
         std::string head = what.substr(0, what.find(" in @"));
-        std::string got = error_message<RuntimeError>([&] { cxx()->call(cargs.data(), nargs, compiled.data(), nresults); });
-        INFO("cxx backend on @" << f.name << " must trap like the interpreter: " << what);
-        CHECK_THAT(got, Catch::Matchers::StartsWith(head));
+        for (const auto& [name, kernel] : others()) {
+          std::vector<std::vector<unsigned char>> mine = copies;
+          std::vector<detail::Slot> fresh = fresh_args(args, nargs, mine);
+          std::string got = error_message<RuntimeError>([&] { kernel->call(fresh.data(), nargs, compiled.data(), nresults); });
+          INFO(name << " backend on @" << f.name << " must trap like the interpreter: " << what);
+          CHECK_THAT(got, Catch::Matchers::StartsWith(head));
+        }
       }
       throw;
     }
-    if (!enabled()) return;
-    cxx()->call(cargs.data(), nargs, compiled.data(), nresults);
-    for (size_t k = 0; k < nresults; ++k) {
-      INFO("cxx backend, @" << f.name << " result " << k << "\n" << ir::print(m_));
-      CHECK(same(f.result_types[k].elem, results[k], compiled[k]));
-    }
-    size_t c = 0;
-    for (size_t i = 0; i < nargs; ++i) {
-      ir::Type t = f.type(f.params()[i]);
-      if (t.kind != ir::TypeKind::buf) continue;
-      const unsigned char* mine = copies[c++].data();
-      for (int64_t e = 0; e < args[i].size; ++e) {
-        detail::Slot a = ir::load_element(t.elem, args[i].p, e), b = ir::load_element(t.elem, mine, e);
-        if (same(t.elem, a, b)) continue;
-        INFO("cxx backend, @" << f.name << " buffer parameter " << i << " element " << e << "\n" << ir::print(m_));
-        CHECK(same(t.elem, a, b));
-        break;
+    for (const auto& [name, kernel] : others()) {
+      std::vector<std::vector<unsigned char>> mine = copies;
+      std::vector<detail::Slot> cargs = fresh_args(args, nargs, mine);
+      kernel->call(cargs.data(), nargs, compiled.data(), nresults);
+      for (size_t k = 0; k < nresults; ++k) {
+        INFO(name << " backend, @" << f.name << " result " << k << "\n" << ir::print(m_));
+        CHECK(same(f.result_types[k].elem, results[k], compiled[k]));
+      }
+      size_t c = 0;
+      for (size_t i = 0; i < nargs; ++i) {
+        ir::Type t = f.type(f.params()[i]);
+        if (t.kind != ir::TypeKind::buf) continue;
+        const unsigned char* after = mine[c++].data();
+        for (int64_t e = 0; e < args[i].size; ++e) {
+          detail::Slot a = ir::load_element(t.elem, args[i].p, e), b = ir::load_element(t.elem, after, e);
+          if (same(t.elem, a, b)) continue;
+          INFO(name << " backend, @" << f.name << " buffer parameter " << i << " element " << e << "\n" << ir::print(m_));
+          CHECK(same(t.elem, a, b));
+          break;
+        }
       }
     }
   }
@@ -109,14 +116,28 @@ class DifferentialKernel final : public detail::Kernel {
     }
     return false;
   }
-  const std::shared_ptr<detail::Kernel>& cxx() const {
-    if (!cxx_) cxx_ = kiln::cxx::make_kernel(m_);
-    return cxx_;
+  // Argument slots whose buffers point into `buffers` (one per buffer parameter, in order).
+  std::vector<detail::Slot> fresh_args(const detail::Slot* args, size_t nargs,
+                                       std::vector<std::vector<unsigned char>>& buffers) const {
+    std::vector<detail::Slot> out(args, args + nargs);
+    size_t c = 0;
+    for (size_t i = 0; i < nargs; ++i)
+      if (m_.functions.at(0).type(m_.functions.at(0).params()[i]).kind == ir::TypeKind::buf) out[i].p = buffers[c++].data();
+    return out;
+  }
+
+  // The other CPU backends built into kiln, compiled on first use.
+  const std::vector<std::pair<std::string, std::shared_ptr<detail::Kernel>>>& others() const {
+    if (!enabled()) return others_;
+    if (others_.empty())
+      for (auto [name, b] : {std::pair{"cxx", Backend::cxx}, std::pair{"llvm", Backend::llvm}})
+        if (auto make = detail::kernel_factory(b)) others_.emplace_back(name, make(m_, Options{}));
+    return others_;
   }
 
   ir::Module m_;
   std::shared_ptr<detail::Kernel> interp_;
-  mutable std::shared_ptr<detail::Kernel> cxx_;
+  mutable std::vector<std::pair<std::string, std::shared_ptr<detail::Kernel>>> others_;
 };
 
 /// Compiles for the interpreter (the oracle), verifying after each pass, and

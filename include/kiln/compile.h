@@ -51,6 +51,10 @@ struct Options {
   bool fast_math = false;
   /// Individual passes (all on by default).
   Passes passes = {};
+  /// Promise that the buffers passed to one call never overlap (Backend::llvm
+  /// marks them `noalias`, so loops vectorise without runtime overlap checks).
+  /// Passing overlapping buffers then gives wrong results.
+  bool assume_no_alias = false;
   /// Backend::cxx: the C++ compiler to run ("" -> $KILN_CXX, else "c++").
   std::string cxx_compiler = {};
   /// Backend::cxx: its flags, split on spaces ("" -> $KILN_CXX_FLAGS, else
@@ -122,6 +126,10 @@ class Compiled<R(Args...)> {
  private:
   std::shared_ptr<detail::Kernel> kernel_;
 };
+
+/// True when backend b is built into this kiln (Backend::llvm needs LLVM 19
+/// when kiln is built; Backend::cxx needs a C++ compiler when it runs).
+bool available(Backend b);
 
 /// Optimises and compiles a staged function for a backend.
 template <class Sig>

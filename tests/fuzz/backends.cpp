@@ -1,9 +1,7 @@
-// The backend table. A new backend is one row: its name and its
-// make_kernel(ir::Module) (null until it is built into kiln).
+// The backend table: one row per kiln::Backend; whether it is built comes
+// from kiln (detail::kernel_factory).
 #include "backends.h"
 
-#include "backends/cxx/cxx_backend.h"
-#include "backends/interp/interpreter.h"
 
 #include <stdexcept>
 #include <string>
@@ -12,10 +10,10 @@ namespace kiln::fuzz {
 
 const std::vector<Backend>& backend_table() {
   static const std::vector<Backend> table = {
-      {"interp", &interp::make_kernel},
-      {"llvm", nullptr},  // not built yet: backends/llvm
-      {"cxx", &cxx::make_kernel},
-      {"cuda", nullptr},  // not built yet: backends/cuda
+      {"interp", kiln::Backend::interp},
+      {"llvm", kiln::Backend::llvm},
+      {"cxx", kiln::Backend::cxx},
+      {"cuda", kiln::Backend::cuda},
   };
   return table;
 }

@@ -18,8 +18,9 @@ namespace kiln::fuzz {
 /// compiles a promoted module into a callable kernel.
 struct Backend {
   std::string_view name;
-  std::shared_ptr<detail::Kernel> (*make)(ir::Module);  // null: not built into this kiln
-  bool available() const { return make != nullptr; }
+  kiln::Backend id;
+  bool available() const { return detail::kernel_factory(id) != nullptr; }
+  std::shared_ptr<detail::Kernel> make(ir::Module m) const { return detail::kernel_factory(id)(std::move(m), Options{}); }
 };
 
 /// Every backend kiln knows of, built or not; the interpreter comes first.

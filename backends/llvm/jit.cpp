@@ -1,0 +1,195 @@
+// The LLVM side of the backend: target machine, O3 pipeline, object
+// emission, and ORC. Kept in one file because the ORC and PassBuilder
+// headers are slow to compile.
+#include "jit.h"
+
+#include <kiln/error.h>
+
+#include "../../codegen/ir/dump.h"
+#include "../runtime/thread_pool.h"
+#include "../runtime/trap.h"
+
+#include <llvm/Analysis/CGSCCPassManager.h>
+#include <llvm/Analysis/LoopAnalysisManager.h>
+#include <llvm/Config/llvm-config.h>
+#include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
+#include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
+#include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/IR/LegacyPassManager.h>
+#include <llvm/IR/Module.h>
+#include <llvm/IR/PassManager.h>
+#include <llvm/MC/TargetRegistry.h>
+#include <llvm/Passes/PassBuilder.h>
+#include <llvm/Support/MemoryBuffer.h>
+#include <llvm/Support/TargetSelect.h>
+#include <llvm/Support/raw_ostream.h>
+#include <llvm/Target/TargetMachine.h>
+#include <llvm/TargetParser/Host.h>
+#include <llvm/Transforms/Utils/Cloning.h>
+
+#include <atomic>
+#include <iostream>
+#include <mutex>
+
+namespace kiln::llvm_backend {
+namespace {
+
+namespace L = ::llvm;
+namespace orc = ::llvm::orc;
+
+void initialise() {
+  static std::once_flag once;
+  std::call_once(once, [] {
+    L::InitializeNativeTarget();
+    L::InitializeNativeTargetAsmPrinter();
+    L::InitializeNativeTargetAsmParser();
+  });
+}
+
+std::string message_of(L::Error e) { return L::toString(std::move(e)); }
+
+orc::JITTargetMachineBuilder host_builder() {
+  initialise();
+  auto jtmb = orc::JITTargetMachineBuilder::detectHost();
+  if (!jtmb) throw CompileError("LLVM cannot describe this CPU: " + message_of(jtmb.takeError()));
+  jtmb->setCodeGenOptLevel(L::CodeGenOptLevel::Aggressive);
+  return std::move(*jtmb);
+}
+
+std::unique_ptr<L::TargetMachine> host_machine() {
+  auto tm = host_builder().createTargetMachine();
+  if (!tm) throw CompileError("LLVM cannot create a target machine for this CPU: " + message_of(tm.takeError()));
+  return std::move(*tm);
+}
+
+void optimise(L::Module& m, L::TargetMachine& tm) {
+  L::LoopAnalysisManager lam;
+  L::FunctionAnalysisManager fam;
+  L::CGSCCAnalysisManager cgam;
+  L::ModuleAnalysisManager mam;
+  L::PipelineTuningOptions tuning;
+  tuning.LoopVectorization = true;
+  tuning.SLPVectorization = true;
+  // The target machine gives the vectorisers the CPU's vector width and
+  // costs; without it nothing vectorises.
+  L::PassBuilder pb(&tm, tuning);
+  pb.registerModuleAnalyses(mam);
+  pb.registerCGSCCAnalyses(cgam);
+  pb.registerFunctionAnalyses(fam);
+  pb.registerLoopAnalyses(lam);
+  pb.crossRegisterProxies(lam, fam, cgam, mam);
+  pb.buildPerModuleDefaultPipeline(L::OptimizationLevel::O3).run(m, mam);
+}
+
+std::string emit(L::Module& m, L::TargetMachine& tm, L::CodeGenFileType type) {
+  L::SmallVector<char, 0> buffer;
+  L::raw_svector_ostream out(buffer);
+  L::legacy::PassManager pm;
+  if (tm.addPassesToEmitFile(pm, out, nullptr, type))
+    throw CompileError("LLVM cannot emit code for this CPU");
+  pm.run(m);
+  return std::string(buffer.begin(), buffer.end());
+}
+
+std::string print(const L::Module& m) {
+  std::string text;
+  L::raw_string_ostream out(text);
+  m.print(out, nullptr);
+  return out.str();
+}
+
+// The process-wide JIT. Runtime symbols are defined explicitly; everything
+// else (the C library's math) resolves against the process.
+class Jit {
+ public:
+  static Jit& get() {
+    static Jit jit;
+    return jit;
+  }
+
+  std::shared_ptr<LoadedObject> load(const std::string& object, const std::string& name) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto jd = jit_->createJITDylib("kiln." + name + "." + std::to_string(serial_++));
+    if (!jd) throw CompileError("LLVM JIT: " + message_of(jd.takeError()));
+    jd->addToLinkOrder(jit_->getMainJITDylib());
+    if (auto e = jit_->addObjectFile(*jd, L::MemoryBuffer::getMemBufferCopy(object, name)))
+      fail(*jd, "cannot add the object for @" + name + ": " + message_of(std::move(e)));
+    auto entry = jit_->lookup(*jd, "kiln_call");
+    if (!entry) fail(*jd, "cannot link @" + name + ": " + message_of(entry.takeError()));
+    return std::make_shared<LoadedObject>(&*jd, entry->toPtr<LoadedObject::Entry>());
+  }
+
+  void unload(void* dylib) {
+    std::lock_guard<std::mutex> lock(mu_);
+    if (auto e = jit_->getExecutionSession().removeJITDylib(*static_cast<orc::JITDylib*>(dylib)))
+      L::consumeError(std::move(e));  // nothing a caller could do; the memory stays mapped
+  }
+
+ private:
+  Jit() {
+    auto jit = orc::LLJITBuilder().setJITTargetMachineBuilder(host_builder()).create();
+    if (!jit) throw CompileError("LLVM cannot create its JIT: " + message_of(jit.takeError()));
+    jit_ = std::move(*jit);
+    orc::JITDylib& main = jit_->getMainJITDylib();
+    auto process = orc::DynamicLibrarySearchGenerator::GetForCurrentProcess(jit_->getDataLayout().getGlobalPrefix());
+    if (!process) throw CompileError("LLVM JIT: " + message_of(process.takeError()));
+    main.addGenerator(std::move(*process));
+    orc::SymbolMap runtime;
+    auto& es = jit_->getExecutionSession();
+    runtime[es.intern("kiln_rt_trap")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_trap), L::JITSymbolFlags::Exported};
+    runtime[es.intern("kiln_rt_parallel_for")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_parallel_for),
+                                                  L::JITSymbolFlags::Exported};
+    if (auto e = main.define(orc::absoluteSymbols(std::move(runtime))))
+      throw CompileError("LLVM JIT: " + message_of(std::move(e)));
+  }
+
+  [[noreturn]] void fail(orc::JITDylib& jd, const std::string& why) {
+    L::consumeError(jit_->getExecutionSession().removeJITDylib(jd));
+    throw CompileError("LLVM JIT " + why);
+  }
+
+  std::mutex mu_;
+  std::unique_ptr<orc::LLJIT> jit_;
+  uint64_t serial_ = 0;
+};
+
+}  // namespace
+
+std::string llvm_version() { return LLVM_VERSION_STRING; }
+
+std::string host_cpu() {
+  initialise();
+  std::string out = L::sys::getHostCPUName().str();
+  std::string features;
+  for (const auto& f : L::sys::getHostCPUFeatures())
+    if (f.second) features += (features.empty() ? " +" : ",+") + f.first().str();
+  return out + features;
+}
+
+std::string compile_to_object(std::unique_ptr<L::Module> m, const std::string& name) {
+  auto tm = host_machine();
+  m->setDataLayout(tm->createDataLayout());
+  m->setTargetTriple(tm->getTargetTriple().str());
+  for (L::Function& f : *m) {
+    if (f.isDeclaration()) continue;
+    f.addFnAttr("target-cpu", tm->getTargetCPU());
+    f.addFnAttr("target-features", tm->getTargetFeatureString());
+  }
+  const bool dump_llvm = ir::dump_requested("llvm");
+  if (dump_llvm) std::cerr << "// ---- LLVM IR for @" << name << " before optimisation ----\n" << print(*m);
+  optimise(*m, *tm);
+  if (dump_llvm) std::cerr << "// ---- LLVM IR for @" << name << " after optimisation ----\n" << print(*m);
+  if (ir::dump_requested("asm")) {
+    auto copy = L::CloneModule(*m);
+    std::cerr << "// ---- machine code for @" << name << " ----\n" << emit(*copy, *tm, L::CodeGenFileType::AssemblyFile);
+  }
+  return emit(*m, *tm, L::CodeGenFileType::ObjectFile);
+}
+
+LoadedObject::~LoadedObject() { Jit::get().unload(dylib_); }
+
+std::shared_ptr<LoadedObject> load_object(const std::string& object, const std::string& name) {
+  return Jit::get().load(object, name);
+}
+
+}  // namespace kiln::llvm_backend

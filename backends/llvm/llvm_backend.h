@@ -1,0 +1,20 @@
+// Backend::llvm: kiln IR lowered to LLVM IR, optimised at O3 for the host
+// CPU and linked into ORC's LLJIT in this process.
+#pragma once
+
+#include <kiln/compile.h>
+#include <kiln/ir/ir.h>
+
+#include "../kernel.h"
+
+#include <memory>
+
+namespace kiln::llvm_backend {
+
+/// Compiles a promoted, optimised module. Throws kiln::CompileError when
+/// LLVM fails; traps of the running code become kiln::RuntimeError.
+std::shared_ptr<detail::Kernel> make_kernel(ir::Module m, const Options& opts);
+/// The same with default options (the differential tester's factory).
+std::shared_ptr<detail::Kernel> make_kernel(ir::Module m);
+
+}  // namespace kiln::llvm_backend

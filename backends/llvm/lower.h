@@ -1,0 +1,35 @@
+// kiln IR -> LLVM IR, with IRBuilder. One LLVM function per IR function
+// (internal linkage), outlined bodies for parallel_for, and the entry point
+// `kiln_call(const Slot* args, Slot* results)` that the backend calls.
+#pragma once
+
+#include <kiln/ir/ir.h>
+
+#include <memory>
+
+namespace llvm {
+class LLVMContext;
+class Module;
+}  // namespace llvm
+
+namespace kiln::llvm_backend {
+
+struct LowerOptions {
+  /// Fast-math flags on float instructions (Options::fast_math).
+  bool fast_math = false;
+  /// Buffer parameters of the entry function do not alias each other
+  /// (Options::assume_no_alias): `noalias` on them.
+  bool no_alias = false;
+};
+
+/// The runtime symbols lowered code calls (backends/runtime/).
+inline constexpr const char* trap_symbol = "kiln_rt_trap";
+inline constexpr const char* parallel_for_symbol = "kiln_rt_parallel_for";
+/// The entry point: void kiln_call(const kiln::detail::Slot*, kiln::detail::Slot*).
+inline constexpr const char* entry_symbol = "kiln_call";
+
+/// Lowers a promoted module. The result passes LLVM's verifier (checked:
+/// kiln::InternalError otherwise).
+std::unique_ptr<llvm::Module> lower(const ir::Module& m, llvm::LLVMContext& ctx, const LowerOptions& opts);
+
+}  // namespace kiln::llvm_backend
