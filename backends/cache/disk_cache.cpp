@@ -162,10 +162,18 @@ void remove_if_same(const fs::path& p, const OpenFile& f) {
                      "; set KILN_CACHE_DIR to a writable directory");
 }
 
+// Creates dir and any missing parents, each private (0700); directories the
+// user made keep their mode.
+void create_private(const fs::path& dir, std::error_code& ec) {
+  if (dir.empty() || fs::exists(dir, ec)) return;
+  if (dir.has_parent_path() && dir.parent_path() != dir) create_private(dir.parent_path(), ec);
+  if (ec) return;
+  if (fs::create_directory(dir, ec)) fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+}
+
 void ensure_directory(const fs::path& dir) {
   std::error_code ec;
-  // A directory kiln creates is private; one the user made keeps its mode.
-  if (fs::create_directories(dir, ec)) fs::permissions(dir, fs::perms::owner_all, fs::perm_options::replace, ec);
+  create_private(dir, ec);
   if (ec) unusable(dir, ec.message());
   if (!fs::is_directory(dir, ec)) unusable(dir, "not a directory");
   if (access(dir.c_str(), W_OK | X_OK) != 0) unusable(dir, std::strerror(errno));

@@ -8,6 +8,7 @@
 #include <kiln/error.h>
 
 #include "../../codegen/emit/cpp.h"
+#include "../cache/disk_cache.h"
 #include "../../codegen/ir/dump.h"
 #include "toolchain.h"
 
@@ -219,11 +220,7 @@ Toolchain toolchain(const Options& opts) {
 }
 
 fs::path cache_root() {
-  fs::path root;
-  if (const char* d = std::getenv("KILN_CACHE_DIR"); d && *d) root = d;
-  else if (const char* x = std::getenv("XDG_CACHE_HOME"); x && *x) root = fs::path(x) / "kiln";
-  else if (const char* h = std::getenv("HOME"); h && *h) root = fs::path(h) / ".cache" / "kiln";
-  else root = fs::temp_directory_path() / ("kiln-" + std::to_string(getuid()));
+  const fs::path root = cache::default_cache_dir();
   // A directory kiln creates is private (0700); one the user made keeps its mode.
   std::error_code ec;
   if (fs::create_directories(root, ec)) fs::permissions(root, fs::perms::owner_all, fs::perm_options::replace, ec);

@@ -102,9 +102,10 @@ std::string print(const L::Module& m) {
 // else (the C library's math) resolves against the process.
 class Jit {
  public:
+  // Never destroyed: kernels held in static caches unload into it at exit.
   static Jit& get() {
-    static Jit jit;
-    return jit;
+    static Jit* jit = new Jit;
+    return *jit;
   }
 
   std::shared_ptr<LoadedObject> load(const std::string& object, const std::string& name) {

@@ -6,6 +6,7 @@
 #include <catch2/catch.hpp>
 
 #include <csignal>
+#include <cstdio>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -128,6 +129,7 @@ TEST_CASE("each thread's traps go to that thread's own run_trapping", "[runtime]
 TEST_CASE("kiln_rt_trap with no run_trapping prints the message and aborts", "[runtime][trap]") {
   int err[2];
   REQUIRE(pipe(err) == 0);
+  std::fflush(nullptr);  // the child must not flush the parent's buffered output again
   const pid_t pid = fork();
   REQUIRE(pid >= 0);
   if (pid == 0) {

@@ -1,0 +1,1247 @@
+// What Backend::llvm costs to compile and what its code runs like, each
+// against a baseline measured in the same run.
+//
+// Part 1, compile latency. Subjects: poly kernels, y[i] = p(x[i] * 0.5) over
+// a double array with p in Horner form unrolled at staging time; the degree
+// is picked so that the module has about 20, 200 and 2,000 IR nodes after
+// the pipeline (counted with walk() over every function of s.module()).
+//
+//   cold        kiln::stage of a fresh copy (a new name: poly200_cold_17, ...;
+//               the name is part of every cache key) plus kiln::compile with
+//               Backend::llvm (pipeline, lowering, O3, codegen, JIT link),
+//               against the same with Backend::cxx (pipeline, C++ emission,
+//               the system compiler, dlopen). The cache directory is a fresh
+//               temporary one (KILN_CACHE_DIR); every compile is cold.
+//   memory_hit  kiln::compile(llvm) of a staged function that is already
+//               compiled and alive, as a fraction of a cold compile (compile
+//               only, staging excluded). Without an in-memory cache this is
+//               a full compile again.
+//   disk_hit    a fresh process: this binary is spawned (posix_spawn of
+//               /proc/self/exe --child-compile NAME DEGREE), stages the kernel,
+//               times one kiln::compile(llvm) and prints microseconds. Two
+//               children with the same new KILN_CACHE_DIR: the second one's
+//               time is the disk hit, the first one's (a cold compile in a
+//               fresh process, LLVM and JIT set-up included) the baseline.
+//               Until Backend::llvm uses the disk cache both are cold.
+//
+// Part 2, run time: Backend::llvm's code against the same kernel written by
+// hand in this file, compiled with -O3 -march=native -ffp-contract=off
+// (bench/CMakeLists.txt; Release adds -O3), and Backend::cxx's code (the
+// system compiler with the same flags) as a third column. The hand-written
+// functions are noipa (neither inlined nor specialised for their call site).
+// Everything runs on one thread: no kernel uses parallel_for_.
+//
+//   saxpy     y[i] = a * x[i] + y[i], n = 1<<20 floats
+//   chain     z[i] = sqrt(fma(x[i], y[i], 1)) * x[i] + y[i], n = 1<<20 floats
+//   dot       sum of x[i] * y[i], n = 1<<20 floats, one float accumulator in
+//             IEEE order (no reassociation on either side)
+//   stencil5  5-point stencil, 1024x1024 doubles (flat buffer, interior)
+//   matmul    C = A * B, 64x64x64 floats, i-k-j loops whose bounds are
+//             staging-time constants (fully specialised), C zeroed first
+//   mandel    Mandelbrot escape counts, 256x256, max 256 iterations (while_)
+//   collatz   Collatz step counts of the starting values 1 .. 1<<16 (while_
+//             with an if_ inside), an int32 per start
+//
+// Before anything is timed every kernel runs on its full input with llvm,
+// cxx and the hand-written code, and on a small input with those and the
+// interpreter; every result and every buffer must agree bit for bit
+// (integers exactly, floats by their bits) or the binary stops.
+//
+// Part 3, the chain against Eigen 3.4 (Eigen::Map over the same buffers,
+// .array() expression (x * y + 1).sqrt() * x + y; built when CMake finds
+// Eigen3) at n = 1<<20 (mostly in cache) and at n = 64M floats (memory
+// bound), and the chain's bandwidth at 64M floats (12 bytes per element:
+// x, y read, z written) as a fraction of a hand-written STREAM triad
+// a[i] = b[i] + s * c[i] over three 64M-float arrays (12 bytes per element,
+// the same count; write-allocate traffic is counted on neither side). Eigen
+// 3.4 has no element-wise fma, so its x * y + 1 rounds twice: its results
+// are compared within a relative tolerance of 1e-5, not bit for bit, and the
+// number of elements whose bits differ is printed.
+//
+// Part 4, staging throughput: a generated program of about 100k staged nodes
+// (200 sibling for_ loops over arrays, each a Horner chain of 160 steps plus
+// a max every 8th step), timed through kiln::stage, Staged::module() (the
+// pipeline) and kiln::compile with Backend::llvm (the pipeline again, then
+// the backend): nodes per second for each, counted on staged nodes.
+//
+// After the benchmarks, a summary measured here with std::chrono (medians
+// of 7 or more alternating repetitions; run-time samples are batches of
+// about 5 ms) prints one table per part and one machine-readable line per
+// row, e.g.
+//
+//   RESULT compile_200ops nodes=203 llvm_ms=9.1 cxx_ms=120.0 ratio=0.076
+//
+// (`grep ^RESULT`). --no_summary skips it. Without Backend::llvm in this
+// build the binary prints "Backend::llvm not built" and exits 0.
+//
+//   ./build/release/bench/kiln_bench_llvm --benchmark_repetitions=3 --benchmark_report_aggregates_only=true
+//   ./build/release/bench/kiln_bench_llvm --benchmark_filter='^$'      # the summary only
+//   KILN_DUMP=asm ./build/release/bench/kiln_bench_llvm --benchmark_filter='^$' --no_summary 2>asm.txt
+//                                                   # machine code of the part 2 kernels
+#include <benchmark/benchmark.h>
+#include <kiln/ir/ir.h>
+#include <kiln/kiln.h>
+
+#if KILN_BENCH_HAVE_EIGEN
+#include <Eigen/Core>
+#endif
+
+#include <algorithm>
+#include <atomic>
+#include <bit>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <exception>
+#include <filesystem>
+#include <functional>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <type_traits>
+#include <utility>
+#include <vector>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+extern char** environ;
+
+namespace {
+
+using kiln::Arr;
+using kiln::Rep;
+namespace fs = std::filesystem;
+
+const kiln::Options kLlvm{.backend = kiln::Backend::llvm};
+const kiln::Options kCxx{.backend = kiln::Backend::cxx};
+const kiln::Options kInterp{.backend = kiln::Backend::interp};
+
+// Repetitions of every summary figure (each a median of this many samples).
+constexpr int kReps = 7;
+
+// The fresh cache directory of this run (removed at the end, and by die()).
+fs::path g_cache_dir;
+
+void remove_cache_dir() {
+  if (g_cache_dir.empty()) return;
+  std::error_code ec;
+  fs::remove_all(g_cache_dir, ec);
+  g_cache_dir.clear();
+}
+
+[[noreturn]] void die(const std::string& message) {
+  std::fprintf(stderr, "kiln_bench_llvm: %s\n", message.c_str());
+  remove_cache_dir();
+  std::exit(EXIT_FAILURE);
+}
+
+size_t count_nodes(const kiln::ir::Module& m) {
+  size_t n = 0;
+  for (const kiln::ir::Function& f : m.functions) kiln::ir::walk(f, [&](kiln::ir::ValueId) { ++n; });
+  return n;
+}
+
+double seconds_since(std::chrono::steady_clock::time_point start) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+}
+
+double median(std::vector<double> t) {
+  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
+  return t[t.size() / 2];
+}
+
+/// Calls of f per timed sample so that a sample lasts about `target` seconds.
+int calls_per_sample(const std::function<void()>& f, double target) {
+  auto start = std::chrono::steady_clock::now();
+  f();
+  const double t = std::max(seconds_since(start), 1e-9);
+  return static_cast<int>(std::clamp(std::ceil(target / t), 1.0, 1e6));
+}
+
+/// Seconds per call of f, from `calls` calls in a row.
+double seconds_per_call(const std::function<void()>& f, int calls) {
+  auto start = std::chrono::steady_clock::now();
+  for (int i = 0; i < calls; ++i) f();
+  return seconds_since(start) / calls;
+}
+
+/// Median seconds per call of each function over `reps` samples each. The
+/// samples alternate (f0, f1, ..., f0, f1, ...) so that a load change on a
+/// shared machine hits all alike. Each sample is a batch of calls lasting
+/// about `target` seconds (at least one call).
+std::vector<double> median_each(int reps, const std::vector<std::function<void()>>& fs, double target) {
+  std::vector<int> calls;
+  for (const auto& f : fs) calls.push_back(calls_per_sample(f, target));
+  std::vector<std::vector<double>> t(fs.size());
+  for (int r = 0; r < reps; ++r)
+    for (size_t i = 0; i < fs.size(); ++i) t[i].push_back(seconds_per_call(fs[i], calls[i]));
+  std::vector<double> out;
+  for (auto& v : t) out.push_back(median(std::move(v)));
+  return out;
+}
+
+/// Deterministic values in [-1.5, 1.5) (an LCG: no <random> distribution
+/// whose output could differ between standard libraries).
+template <class T>
+std::vector<T> values(size_t n, uint64_t seed) {
+  std::vector<T> v(n);
+  for (T& e : v) {
+    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
+    e = static_cast<T>(static_cast<double>(seed >> 11) * 0x1p-53 * 3.0 - 1.5);
+  }
+  return v;
+}
+
+/// Deterministic values in [0.25, 1.75): the chain's inputs, so that
+/// sqrt(x * y + 1) is never of a negative number.
+std::vector<float> positive_values(size_t n, uint64_t seed) {
+  std::vector<float> v = values<float>(n, seed);
+  for (float& e : v) e = e * 0.5f + 1.0f;
+  return v;
+}
+
+// --- bit-exact comparison ------------------------------------------------------------
+
+/// A result or a buffer element, by its bits (floats by their representation).
+struct Bits {
+  uint64_t bits;
+  double value;  // for the message
+};
+
+template <class T>
+void append(std::vector<Bits>& out, T x) {
+  if constexpr (std::is_same_v<T, float>) out.push_back({std::bit_cast<uint32_t>(x), x});
+  else if constexpr (std::is_same_v<T, double>) out.push_back({std::bit_cast<uint64_t>(x), x});
+  else out.push_back({static_cast<uint64_t>(static_cast<int64_t>(x)), static_cast<double>(x)});
+}
+template <class T>
+void append(std::vector<Bits>& out, const std::vector<T>& v) {
+  for (T x : v) append(out, x);
+}
+
+/// Stops the binary unless a and b are the same bits.
+void check_same(const std::string& kernel, const std::string& input, const char* a_name, const std::vector<Bits>& a,
+                const char* b_name, const std::vector<Bits>& b) {
+  if (a.size() != b.size()) die(kernel + " (" + input + "): " + a_name + " and " + b_name + " give different output sizes");
+  for (size_t i = 0; i < a.size(); ++i) {
+    if (a[i].bits == b[i].bits) continue;
+    char buf[320];
+    std::snprintf(buf, sizeof buf, "output %zu of %zu (results first, then buffers) is %.17g (%a) from %s but %.17g (%a) from %s",
+                  i, a.size(), a[i].value, a[i].value, a_name, b[i].value, b[i].value, b_name);
+    die(kernel + " (" + input + "): " + buf +
+        ". A benchmark of a wrong program is worthless: compare KILN_DUMP=llvm with the hand-written code");
+  }
+}
+
+// --- the kernels: staged and hand-written --------------------------------------------
+//
+// Each hand-written function is the loop a C++ programmer would write, with
+// the operations in the staged program's order (no FMA contraction: the IR
+// has none, and -ffp-contract=off here), so results are identical bit for bit.
+
+using SaxpySig = void(float, std::span<const float>, std::span<float>);
+
+kiln::Staged<SaxpySig> stage_saxpy() {
+  return kiln::stage("saxpy", {"a", "x", "y"}, [](Rep<float> a, Arr<const float> x, Arr<float> y) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = a * x[i] + y[i]; });
+  });
+}
+
+__attribute__((noipa)) void hand_saxpy(float a, const float* x, int64_t n, float* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = a * x[i] + y[i];
+}
+
+using ChainSig = void(std::span<const float>, std::span<const float>, std::span<float>);
+
+kiln::Staged<ChainSig> stage_chain() {
+  return kiln::stage("chain", {"x", "y", "z"}, [](Arr<const float> x, Arr<const float> y, Arr<float> z) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) {
+      Rep<float> a = x[i], b = y[i];
+      z[i] = kiln::sqrt(kiln::fma(a, b, Rep<float>(1.0f))) * a + b;
+    });
+  });
+}
+
+__attribute__((noipa)) void hand_chain(const float* x, const float* y, float* z, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    const float a = x[i], b = y[i];
+    z[i] = std::sqrt(std::fma(a, b, 1.0f)) * a + b;
+  }
+}
+
+#if KILN_BENCH_HAVE_EIGEN
+// Eigen 3.4 has no element-wise fma: x * y + 1 rounds twice. (With its
+// default EIGEN_FAST_MATH its AVX-512 float sqrt is also rsqrt14 plus a
+// Newton step, not the correctly rounded vsqrtps.) GCC 12 warns inside its
+// own _mm512_undefined_ps, which Eigen's sqrt reaches: not this code's.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+__attribute__((noipa)) void eigen_chain(const float* x, const float* y, float* z, int64_t n) {
+  Eigen::Map<const Eigen::ArrayXf> X(x, n), Y(y, n);
+  Eigen::Map<Eigen::ArrayXf> Z(z, n);
+  Z = (X * Y + 1.0f).sqrt() * X + Y;
+}
+#pragma GCC diagnostic pop
+#endif
+
+// STREAM's triad, the bandwidth reference.
+__attribute__((noipa)) void hand_triad(float* a, const float* b, const float* c, float s, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
+}
+
+// A float sum cannot be split into vector lanes without reassociating it,
+// which changes the last bits: both sides are the same sequential loop.
+using DotSig = float(std::span<const float>, std::span<const float>);
+
+kiln::Staged<DotSig> stage_dot() {
+  return kiln::stage("dot", {"x", "y"}, [](Arr<const float> x, Arr<const float> y) {
+    Rep<float> acc = 0.0f;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { acc += x[i] * y[i]; });
+    return acc;
+  });
+}
+
+__attribute__((noipa)) float hand_dot(const float* x, const float* y, int64_t n) {
+  float acc = 0.0f;
+  for (int64_t i = 0; i < n; ++i) acc += x[i] * y[i];
+  return acc;
+}
+
+using StencilSig = void(std::span<const double>, std::span<double>, int64_t);
+
+kiln::Staged<StencilSig> stage_stencil() {
+  return kiln::stage("stencil5", {"in", "out", "n"}, [](Arr<const double> in, Arr<double> out, Rep<int64_t> n) {
+    kiln::for_(1, n - 1, [&](Rep<int64_t> i) {
+      kiln::for_(1, n - 1, [&](Rep<int64_t> j) {
+        Rep<int64_t> c = i * n + j;
+        out[c] = 0.5 * in[c] + 0.125 * (in[c - 1] + in[c + 1] + in[c - n] + in[c + n]);
+      });
+    });
+  });
+}
+
+__attribute__((noipa)) void hand_stencil(const double* in, double* out, int64_t n) {
+  for (int64_t i = 1; i < n - 1; ++i)
+    for (int64_t j = 1; j < n - 1; ++j) {
+      const int64_t c = i * n + j;
+      out[c] = 0.5 * in[c] + 0.125 * (in[c - 1] + in[c + 1] + in[c - n] + in[c + n]);
+    }
+}
+
+// C = A * B for N x N floats, N a staging-time constant: every loop bound
+// and index stride is a constant in the IR. i-k-j order (the inner loop runs
+// along rows of B and C); C[i][j] still sums its products in k order.
+constexpr int64_t kMat = 64;
+using MatmulSig = void(std::span<const float>, std::span<const float>, std::span<float>);
+
+kiln::Staged<MatmulSig> stage_matmul() {
+  return kiln::stage("matmul", {"a", "b", "c"}, [](Arr<const float> a, Arr<const float> b, Arr<float> c) {
+    kiln::for_(0, kMat * kMat, [&](Rep<int64_t> i) { c[i] = 0.0f; });
+    kiln::for_(0, kMat, [&](Rep<int64_t> i) {
+      kiln::for_(0, kMat, [&](Rep<int64_t> k) {
+        Rep<float> aik = a[i * kMat + k];
+        kiln::for_(0, kMat, [&](Rep<int64_t> j) { c[i * kMat + j] += aik * b[k * kMat + j]; });
+      });
+    });
+  });
+}
+
+__attribute__((noipa)) void hand_matmul(const float* a, const float* b, float* c) {
+  for (int64_t i = 0; i < kMat * kMat; ++i) c[i] = 0.0f;
+  for (int64_t i = 0; i < kMat; ++i)
+    for (int64_t k = 0; k < kMat; ++k) {
+      const float aik = a[i * kMat + k];
+      for (int64_t j = 0; j < kMat; ++j) c[i * kMat + j] += aik * b[k * kMat + j];
+    }
+}
+
+using MandelSig = void(std::span<int32_t>, int32_t, int32_t, double, double, double, int32_t);
+
+kiln::Staged<MandelSig> stage_mandel() {
+  return kiln::stage("mandel", {"out", "w", "h", "x0", "y0", "step", "max_iter"},
+                     [](Arr<int32_t> out, Rep<int32_t> w, Rep<int32_t> h, Rep<double> x0, Rep<double> y0,
+                        Rep<double> step, Rep<int32_t> max_iter) {
+                       kiln::for_(0, h, [&](Rep<int32_t> py) {
+                         kiln::for_(0, w, [&](Rep<int32_t> px) {
+                           Rep<double> cr = x0 + kiln::cast<double>(px) * step;
+                           Rep<double> ci = y0 + kiln::cast<double>(py) * step;
+                           Rep<double> zr = 0.0, zi = 0.0;
+                           Rep<int32_t> k = 0;
+                           kiln::while_([&] { return k < max_iter && zr * zr + zi * zi <= 4.0; },
+                                        [&] {
+                                          Rep<double> t = zr * zr - zi * zi + cr;
+                                          zi = 2.0 * zr * zi + ci;
+                                          zr = t;
+                                          k += 1;
+                                        });
+                           out[py * w + px] = k;
+                         });
+                       });
+                     });
+}
+
+__attribute__((noipa)) void hand_mandel(int32_t* out, int32_t w, int32_t h, double x0, double y0, double step,
+                                        int32_t max_iter) {
+  for (int32_t py = 0; py < h; ++py)
+    for (int32_t px = 0; px < w; ++px) {
+      const double cr = x0 + static_cast<double>(px) * step, ci = y0 + static_cast<double>(py) * step;
+      double zr = 0.0, zi = 0.0;
+      int32_t k = 0;
+      while (k < max_iter && zr * zr + zi * zi <= 4.0) {
+        const double t = zr * zr - zi * zi + cr;
+        zi = 2.0 * zr * zi + ci;
+        zr = t;
+        k += 1;
+      }
+      out[py * w + px] = k;
+    }
+}
+
+using CollatzSig = void(std::span<int32_t>, int64_t);
+
+kiln::Staged<CollatzSig> stage_collatz() {
+  return kiln::stage("collatz", {"steps", "start"}, [](Arr<int32_t> steps, Rep<int64_t> start) {
+    kiln::for_(0, steps.size(), [&](Rep<int64_t> i) {
+      Rep<int64_t> n = start + i;
+      Rep<int32_t> k = 0;
+      kiln::while_([&] { return n != 1; },
+                   [&] {
+                     kiln::if_(n % 2 == 0, [&] { n = n / 2; }, [&] { n = 3 * n + 1; });
+                     k += 1;
+                   });
+      steps[i] = k;
+    });
+  });
+}
+
+__attribute__((noipa)) void hand_collatz(int32_t* steps, int64_t count, int64_t start) {
+  for (int64_t i = 0; i < count; ++i) {
+    int64_t n = start + i;
+    int32_t k = 0;
+    while (n != 1) {
+      if (n % 2 == 0) n = n / 2;
+      else n = 3 * n + 1;
+      k += 1;
+    }
+    steps[i] = k;
+  }
+}
+
+// --- part 1: compile latency ---------------------------------------------------------
+
+using PolySig = void(std::span<const double>, std::span<double>);
+
+/// y[i] = p(x[i] * 0.5), p of the given degree in Horner form, unrolled at
+/// staging time; the coefficients are staged constants.
+kiln::Staged<PolySig> stage_poly(const std::string& name, int degree) {
+  return kiln::stage(name, {"x", "y"}, [degree](Arr<const double> x, Arr<double> y) {
+    const std::vector<double> coef = values<double>(static_cast<size_t>(degree) + 1, 99);
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) {
+      Rep<double> v = x[i] * 0.5;
+      Rep<double> p = coef[0];
+      for (int k = 1; k <= degree; ++k) p = p * v + coef[static_cast<size_t>(k)];
+      y[i] = p;
+    });
+  });
+}
+
+/// The degree whose poly kernel is closest to `nodes` IR nodes after the
+/// pipeline (node counts are linear in the degree).
+int poly_degree_for(size_t nodes) {
+  auto count = [](int d) { return static_cast<double>(count_nodes(stage_poly("poly_probe", d).module())); };
+  const double n8 = count(8), n40 = count(40), per = (n40 - n8) / 32.0;
+  int d = static_cast<int>(std::lround(8 + (static_cast<double>(nodes) - n8) / per));
+  d = std::max(d, 1);
+  // Settle the rounding against real counts.
+  double best = std::abs(count(d) - static_cast<double>(nodes));
+  for (int c : {d - 1, d + 1}) {
+    if (c < 1) continue;
+    if (double e = std::abs(count(c) - static_cast<double>(nodes)); e < best) best = e, d = c;
+  }
+  return d;
+}
+
+std::atomic<uint64_t> g_serial{0};
+
+struct LatencyKernel {
+  std::string label;  // "20ops"
+  int degree = 0;
+  size_t nodes = 0;
+  kiln::Staged<PolySig> hit;  // staged once: the memory-hit subject
+  kiln::Staged<PolySig> fresh() const {
+    return stage_poly("poly" + label + "_cold_" + std::to_string(g_serial++), degree);
+  }
+};
+
+LatencyKernel latency_kernel(size_t target_nodes) {
+  const int d = poly_degree_for(target_nodes);
+  const std::string label = std::to_string(target_nodes) + "ops";
+  LatencyKernel k{label, d, 0, stage_poly("poly" + label + "_hit", d)};
+  k.nodes = count_nodes(k.hit.module());
+  return k;
+}
+
+/// The poly kernels must compute what the interpreter does, bit for bit (a
+/// cheap check that what is compiled is a real program).
+void check_poly(const LatencyKernel& k) {
+  const std::vector<double> x = values<double>(1027, 98);
+  std::vector<double> y_llvm(x.size()), y_cxx(x.size()), y_interp(x.size());
+  kiln::compile(k.hit, kLlvm)(x, y_llvm);
+  kiln::compile(k.hit, kCxx)(x, y_cxx);
+  kiln::compile(k.hit, kInterp)(x, y_interp);
+  std::vector<Bits> a, b, c;
+  append(a, y_interp);
+  append(b, y_llvm);
+  append(c, y_cxx);
+  check_same("poly" + k.label, "n = 1027", "the interpreter", a, "kiln llvm", b);
+  check_same("poly" + k.label, "n = 1027", "the interpreter", a, "kiln cxx", c);
+}
+
+/// Seconds of one stage + compile of a fresh copy; `compile_only` gets the
+/// compile's share.
+double cold_compile(const LatencyKernel& k, const kiln::Options& opts, double* compile_only = nullptr) {
+  auto start = std::chrono::steady_clock::now();
+  kiln::Staged<PolySig> s = k.fresh();
+  auto mid = std::chrono::steady_clock::now();
+  std::optional<kiln::Compiled<PolySig>> f(kiln::compile(s, opts));
+  const double total = seconds_since(start);
+  if (compile_only) *compile_only = seconds_since(mid);
+  f.reset();  // unloading is not part of the compile
+  return total;
+}
+
+// The disk-hit measurement: this binary again, in a fresh process.
+
+std::string g_self_exe;  // /proc/self/exe, resolved at start
+
+/// The `--child-compile NAME DEGREE` mode: stage, time one compile with
+/// Backend::llvm, print the microseconds on stdout.
+int child_compile(const char* name, const char* degree) {
+  try {
+    kiln::Staged<PolySig> s = stage_poly(name, std::atoi(degree));
+    auto start = std::chrono::steady_clock::now();
+    kiln::Compiled<PolySig> f = kiln::compile(s, kLlvm);
+    const double us = seconds_since(start) * 1e6;
+    benchmark::DoNotOptimize(f);
+    std::printf("%.3f\n", us);
+    return 0;
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "kiln_bench_llvm --child-compile: %s\n", e.what());
+    return 1;
+  }
+}
+
+/// Runs `self --child-compile name degree` with KILN_CACHE_DIR=cache_dir and
+/// the disk cache on; returns the child's compile time in seconds.
+double spawn_child_compile(const std::string& name, int degree, const fs::path& cache_dir) {
+  int fds[2];
+  if (pipe2(fds, O_CLOEXEC) != 0) die("pipe2 failed: " + std::string(std::strerror(errno)));
+  posix_spawn_file_actions_t fa;
+  posix_spawn_file_actions_init(&fa);
+  posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);  // dup2 clears O_CLOEXEC on fd 1
+  std::vector<std::string> env_strings;
+  for (char** e = environ; *e; ++e)
+    if (std::strncmp(*e, "KILN_CACHE_DIR=", 15) != 0 && std::strncmp(*e, "KILN_DISK_CACHE=", 16) != 0)
+      env_strings.emplace_back(*e);
+  env_strings.push_back("KILN_CACHE_DIR=" + cache_dir.string());
+  env_strings.push_back("KILN_DISK_CACHE=1");
+  std::vector<char*> envp;
+  for (std::string& s : env_strings) envp.push_back(s.data());
+  envp.push_back(nullptr);
+  std::string arg0 = g_self_exe, arg1 = "--child-compile", arg2 = name, arg3 = std::to_string(degree);
+  char* argv[] = {arg0.data(), arg1.data(), arg2.data(), arg3.data(), nullptr};
+  pid_t pid = 0;
+  const int rc = posix_spawn(&pid, g_self_exe.c_str(), &fa, nullptr, argv, envp.data());
+  posix_spawn_file_actions_destroy(&fa);
+  close(fds[1]);
+  if (rc != 0) {
+    close(fds[0]);
+    die("cannot spawn " + g_self_exe + ": " + std::strerror(rc));
+  }
+  std::string out;
+  char buf[256];
+  for (ssize_t r; (r = read(fds[0], buf, sizeof buf)) != 0;) {
+    if (r < 0) {
+      if (errno == EINTR) continue;
+      break;
+    }
+    out.append(buf, static_cast<size_t>(r));
+  }
+  close(fds[0]);
+  int status = 0;
+  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {}
+  if (!WIFEXITED(status) || WEXITSTATUS(status) != 0 || out.empty())
+    die("the child compile of " + name + " failed (status " + std::to_string(status) + ", output \"" + out + "\")");
+  return std::atof(out.c_str()) * 1e-6;
+}
+
+size_t files_under(const fs::path& dir) {
+  size_t n = 0;
+  std::error_code ec;
+  for (auto it = fs::recursive_directory_iterator(dir, ec); !ec && it != fs::recursive_directory_iterator(); it.increment(ec))
+    if (it->is_regular_file(ec)) ++n;
+  return n;
+}
+
+struct DiskHit {
+  double fresh_cold = 0, disk_hit = 0;
+  size_t files = 0;  // in the cache directory after the first child
+};
+
+/// Medians over `reps` pairs of children; each pair gets a new directory.
+DiskHit measure_disk_hit(const LatencyKernel& k, int reps) {
+  std::vector<double> cold, hit;
+  DiskHit d;
+  for (int r = 0; r < reps; ++r) {
+    const fs::path dir = g_cache_dir / ("disk-" + k.label + "-" + std::to_string(r));
+    fs::create_directories(dir);
+    const std::string name = "poly" + k.label + "_disk_" + std::to_string(r);
+    cold.push_back(spawn_child_compile(name, k.degree, dir));
+    d.files = std::max(d.files, files_under(dir));
+    hit.push_back(spawn_child_compile(name, k.degree, dir));
+  }
+  d.fresh_cold = median(std::move(cold));
+  d.disk_hit = median(std::move(hit));
+  return d;
+}
+
+void BM_compile_cold(benchmark::State& state, const LatencyKernel* k, const kiln::Options* opts) {
+  for (auto _ : state) {
+    kiln::Staged<PolySig> s = k->fresh();
+    std::optional<kiln::Compiled<PolySig>> f(kiln::compile(s, *opts));
+    state.PauseTiming();
+    f.reset();
+    state.ResumeTiming();
+  }
+  state.counters["nodes"] = static_cast<double>(k->nodes);
+}
+
+void BM_compile_memory_hit(benchmark::State& state, const LatencyKernel* k) {
+  kiln::Compiled<PolySig> alive = kiln::compile(k->hit, kLlvm);
+  for (auto _ : state) {
+    kiln::Compiled<PolySig> f = kiln::compile(k->hit, kLlvm);
+    benchmark::DoNotOptimize(f);
+  }
+  state.counters["nodes"] = static_cast<double>(k->nodes);
+}
+
+// --- part 2: run time ----------------------------------------------------------------
+
+/// One kernel bound to its full input: each closure runs one variant on its
+/// own copy of the data.
+struct RunCase {
+  std::string name, input;
+  size_t nodes = 0;
+  double n = 0;  // elements / points / pixels / starts
+  std::function<void()> llvm, hand, cxx;
+};
+
+/// A kernel's data and calls, for make_case. K provides:
+///   Data data(bool small)                       fresh inputs (and zeroed outputs)
+///   void call(const Compiled& f, Data& d)       runs kiln's code, keeps its result in d
+///   void hand(Data& d)                          runs the hand-written code likewise
+///   void outputs(const Data& d, vector<Bits>&)  the result, then every buffer
+template <class K>
+RunCase make_case(const K& k) {
+  auto staged = k.stage();
+  auto llvm = kiln::compile(staged, kLlvm);
+  auto cxx = kiln::compile(staged, kCxx);
+  auto interp = kiln::compile(staged, kInterp);
+  auto out = [&](const typename K::Data& d) {
+    std::vector<Bits> v;
+    k.outputs(d, v);
+    return v;
+  };
+  try {
+    {
+      typename K::Data a = k.data(false), b = k.data(false), c = k.data(false);
+      k.call(llvm, a);
+      k.call(cxx, b);
+      k.hand(c);
+      check_same(k.name, k.describe(false), "kiln llvm", out(a), "hand-written", out(c));
+      check_same(k.name, k.describe(false), "kiln cxx", out(b), "hand-written", out(c));
+    }
+    {
+      typename K::Data a = k.data(true), b = k.data(true), c = k.data(true), d = k.data(true);
+      k.call(interp, a);
+      k.call(llvm, b);
+      k.call(cxx, c);
+      k.hand(d);
+      check_same(k.name, k.describe(true), "the interpreter", out(a), "hand-written", out(d));
+      check_same(k.name, k.describe(true), "kiln llvm", out(b), "hand-written", out(d));
+      check_same(k.name, k.describe(true), "kiln cxx", out(c), "hand-written", out(d));
+    }
+  } catch (const std::exception& e) {
+    die(std::string(k.name) + ": running failed: " + e.what());
+  }
+  auto big_llvm = std::make_shared<typename K::Data>(k.data(false));
+  auto big_hand = std::make_shared<typename K::Data>(k.data(false));
+  auto big_cxx = std::make_shared<typename K::Data>(k.data(false));
+  RunCase c;
+  c.name = k.name;
+  c.input = k.describe(false);
+  c.nodes = count_nodes(staged.module());
+  c.n = k.size(false);
+  c.llvm = [k, llvm, big_llvm] { k.call(llvm, *big_llvm); };
+  c.hand = [k, big_hand] { k.hand(*big_hand); };
+  c.cxx = [k, cxx, big_cxx] { k.call(cxx, *big_cxx); };
+  return c;
+}
+
+// Input sizes: the full ones of the task, and small ones for the interpreter.
+constexpr int64_t kVecN = int64_t{1} << 20, kVecSmall = int64_t{1} << 12;
+constexpr int64_t kGrid = 1024, kGridSmall = 64;
+constexpr int32_t kPixels = 256, kPixelsSmall = 32, kMaxIter = 256;
+constexpr int64_t kStarts = int64_t{1} << 16, kStartsSmall = int64_t{1} << 9;
+
+struct Saxpy {
+  const char* name = "saxpy";
+  static constexpr float a = 0.75f;
+  struct Data {
+    std::vector<float> x, y;
+  };
+  auto stage() const { return stage_saxpy(); }
+  int64_t n(bool small) const { return small ? kVecSmall : kVecN; }
+  double size(bool small) const { return static_cast<double>(n(small)); }
+  std::string describe(bool small) const { return small ? "n=1<<12" : "n=1<<20"; }
+  Data data(bool small) const { return {values<float>(static_cast<size_t>(n(small)), 1), values<float>(static_cast<size_t>(n(small)), 2)}; }
+  void call(const kiln::Compiled<SaxpySig>& f, Data& d) const { f(a, d.x, d.y); }
+  void hand(Data& d) const { hand_saxpy(a, d.x.data(), static_cast<int64_t>(d.x.size()), d.y.data()); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.y); }
+};
+
+struct Chain {
+  const char* name = "chain";
+  struct Data {
+    std::vector<float> x, y, z;
+  };
+  auto stage() const { return stage_chain(); }
+  int64_t n(bool small) const { return small ? kVecSmall : kVecN; }
+  double size(bool small) const { return static_cast<double>(n(small)); }
+  std::string describe(bool small) const { return small ? "n=1<<12" : "n=1<<20"; }
+  Data data(bool small) const {
+    const auto m = static_cast<size_t>(n(small));
+    return {positive_values(m, 11), positive_values(m, 12), std::vector<float>(m)};
+  }
+  void call(const kiln::Compiled<ChainSig>& f, Data& d) const { f(d.x, d.y, d.z); }
+  void hand(Data& d) const { hand_chain(d.x.data(), d.y.data(), d.z.data(), static_cast<int64_t>(d.x.size())); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.z); }
+};
+
+struct Dot {
+  const char* name = "dot";
+  struct Data {
+    std::vector<float> x, y;
+    float result = 0;
+  };
+  auto stage() const { return stage_dot(); }
+  int64_t n(bool small) const { return small ? kVecSmall : kVecN; }
+  double size(bool small) const { return static_cast<double>(n(small)); }
+  std::string describe(bool small) const { return small ? "n=1<<12" : "n=1<<20"; }
+  Data data(bool small) const {
+    return {values<float>(static_cast<size_t>(n(small)), 3), values<float>(static_cast<size_t>(n(small)), 4), 0};
+  }
+  void call(const kiln::Compiled<DotSig>& f, Data& d) const { d.result = f(d.x, d.y); }
+  void hand(Data& d) const { d.result = hand_dot(d.x.data(), d.y.data(), static_cast<int64_t>(d.x.size())); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.result); }
+};
+
+struct Stencil {
+  const char* name = "stencil5";
+  struct Data {
+    std::vector<double> in, out;
+    int64_t n;
+  };
+  auto stage() const { return stage_stencil(); }
+  int64_t n(bool small) const { return small ? kGridSmall : kGrid; }
+  double size(bool small) const { return static_cast<double>(n(small) * n(small)); }
+  std::string describe(bool small) const { return small ? "64x64" : "1024x1024"; }
+  Data data(bool small) const {
+    const int64_t g = n(small);
+    return {values<double>(static_cast<size_t>(g * g), 5), std::vector<double>(static_cast<size_t>(g * g)), g};
+  }
+  void call(const kiln::Compiled<StencilSig>& f, Data& d) const { f(d.in, d.out, d.n); }
+  void hand(Data& d) const { hand_stencil(d.in.data(), d.out.data(), d.n); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.out); }
+};
+
+struct Matmul {
+  const char* name = "matmul";
+  struct Data {
+    std::vector<float> a, b, c;
+  };
+  auto stage() const { return stage_matmul(); }
+  double size(bool) const { return static_cast<double>(kMat * kMat * kMat); }
+  // The sizes are staged constants: the small input is the full one.
+  std::string describe(bool) const { return "64^3"; }
+  Data data(bool) const {
+    const auto m = static_cast<size_t>(kMat * kMat);
+    return {values<float>(m, 6), values<float>(m, 7), std::vector<float>(m, -1.0f)};
+  }
+  void call(const kiln::Compiled<MatmulSig>& f, Data& d) const { f(d.a, d.b, d.c); }
+  void hand(Data& d) const { hand_matmul(d.a.data(), d.b.data(), d.c.data()); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.c); }
+};
+
+struct Mandel {
+  const char* name = "mandel";
+  struct Data {
+    std::vector<int32_t> out;
+    int32_t w;
+  };
+  auto stage() const { return stage_mandel(); }
+  int32_t w(bool small) const { return small ? kPixelsSmall : kPixels; }
+  double size(bool small) const { return static_cast<double>(w(small)) * w(small); }
+  std::string describe(bool small) const { return small ? "32x32" : "256x256"; }
+  Data data(bool small) const { return {std::vector<int32_t>(static_cast<size_t>(w(small) * w(small)), -1), w(small)}; }
+  // The square [-2, 1] x [-1.5, 1.5] at every size.
+  static double step(int32_t w) { return 3.0 / w; }
+  void call(const kiln::Compiled<MandelSig>& f, Data& d) const { f(d.out, d.w, d.w, -2.0, -1.5, step(d.w), kMaxIter); }
+  void hand(Data& d) const { hand_mandel(d.out.data(), d.w, d.w, -2.0, -1.5, step(d.w), kMaxIter); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.out); }
+};
+
+struct Collatz {
+  const char* name = "collatz";
+  static constexpr int64_t start = 1;
+  struct Data {
+    std::vector<int32_t> steps;
+  };
+  auto stage() const { return stage_collatz(); }
+  int64_t n(bool small) const { return small ? kStartsSmall : kStarts; }
+  double size(bool small) const { return static_cast<double>(n(small)); }
+  std::string describe(bool small) const { return small ? "1..1<<9" : "1..1<<16"; }
+  Data data(bool small) const { return {std::vector<int32_t>(static_cast<size_t>(n(small)), -1)}; }
+  void call(const kiln::Compiled<CollatzSig>& f, Data& d) const { f(d.steps, start); }
+  void hand(Data& d) const { hand_collatz(d.steps.data(), static_cast<int64_t>(d.steps.size()), start); }
+  void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.steps); }
+};
+
+void BM_run(benchmark::State& state, const RunCase* c, const std::function<void()>* f) {
+  for (auto _ : state) (*f)();
+  state.counters["nodes"] = static_cast<double>(c->nodes);
+  state.counters["n"] = c->n;
+  state.SetItemsProcessed(state.iterations() * static_cast<int64_t>(c->n));
+}
+
+// --- part 3: the chain against Eigen and memory bandwidth ----------------------------
+
+constexpr int64_t kStreamN = int64_t{64} << 20;  // 64M floats: 256 MiB per array
+constexpr float kTriadScalar = 3.0f;
+
+/// The chain's inputs and outputs at one size, one output per variant.
+struct ChainBuffers {
+  std::vector<float> x, y, z_llvm, z_eigen, z_hand;
+  explicit ChainBuffers(int64_t n)
+      : x(positive_values(static_cast<size_t>(n), 21)),
+        y(positive_values(static_cast<size_t>(n), 22)),
+        z_llvm(static_cast<size_t>(n)),
+        z_eigen(static_cast<size_t>(n)),
+        z_hand(static_cast<size_t>(n)) {}
+  int64_t n() const { return static_cast<int64_t>(x.size()); }
+};
+
+struct Bandwidth {
+  explicit Bandwidth(kiln::Compiled<ChainSig> c) : chain(std::move(c)) {}
+  kiln::Compiled<ChainSig> chain;
+  std::unique_ptr<ChainBuffers> small, big;  // 1<<20 and 64M floats
+  std::function<void()> llvm_small, eigen_small, llvm_big, eigen_big, triad;
+  std::string eigen_check_small, eigen_check_big;  // what the tolerance check found
+};
+
+#if KILN_BENCH_HAVE_EIGEN
+/// Eigen against kiln within a relative tolerance (Eigen rounds x * y + 1
+/// twice); returns a description of the differences.
+std::string check_eigen(const std::vector<float>& kiln_z, const std::vector<float>& eigen_z, const char* input) {
+  size_t differ = 0;
+  double worst = 0;
+  for (size_t i = 0; i < kiln_z.size(); ++i) {
+    if (std::bit_cast<uint32_t>(kiln_z[i]) == std::bit_cast<uint32_t>(eigen_z[i])) continue;
+    ++differ;
+    const double rel = std::abs(static_cast<double>(kiln_z[i]) - eigen_z[i]) / std::max(1.0, std::abs(static_cast<double>(kiln_z[i])));
+    if (!(rel <= 1e-5))
+      die(std::string("chain (") + input + "): Eigen gives " + std::to_string(eigen_z[i]) + " at " + std::to_string(i) +
+          ", kiln llvm " + std::to_string(kiln_z[i]) + ": more than the 1e-5 relative tolerance apart");
+    worst = std::max(worst, rel);
+  }
+  char buf[200];
+  std::snprintf(buf, sizeof buf, "%zu of %zu elements differ in bits from kiln llvm, max relative difference %.2g",
+                differ, kiln_z.size(), worst);
+  return buf;
+}
+#endif
+
+std::unique_ptr<Bandwidth> make_bandwidth() {
+  auto bw = std::make_unique<Bandwidth>(kiln::compile(stage_chain(), kLlvm));
+  bw->small = std::make_unique<ChainBuffers>(kVecN);
+  bw->big = std::make_unique<ChainBuffers>(kStreamN);
+  for (ChainBuffers* b : {bw->small.get(), bw->big.get()}) {
+    bw->chain(b->x, b->y, b->z_llvm);
+    hand_chain(b->x.data(), b->y.data(), b->z_hand.data(), b->n());
+    std::vector<Bits> a, h;
+    append(a, b->z_llvm);
+    append(h, b->z_hand);
+    check_same("chain", b == bw->small.get() ? "n=1<<20" : "n=64M", "kiln llvm", a, "hand-written", h);
+#if KILN_BENCH_HAVE_EIGEN
+    eigen_chain(b->x.data(), b->y.data(), b->z_eigen.data(), b->n());
+    (b == bw->small.get() ? bw->eigen_check_small : bw->eigen_check_big) =
+        check_eigen(b->z_llvm, b->z_eigen, b == bw->small.get() ? "n=1<<20" : "n=64M");
+#endif
+  }
+  ChainBuffers* s = bw->small.get();
+  ChainBuffers* g = bw->big.get();
+  const kiln::Compiled<ChainSig> chain = bw->chain;
+  bw->llvm_small = [chain, s] { chain(s->x, s->y, s->z_llvm); };
+  bw->llvm_big = [chain, g] { chain(g->x, g->y, g->z_llvm); };
+#if KILN_BENCH_HAVE_EIGEN
+  bw->eigen_small = [s] { eigen_chain(s->x.data(), s->y.data(), s->z_eigen.data(), s->n()); };
+  bw->eigen_big = [g] { eigen_chain(g->x.data(), g->y.data(), g->z_eigen.data(), g->n()); };
+#endif
+  // The triad on the big buffers: a = z_hand, b = x, c = y (3 x 64M floats).
+  bw->triad = [g] { hand_triad(g->z_hand.data(), g->x.data(), g->y.data(), kTriadScalar, g->n()); };
+  return bw;
+}
+
+void BM_stream(benchmark::State& state, const std::function<void()>* f, int64_t n) {
+  for (auto _ : state) (*f)();
+  state.SetBytesProcessed(state.iterations() * n * 12);  // 2 reads + 1 write of a float
+}
+
+// --- part 4: staging throughput ------------------------------------------------------
+
+constexpr int kBigLoops = 200, kBigChain = 160;
+
+/// About 100k staged nodes: kBigLoops sibling loops over the arrays, each
+/// y[i] += a Horner chain of kBigChain steps in x[i] with a max every 8th.
+/// Every measurement stages it under a new name, so that no compile is a
+/// cache hit.
+kiln::Staged<PolySig> stage_big(const std::string& name) {
+  return kiln::stage(name, {"x", "y"}, [](Arr<const double> x, Arr<double> y) {
+    const std::vector<double> coef = values<double>(kBigChain + 1, 31);
+    for (int l = 0; l < kBigLoops; ++l) {
+      kiln::for_(0, x.size(), [&](Rep<int64_t> i) {
+        Rep<double> v = x[i] * (1.0 / (l + 2));
+        Rep<double> p = coef[0];
+        for (int k = 1; k <= kBigChain; ++k) {
+          p = p * v + coef[static_cast<size_t>(k)];
+          if (k % 8 == 0) p = kiln::max(p, -4.0);
+        }
+        y[i] += p;
+      });
+    }
+  });
+}
+
+struct Throughput {
+  size_t staged_nodes = 0, nodes = 0;
+  double stage = 0, pipeline = 0, compile = 0;  // median seconds
+};
+
+/// Checks the big program on llvm against the interpreter on a short input.
+void check_big() {
+  auto s = stage_big("big_check");
+  const std::vector<double> x = values<double>(37, 41);
+  std::vector<double> y_llvm(x.size()), y_interp(x.size());
+  kiln::compile(s, kLlvm)(x, y_llvm);
+  kiln::compile(s, kInterp)(x, y_interp);
+  std::vector<Bits> a, b;
+  append(a, y_interp);
+  append(b, y_llvm);
+  check_same("big", "n = 37", "the interpreter", a, "kiln llvm", b);
+}
+
+Throughput measure_throughput(int reps) {
+  Throughput t;
+  std::vector<double> st, pl, co;
+  for (int r = 0; r < reps; ++r) {
+    auto start = std::chrono::steady_clock::now();
+    std::optional<kiln::Staged<PolySig>> s(stage_big("big_" + std::to_string(g_serial++)));
+    st.push_back(seconds_since(start));
+    start = std::chrono::steady_clock::now();
+    std::optional<kiln::ir::Module> m(s->module());
+    pl.push_back(seconds_since(start));
+    if (r == 0) {
+      t.nodes = count_nodes(*m);
+      t.staged_nodes = count_nodes(kiln::detail::build_module(s->state()));
+    }
+    m.reset();
+    start = std::chrono::steady_clock::now();
+    std::optional<kiln::Compiled<PolySig>> f(kiln::compile(*s, kLlvm));
+    co.push_back(seconds_since(start));
+  }
+  t.stage = median(std::move(st));
+  t.pipeline = median(std::move(pl));
+  t.compile = median(std::move(co));
+  return t;
+}
+
+// Times staging, the pipeline or the llvm compile of the big program; the
+// other steps and every destructor run with the clock paused.
+void BM_big(benchmark::State& state, int what) {
+  size_t staged_nodes = 0;
+  for (auto _ : state) {
+    if (what != 0) state.PauseTiming();
+    std::optional<kiln::Staged<PolySig>> s(stage_big("big_" + std::to_string(g_serial++)));
+    if (what != 0) state.ResumeTiming();
+    if (what == 1) {
+      std::optional<kiln::ir::Module> m(s->module());
+      state.PauseTiming();
+      m.reset();
+      state.ResumeTiming();
+    } else if (what == 2) {
+      std::optional<kiln::Compiled<PolySig>> f(kiln::compile(*s, kLlvm));
+      state.PauseTiming();
+      f.reset();
+      state.ResumeTiming();
+    }
+    state.PauseTiming();
+    if (staged_nodes == 0) staged_nodes = count_nodes(kiln::detail::build_module(s->state()));
+    s.reset();
+    state.ResumeTiming();
+  }
+  state.counters["staged_nodes"] = static_cast<double>(staged_nodes);
+  state.counters["nodes_per_s"] =
+      benchmark::Counter(static_cast<double>(staged_nodes), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// --- the summary ---------------------------------------------------------------------
+
+void print_latency(const std::vector<LatencyKernel>& kernels) {
+  std::printf("\n== Part 1: compile latency, Backend::llvm vs Backend::cxx (stage + compile, cold; medians of %d alternating) ==\n",
+              kReps);
+  std::printf("   memory_hit: compile() of a compiled, alive staged function; disk_hit: a second fresh process on the\n"
+              "   same cache directory, fresh_cold: the first one (compile only, LLVM set-up included)\n");
+  std::printf("%-8s %5s %6s %8s %9s %9s %9s | %9s %8s | %11s %11s %9s %5s\n", "kernel", "nodes", "degree", "stage_ms",
+              "llvm_ms", "cxx_ms", "llvm/cxx", "memhit_ms", "hit/cold", "fresh_cold", "disk_hit_ms", "disk/cold",
+              "files");
+  std::vector<std::string> results;
+  for (const LatencyKernel& k : kernels) {
+    std::vector<double> llvm, cxx, llvm_compile, stage;
+    for (int r = 0; r < kReps; ++r) {
+      double c = 0;
+      llvm.push_back(cold_compile(k, kLlvm, &c));
+      llvm_compile.push_back(c);
+      stage.push_back(llvm.back() - c);
+      cxx.push_back(cold_compile(k, kCxx));
+    }
+    const double l = median(llvm), x = median(cxx), lc = median(llvm_compile), st = median(stage);
+    double hit = 0;
+    {
+      kiln::Compiled<PolySig> alive = kiln::compile(k.hit, kLlvm);
+      hit = median_each(kReps, {[&] { benchmark::DoNotOptimize(kiln::compile(k.hit, kLlvm)); }}, 5e-3)[0];
+    }
+    const DiskHit d = measure_disk_hit(k, kReps);
+    std::printf("%-8s %5zu %6d %8.2f %9.2f %9.1f %9.3f | %9.2f %8.3f | %11.2f %11.2f %9.3f %5zu\n", k.label.c_str(),
+                k.nodes, k.degree, st * 1e3, l * 1e3, x * 1e3, l / x, hit * 1e3, hit / lc, d.fresh_cold * 1e3,
+                d.disk_hit * 1e3, d.disk_hit / d.fresh_cold, d.files);
+    std::fflush(stdout);
+    char buf[400];
+    std::snprintf(buf, sizeof buf, "RESULT compile_%s nodes=%zu llvm_ms=%.3f cxx_ms=%.3f ratio=%.4f", k.label.c_str(),
+                  k.nodes, l * 1e3, x * 1e3, l / x);
+    results.push_back(buf);
+    std::snprintf(buf, sizeof buf, "RESULT compile_memory_hit_%s nodes=%zu hit_ms=%.3f cold_compile_ms=%.3f ratio=%.4f",
+                  k.label.c_str(), k.nodes, hit * 1e3, lc * 1e3, hit / lc);
+    results.push_back(buf);
+    std::snprintf(buf, sizeof buf, "RESULT compile_disk_hit_%s nodes=%zu disk_hit_ms=%.3f fresh_cold_ms=%.3f ratio=%.4f",
+                  k.label.c_str(), k.nodes, d.disk_hit * 1e3, d.fresh_cold * 1e3, d.disk_hit / d.fresh_cold);
+    results.push_back(buf);
+  }
+  for (const std::string& r : results) std::printf("%s\n", r.c_str());
+}
+
+void print_run(const std::vector<RunCase>& cases) {
+  std::printf("\n== Part 2: run time, Backend::llvm vs hand-written C++ (-O3 -march=native -ffp-contract=off) and "
+              "Backend::cxx; one thread ==\n");
+  std::printf("   (medians of 9 alternating samples, each a batch of about 5 ms or one call)\n");
+  std::printf("%-9s %10s %6s %10s %10s %10s %10s %9s\n", "kernel", "input", "nodes", "llvm_ms", "hand_ms", "cxx_ms",
+              "llvm/hand", "cxx/hand");
+  std::vector<std::string> results;
+  for (const RunCase& c : cases) {
+    const std::vector<double> t = median_each(9, {c.llvm, c.hand, c.cxx}, 5e-3);
+    std::printf("%-9s %10s %6zu %10.4f %10.4f %10.4f %9.3fx %8.3fx\n", c.name.c_str(), c.input.c_str(), c.nodes,
+                t[0] * 1e3, t[1] * 1e3, t[2] * 1e3, t[0] / t[1], t[2] / t[1]);
+    std::fflush(stdout);
+    char buf[300];
+    std::snprintf(buf, sizeof buf, "RESULT run_%s llvm_ms=%.4f hand_ms=%.4f ratio=%.4f cxx_ms=%.4f cxx_ratio=%.4f",
+                  c.name.c_str(), t[0] * 1e3, t[1] * 1e3, t[0] / t[1], t[2] * 1e3, t[2] / t[1]);
+    results.push_back(buf);
+  }
+  for (const std::string& r : results) std::printf("%s\n", r.c_str());
+}
+
+void print_bandwidth(const Bandwidth& bw) {
+  std::printf("\n== Part 3: the chain vs Eigen 3.4, and its bandwidth vs a STREAM triad (64M floats; 12 bytes per "
+              "element on both) ==\n");
+  std::vector<std::string> results;
+  char buf[300];
+#if KILN_BENCH_HAVE_EIGEN
+  std::printf("   Eigen has no element-wise fma (x * y + 1 rounds twice): compared within 1e-5 relative, not bit for bit\n");
+  std::printf("   n=1<<20: %s\n   n=64M:   %s\n", bw.eigen_check_small.c_str(), bw.eigen_check_big.c_str());
+  {
+    const std::vector<double> s = median_each(9, {bw.llvm_small, bw.eigen_small}, 5e-3);
+    std::printf("%-22s llvm %9.4f ms   eigen %9.4f ms   llvm/eigen %6.3fx\n", "chain n=1<<20", s[0] * 1e3,
+                s[1] * 1e3, s[0] / s[1]);
+    std::snprintf(buf, sizeof buf, "RESULT chain_vs_eigen_1M llvm_ms=%.4f eigen_ms=%.4f ratio=%.4f", s[0] * 1e3,
+                  s[1] * 1e3, s[0] / s[1]);
+    results.push_back(buf);
+  }
+#else
+  std::printf("   (built without Eigen: install libeigen3-dev and reconfigure for the Eigen rows)\n");
+#endif
+  std::vector<std::function<void()>> fs = {bw.llvm_big, bw.triad};
+#if KILN_BENCH_HAVE_EIGEN
+  fs.push_back(bw.eigen_big);
+#endif
+  const std::vector<double> t = median_each(kReps, fs, 0);
+  const double bytes = static_cast<double>(kStreamN) * 12;
+  const double gbps_llvm = bytes / t[0] * 1e-9, gbps_triad = bytes / t[1] * 1e-9;
+#if KILN_BENCH_HAVE_EIGEN
+  std::printf("%-22s llvm %9.3f ms   eigen %9.3f ms   llvm/eigen %6.3fx\n", "chain n=64M", t[0] * 1e3, t[2] * 1e3,
+              t[0] / t[2]);
+  std::snprintf(buf, sizeof buf, "RESULT chain_vs_eigen_64M llvm_ms=%.3f eigen_ms=%.3f ratio=%.4f", t[0] * 1e3,
+                t[2] * 1e3, t[0] / t[2]);
+  results.push_back(buf);
+#endif
+  std::printf("%-22s llvm %9.2f GB/s triad %8.2f GB/s fraction %6.3f (triad %.3f ms)\n", "bandwidth n=64M", gbps_llvm,
+              gbps_triad, gbps_llvm / gbps_triad, t[1] * 1e3);
+  std::snprintf(buf, sizeof buf, "RESULT chain_bandwidth_64M llvm_gbps=%.3f triad_gbps=%.3f ratio=%.4f", gbps_llvm,
+                gbps_triad, gbps_llvm / gbps_triad);
+  results.push_back(buf);
+  for (const std::string& r : results) std::printf("%s\n", r.c_str());
+}
+
+void print_throughput() {
+  const Throughput t = measure_throughput(kReps);
+  const double sn = static_cast<double>(t.staged_nodes);
+  std::printf("\n== Part 4: staging throughput, %d loops x %d-step chains, through Backend::llvm (medians of %d) ==\n",
+              kBigLoops, kBigChain, kReps);
+  std::printf("   staged nodes %zu, after the pipeline %zu; rates are staged nodes per second\n", t.staged_nodes,
+              t.nodes);
+  std::printf("%-28s %10s %14s\n", "step", "ms", "nodes/s");
+  std::printf("%-28s %10.2f %14.3g\n", "stage", t.stage * 1e3, sn / t.stage);
+  std::printf("%-28s %10.2f %14.3g\n", "pipeline (Staged::module)", t.pipeline * 1e3, sn / t.pipeline);
+  std::printf("%-28s %10.2f %14.3g\n", "compile (pipeline + llvm)", t.compile * 1e3, sn / t.compile);
+  std::printf("%-28s %10.2f %14.3g\n", "end to end (stage+compile)", (t.stage + t.compile) * 1e3,
+              sn / (t.stage + t.compile));
+  // kiln's own front end (staging + pipeline) against the whole, and the rates.
+  const double front = t.stage + t.pipeline, total = t.stage + t.compile;
+  std::printf("RESULT staging_100k staged_nodes=%zu nodes=%zu stage_nodes_per_s=%.4g pipeline_nodes_per_s=%.4g "
+              "end_to_end_nodes_per_s=%.4g frontend_ms=%.2f end_to_end_ms=%.2f ratio=%.4f\n",
+              t.staged_nodes, t.nodes, sn / t.stage, sn / t.pipeline, sn / total, front * 1e3, total * 1e3,
+              front / total);
+}
+
+/// A fresh private cache directory for this run, as KILN_CACHE_DIR.
+void use_fresh_cache_dir() {
+  std::string tmpl = (fs::temp_directory_path() / "kiln-bench-llvm-XXXXXX").string();
+  if (!mkdtemp(tmpl.data())) die("cannot create a temporary cache directory under " + fs::temp_directory_path().string());
+  g_cache_dir = tmpl;
+  setenv("KILN_CACHE_DIR", tmpl.c_str(), 1);
+  setenv("KILN_DISK_CACHE", "1", 1);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  if (argc == 4 && std::strcmp(argv[1], "--child-compile") == 0) return child_compile(argv[2], argv[3]);
+  if (!kiln::available(kiln::Backend::llvm)) {
+    std::printf("Backend::llvm not built\n");
+    return 0;
+  }
+  bool summary = true;
+  int kept = 1;
+  for (int i = 1; i < argc; ++i) {
+    if (std::strcmp(argv[i], "--no_summary") == 0) summary = false;
+    else argv[kept++] = argv[i];
+  }
+  argc = kept;
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  {
+    std::error_code ec;
+    g_self_exe = fs::read_symlink("/proc/self/exe", ec).string();
+    if (ec) die("cannot resolve /proc/self/exe: " + ec.message());
+  }
+  use_fresh_cache_dir();
+
+  // Built and checked before anything is timed; they live until the end.
+  std::vector<LatencyKernel> latency;
+  std::vector<RunCase> cases;
+  std::unique_ptr<Bandwidth> bw;
+  try {
+    for (size_t target : {20, 200, 2000}) {
+      latency.push_back(latency_kernel(target));
+      check_poly(latency.back());
+    }
+    cases.push_back(make_case(Saxpy{}));
+    cases.push_back(make_case(Chain{}));
+    cases.push_back(make_case(Dot{}));
+    cases.push_back(make_case(Stencil{}));
+    cases.push_back(make_case(Matmul{}));
+    cases.push_back(make_case(Mandel{}));
+    cases.push_back(make_case(Collatz{}));
+    bw = make_bandwidth();
+    check_big();
+  } catch (const std::exception& e) {
+    die(std::string("setting up failed: ") + e.what());
+  }
+
+  for (const LatencyKernel& k : latency) {
+    const std::string p = "compile/" + k.label;
+    // Real time: Backend::cxx's work is in a child process.
+    benchmark::RegisterBenchmark((p + "/llvm_cold").c_str(), BM_compile_cold, &k, &kLlvm)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark((p + "/cxx_cold").c_str(), BM_compile_cold, &k, &kCxx)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+    benchmark::RegisterBenchmark((p + "/llvm_memory_hit").c_str(), BM_compile_memory_hit, &k)
+        ->Unit(benchmark::kMillisecond)
+        ->UseRealTime();
+  }
+  for (const RunCase& c : cases) {
+    const std::string p = "run/" + c.name;
+    benchmark::RegisterBenchmark((p + "/llvm").c_str(), BM_run, &c, &c.llvm)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((p + "/hand").c_str(), BM_run, &c, &c.hand)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark((p + "/cxx").c_str(), BM_run, &c, &c.cxx)->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RegisterBenchmark("stream/chain_1M/llvm", BM_stream, &bw->llvm_small, kVecN)->Unit(benchmark::kMillisecond);
+#if KILN_BENCH_HAVE_EIGEN
+  benchmark::RegisterBenchmark("stream/chain_1M/eigen", BM_stream, &bw->eigen_small, kVecN)->Unit(benchmark::kMillisecond);
+#endif
+  benchmark::RegisterBenchmark("stream/chain_64M/llvm", BM_stream, &bw->llvm_big, kStreamN)->Unit(benchmark::kMillisecond);
+#if KILN_BENCH_HAVE_EIGEN
+  benchmark::RegisterBenchmark("stream/chain_64M/eigen", BM_stream, &bw->eigen_big, kStreamN)->Unit(benchmark::kMillisecond);
+#endif
+  benchmark::RegisterBenchmark("stream/triad_64M/hand", BM_stream, &bw->triad, kStreamN)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("staging/big/stage", BM_big, 0)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("staging/big/pipeline", BM_big, 1)->Unit(benchmark::kMillisecond);
+  benchmark::RegisterBenchmark("staging/big/llvm_compile", BM_big, 2)->Unit(benchmark::kMillisecond)->UseRealTime();
+
+  try {
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    if (summary) {
+      print_latency(latency);
+      print_run(cases);
+      print_bandwidth(*bw);
+      print_throughput();
+      std::printf("\nnote: one thread throughout (no parallel_for_); the summary's RESULT lines: grep ^RESULT\n");
+#ifndef NDEBUG
+      std::printf("note: this binary is not a Release build: the hand-written code is not built with -O3\n");
+#endif
+    }
+  } catch (const std::exception& e) {
+    die(std::string("failed: ") + e.what());
+  }
+  cases.clear();
+  remove_cache_dir();
+  return 0;
+}

@@ -1,0 +1,221 @@
+// Backend::llvm: results, traps (also from parallel_for workers), thread
+// counts, the kernel cache (memory, disk across processes, corruption,
+// concurrent compiles), KILN_EXPLAIN_CACHE and KILN_DUMP=llvm,asm. The
+// differential checks of every interpreter test (tests/support.h) and
+// kiln-fuzz cover the semantics op by op.
+#include "backends/llvm/llvm_backend.h"
+#include "backends/runtime/thread_pool.h"
+
+#include "support.h"
+
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <optional>
+#include <thread>
+
+#include <sys/wait.h>
+#include <unistd.h>
+
+using kiln::Arr;
+using kiln::Rep;
+using Catch::Matchers::Contains;
+namespace fs = std::filesystem;
+
+namespace {
+
+const kiln::Options llvm{.backend = kiln::Backend::llvm};
+
+class ScopedEnv {
+ public:
+  ScopedEnv(const char* name, const std::string& value) : name_(name) {
+    if (const char* old = std::getenv(name)) old_ = old;
+    setenv(name, value.c_str(), 1);
+  }
+  ~ScopedEnv() {
+    if (old_) setenv(name_, old_->c_str(), 1);
+    else unsetenv(name_);
+  }
+
+ private:
+  const char* name_;
+  std::optional<std::string> old_;
+};
+
+struct FreshCache {
+  fs::path dir = fs::temp_directory_path() / ("kiln-llvm-cache-" + std::to_string(getpid()) + "-" +
+                                               std::to_string(reinterpret_cast<uintptr_t>(this)));
+  ScopedEnv env{"KILN_CACHE_DIR", dir.string()};
+  ScopedEnv disk{"KILN_DISK_CACHE", "1"};
+  ~FreshCache() {
+    std::error_code ec;
+    fs::remove_all(dir, ec);
+  }
+};
+
+// Captures what `fn` writes to stderr (fd 2).
+template <class F>
+std::string stderr_of(F&& fn) {
+  fs::path log = fs::temp_directory_path() / ("kiln-stderr-" + std::to_string(getpid()) + ".txt");
+  std::fflush(stderr);
+  int saved = dup(2);
+  FILE* out = std::fopen(log.c_str(), "w");
+  dup2(fileno(out), 2);
+  fn();
+  std::fflush(stderr);
+  dup2(saved, 2);
+  close(saved);
+  std::fclose(out);
+  std::ifstream in(log);
+  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  fs::remove(log);
+  return text;
+}
+
+// A function no other test compiles: `salt` makes its IR unique.
+auto unique_kernel(int64_t salt) {
+  return kiln::stage("unique", {"x"}, [salt](Arr<int64_t> x) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { x[i] = x[i] * 7 + salt; });
+  });
+}
+
+}  // namespace
+
+TEST_CASE("llvm backend: results, tuples and traps", "[llvm]") {
+  auto f = kiln::stage("mix", {"flag", "n", "x"}, [](Rep<bool> flag, Rep<int32_t> n, Arr<double> x) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { x[i] = kiln::sqrt(x[i]) + kiln::cast<double>(n); });
+    return std::make_tuple(!flag, n * 65536 * 65536 + n, kiln::cast<int64_t>(kiln::cast<double>(n) * 1e30));
+  });
+  auto run = kiln::compile(f, llvm);
+  std::vector<double> x = {4.0, 9.0};
+  auto [b, w, big] = run(true, 7, x);
+  CHECK(b == false);
+  CHECK(w == 7);
+  CHECK(big == INT64_MAX);  // saturating conversion
+  CHECK(x == std::vector<double>{9.0, 10.0});
+
+  auto div = kiln::stage("div", {"a", "b"}, [](Rep<int64_t> a, Rep<int64_t> b) { return a % b + a / b; });
+  auto d = kiln::compile(div, llvm);
+  CHECK(d(INT64_MIN, -1) == INT64_MIN);
+  auto msg = kiln::test::error_message<kiln::RuntimeError>([&] { d(1, 0); });
+  CHECK_THAT(msg, Contains("by zero in @div") && Contains("llvm_backend.cpp:"));
+}
+
+TEST_CASE("llvm backend: parallel_for gives the same result on any number of threads, and traps reach the caller",
+          "[llvm]") {
+  auto f = kiln::stage("par", {"x", "d"}, [](Arr<int64_t> x, Rep<int64_t> d) {
+    kiln::parallel_for_(0, x.size(), [&](Rep<int64_t> i) {
+      Rep<int64_t> acc = 0;
+      kiln::for_(0, i % 17, [&](Rep<int64_t> j) { acc += j * i; });
+      x[i] = acc + 100 / (i - d);  // traps where i == d
+    });
+  });
+  auto run = kiln::compile(f, llvm);
+  auto check = kiln::test::interp(f);
+  const int before = kiln::runtime::thread_count();
+  for (int threads : {1, 2, 4}) {
+    kiln::runtime::set_thread_count(threads);
+    std::vector<int64_t> a(10000), b(10000);
+    run(a, -1);
+    check(b, -1);
+    CHECK(a == b);
+    auto msg = kiln::test::error_message<kiln::RuntimeError>([&] { run(a, 5000); });
+    CHECK_THAT(msg, Contains("integer division by zero in @par"));
+  }
+  kiln::runtime::set_thread_count(before);
+}
+
+TEST_CASE("llvm backend: a second compile of the same program is a memory hit", "[llvm][cache]") {
+  auto f = unique_kernel(1000 + getpid());
+  const auto s0 = kiln::llvm_backend::stats();
+  auto a = kiln::compile(f, llvm);
+  auto b = kiln::compile(f, llvm);
+  const auto s1 = kiln::llvm_backend::stats();
+  CHECK(s1.compiles + s1.disk_hits == s0.compiles + s0.disk_hits + 1);
+  CHECK(s1.memory_hits == s0.memory_hits + 1);
+  std::vector<int64_t> x = {1, 2};
+  a(x);
+  b(x);
+  CHECK(x == std::vector<int64_t>{49 + 8 * (1000 + getpid()), 98 + 8 * (1000 + getpid())});
+}
+
+TEST_CASE("llvm backend: another process finds the object on disk; a corrupt entry is rebuilt", "[llvm][cache]") {
+  FreshCache cache;
+  const int64_t salt = 2000 + getpid();
+  pid_t child = fork();
+  if (child == 0) {  // compiles and stores, then leaves at once
+    kiln::compile(unique_kernel(salt), llvm);
+    _exit(kiln::llvm_backend::stats().compiles >= 1 ? 0 : 1);
+  }
+  int status = 0;
+  waitpid(child, &status, 0);
+  REQUIRE(WIFEXITED(status));
+  REQUIRE(WEXITSTATUS(status) == 0);
+
+  const auto s0 = kiln::llvm_backend::stats();
+  auto run = kiln::compile(unique_kernel(salt), llvm);
+  const auto s1 = kiln::llvm_backend::stats();
+  CHECK(s1.disk_hits == s0.disk_hits + 1);
+  CHECK(s1.compiles == s0.compiles);
+  std::vector<int64_t> x = {1};
+  run(x);
+  CHECK(x[0] == 7 + salt);
+
+  // Flip a byte in every entry: the next process must rebuild, not crash.
+  for (const auto& e : fs::directory_iterator(cache.dir / "llvm")) {
+    std::fstream file(e.path(), std::ios::in | std::ios::out | std::ios::binary);
+    file.seekp(static_cast<std::streamoff>(fs::file_size(e.path()) / 2));
+    file.put('\x5a');
+  }
+  child = fork();
+  if (child == 0) {
+    const auto c0 = kiln::llvm_backend::stats();
+    auto again = kiln::compile(unique_kernel(salt + 1), llvm);  // new in this process: goes to disk
+    std::vector<int64_t> y = {1};
+    again(y);
+    const auto c1 = kiln::llvm_backend::stats();
+    _exit(y[0] == 8 + salt && c1.compiles == c0.compiles + 1 ? 0 : 1);
+  }
+  waitpid(child, &status, 0);
+  CHECK(WIFEXITED(status));
+  CHECK(WEXITSTATUS(status) == 0);
+}
+
+TEST_CASE("llvm backend: threads compiling the same program at once share one compile", "[llvm][cache]") {
+  const int64_t salt = 3000 + getpid();
+  const auto s0 = kiln::llvm_backend::stats();
+  std::vector<std::thread> threads;
+  std::vector<int64_t> results(8);
+  for (int t = 0; t < 8; ++t)
+    threads.emplace_back([&, t] {
+      auto run = kiln::compile(unique_kernel(salt), llvm);  // each thread stages its own copy
+      std::vector<int64_t> x = {t};
+      run(x);
+      results[static_cast<size_t>(t)] = x[0];
+    });
+  for (auto& t : threads) t.join();
+  const auto s1 = kiln::llvm_backend::stats();
+  CHECK(s1.compiles + s1.disk_hits == s0.compiles + s0.disk_hits + 1);
+  for (int t = 0; t < 8; ++t) CHECK(results[static_cast<size_t>(t)] == 7 * t + salt);
+}
+
+TEST_CASE("llvm backend: KILN_EXPLAIN_CACHE says why a lookup missed", "[llvm][cache]") {
+  FreshCache cache;
+  kiln::compile(unique_kernel(4000 + getpid()), llvm);
+  std::string text = stderr_of([&] {
+    ScopedEnv explain("KILN_EXPLAIN_CACHE", "1");
+    kiln::compile(unique_kernel(4001 + getpid()), llvm);
+  });
+  CHECK_THAT(text, Contains("cache miss for @unique") && Contains("\"ir\" differs"));
+}
+
+TEST_CASE("llvm backend: KILN_DUMP=llvm,asm prints LLVM IR before and after optimisation and the machine code",
+          "[llvm]") {
+  auto f = kiln::stage("dumped", {"v"}, [](Rep<double> v) { return v * 0.25 + double(getpid()); });
+  std::string text = stderr_of([&] {
+    ScopedEnv dump("KILN_DUMP", "llvm,asm");
+    CHECK(kiln::compile(f, llvm)(4.0) == 1.0 + getpid());
+  });
+  CHECK_THAT(text, Contains("LLVM IR for @dumped before optimisation") && Contains("define internal double @kiln.fn.dumped") &&
+                       Contains("after optimisation") && Contains("machine code for @dumped") && Contains("kiln_call"));
+}
