@@ -15,6 +15,7 @@ namespace {
 
 const char* backend_name(Backend b) {
   switch (b) {
+    case Backend::automatic: return "automatic";
     case Backend::interp: return "interp";
     case Backend::llvm: return "llvm";
     case Backend::cxx: return "cxx";
@@ -35,6 +36,8 @@ std::string staged_ir(const std::shared_ptr<StagedState>& s, const Options* opts
 
 KernelFactory kernel_factory(Backend b) {
   switch (b) {
+    case Backend::automatic:
+      return kernel_factory(Backend::llvm) ? kernel_factory(Backend::llvm) : kernel_factory(Backend::interp);
     case Backend::interp:
       return [](ir::Module m, const Options&) { return interp::make_kernel(std::move(m)); };
     case Backend::cxx:

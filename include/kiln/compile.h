@@ -18,6 +18,7 @@ namespace kiln {
 /// Where compiled code runs. Only backends built into this kiln are available;
 /// asking for another throws kiln::CompileError saying how to enable it.
 enum class Backend {
+  automatic,  ///< the default: llvm when this kiln has it, else interp
   interp,  ///< the reference interpreter: exact, bounds-checked, slow (the oracle)
   llvm,    ///< LLVM ORC JIT
   cxx,     ///< C++ source compiled by the system compiler
@@ -39,7 +40,7 @@ struct Passes {
 /// Compilation options (an aggregate: use designated initialisers).
 struct Options {
   /// The backend that runs the code.
-  Backend backend = Backend::interp;
+  Backend backend = Backend::automatic;
   /// Run the IR verifier after each pass (always on in debug builds).
   bool verify_each_pass = false;
   /// Run the optimisation passes; false runs only variable promotion.
