@@ -32,8 +32,9 @@ export KILN_JOBS
 # Debian packages the build needs. libbenchmark-dev is only for bench/, but it
 # is small and installing it keeps every script's build tree identical. clang
 # is the second compiler the exported-source test builds with; llvm-19-dev
-# (with libzstd-dev, which its CMake config needs) is Backend::llvm.
-KILN_DEPS=(cmake ninja-build g++ clang catch2 ccache libbenchmark-dev llvm-19-dev libzstd-dev)
+# (with libzstd-dev, which its CMake config needs) is Backend::llvm; Eigen is a
+# baseline in bench/.
+KILN_DEPS=(cmake ninja-build g++ clang catch2 ccache libbenchmark-dev llvm-19-dev libzstd-dev libeigen3-dev)
 
 kiln_log() { printf '==> %s\n' "$*"; }
 kiln_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
