@@ -2,6 +2,7 @@
 // settings and the object cache.
 #include "backends/cxx/cxx_backend.h"
 
+#include "backends/environment.h"
 #include "support.h"
 
 #include <filesystem>
@@ -19,35 +20,10 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using kiln::test::FreshCache;
+using kiln::test::ScopedEnv;
+
 const kiln::Options cxx{.backend = kiln::Backend::cxx};
-
-/// Sets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-/// A fresh, empty cache directory for one test, removed afterwards.
-struct FreshCache {
-  fs::path dir = fs::temp_directory_path() / ("kiln-test-cache-" + std::to_string(getpid()) + "-" +
-                                               std::to_string(reinterpret_cast<uintptr_t>(this)));
-  ScopedEnv env{"KILN_CACHE_DIR", dir.string()};
-  ~FreshCache() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
 
 }  // namespace
 
@@ -196,23 +172,10 @@ TEST_CASE("cxx backend: an unusable cache directory is a CompileError naming KIL
 
 TEST_CASE("cxx backend: KILN_DUMP=cpp prints the generated source to stderr", "[cxx]") {
   auto f = kiln::stage("dumped", {"v"}, [](Rep<double> v) { return v * 0.5; });
-  fs::path log = fs::temp_directory_path() / ("kiln-dump-" + std::to_string(getpid()) + ".txt");
-  {
+  std::string text = kiln::test::stderr_of([&] {
     ScopedEnv dump("KILN_DUMP", "ir,cpp");
-    std::fflush(stderr);
-    int saved = dup(2);
-    FILE* out = std::fopen(log.c_str(), "w");
-    dup2(fileno(out), 2);
-    auto run = kiln::compile(f, cxx);
-    std::fflush(stderr);
-    dup2(saved, 2);
-    close(saved);
-    std::fclose(out);
-    CHECK(run(3.0) == 1.5);
-  }
-  std::ifstream in(log);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  fs::remove(log);
+    CHECK(kiln::compile(f, cxx)(3.0) == 1.5);
+  });
   CHECK_THAT(text, Contains("// ---- C++ for @dumped ----") && Contains("extern \"C\" double dumped(double v) {") &&
                        Contains("// ---- IR after"));
 }

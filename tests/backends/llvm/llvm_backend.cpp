@@ -6,6 +6,7 @@
 #include "backends/llvm/llvm_backend.h"
 #include "backends/runtime/thread_pool.h"
 
+#include "backends/environment.h"
 #include "support.h"
 
 #include <filesystem>
@@ -24,53 +25,11 @@ namespace fs = std::filesystem;
 
 namespace {
 
+using kiln::test::FreshCache;
+using kiln::test::ScopedEnv;
+using kiln::test::stderr_of;
+
 const kiln::Options llvm{.backend = kiln::Backend::llvm};
-
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
-struct FreshCache {
-  fs::path dir = fs::temp_directory_path() / ("kiln-llvm-cache-" + std::to_string(getpid()) + "-" +
-                                               std::to_string(reinterpret_cast<uintptr_t>(this)));
-  ScopedEnv env{"KILN_CACHE_DIR", dir.string()};
-  ScopedEnv disk{"KILN_DISK_CACHE", "1"};
-  ~FreshCache() {
-    std::error_code ec;
-    fs::remove_all(dir, ec);
-  }
-};
-
-// Captures what `fn` writes to stderr (fd 2).
-template <class F>
-std::string stderr_of(F&& fn) {
-  fs::path log = fs::temp_directory_path() / ("kiln-stderr-" + std::to_string(getpid()) + ".txt");
-  std::fflush(stderr);
-  int saved = dup(2);
-  FILE* out = std::fopen(log.c_str(), "w");
-  dup2(fileno(out), 2);
-  fn();
-  std::fflush(stderr);
-  dup2(saved, 2);
-  close(saved);
-  std::fclose(out);
-  std::ifstream in(log);
-  std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-  fs::remove(log);
-  return text;
-}
 
 // A function no other test compiles: `salt` makes its IR unique.
 auto unique_kernel(int64_t salt) {
