@@ -57,142 +57,32 @@
 #include <kiln/kiln.h>
 
 #include "backends/cxx/cxx_backend.h"
+#include "bench_support.h"
 
 #include <algorithm>
 #include <atomic>
-#include <bit>
 #include <chrono>
 #include <cmath>
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
-#include <cstring>
 #include <exception>
-#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
 #include <span>
 #include <string>
-#include <type_traits>
 #include <utility>
 #include <vector>
-
-#include <unistd.h>
 
 namespace {
 
 using kiln::Arr;
 using kiln::Rep;
-namespace fs = std::filesystem;
+using namespace kiln::bench;  // bench_support.h
 
 const kiln::Options kCxx{.backend = kiln::Backend::cxx};
 const kiln::Options kInterp{.backend = kiln::Backend::interp};
-
-// The fresh cache directory of this run (removed at the end, and by die()).
-fs::path g_cache_dir;
-
-void remove_cache_dir() {
-  if (g_cache_dir.empty()) return;
-  std::error_code ec;
-  fs::remove_all(g_cache_dir, ec);
-  g_cache_dir.clear();
-}
-
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "kiln_bench_cxx: %s\n", message.c_str());
-  remove_cache_dir();
-  std::exit(EXIT_FAILURE);
-}
-
-size_t count_nodes(const kiln::ir::Module& m) {
-  size_t n = 0;
-  for (const kiln::ir::Function& f : m.functions) kiln::ir::walk(f, [&](kiln::ir::ValueId) { ++n; });
-  return n;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> t) {
-  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
-  return t[t.size() / 2];
-}
-
-/// Calls of f per timed sample so that a sample lasts about `target` seconds.
-int calls_per_sample(const std::function<void()>& f, double target) {
-  auto start = std::chrono::steady_clock::now();
-  f();
-  const double t = std::max(seconds_since(start), 1e-9);
-  return static_cast<int>(std::clamp(std::ceil(target / t), 1.0, 1e6));
-}
-
-/// Seconds per call of f, from `calls` calls in a row.
-double seconds_per_call(const std::function<void()>& f, int calls) {
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < calls; ++i) f();
-  return seconds_since(start) / calls;
-}
-
-/// Median seconds per call of a and of b over `reps` samples each; the
-/// samples alternate so that a load change on a shared machine hits both
-/// alike. Each sample is a batch of calls lasting about `target` seconds.
-std::pair<double, double> median_pair(int reps, const std::function<void()>& a, const std::function<void()>& b,
-                                      double target) {
-  const int ca = calls_per_sample(a, target), cb = calls_per_sample(b, target);
-  std::vector<double> ta, tb;
-  for (int r = 0; r < reps; ++r) {
-    ta.push_back(seconds_per_call(a, ca));
-    tb.push_back(seconds_per_call(b, cb));
-  }
-  return {median(std::move(ta)), median(std::move(tb))};
-}
-
-/// Deterministic values in [-1.5, 1.5) (an LCG: no <random> distribution
-/// whose output could differ between standard libraries).
-template <class T>
-std::vector<T> values(size_t n, uint64_t seed) {
-  std::vector<T> v(n);
-  for (T& e : v) {
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    e = static_cast<T>(static_cast<double>(seed >> 11) * 0x1p-53 * 3.0 - 1.5);
-  }
-  return v;
-}
-
-// --- bit-exact comparison ------------------------------------------------------------
-
-/// A result or a buffer element, by its bits (floats by their representation).
-struct Bits {
-  uint64_t bits;
-  double value;  // for the message
-};
-
-template <class T>
-void append(std::vector<Bits>& out, T x) {
-  if constexpr (std::is_same_v<T, float>) out.push_back({std::bit_cast<uint32_t>(x), x});
-  else if constexpr (std::is_same_v<T, double>) out.push_back({std::bit_cast<uint64_t>(x), x});
-  else out.push_back({static_cast<uint64_t>(static_cast<int64_t>(x)), static_cast<double>(x)});
-}
-template <class T>
-void append(std::vector<Bits>& out, const std::vector<T>& v) {
-  for (T x : v) append(out, x);
-}
-
-/// Stops the binary unless a and b are the same bits.
-void check_same(const std::string& kernel, const std::string& input, const char* a_name, const std::vector<Bits>& a,
-                const char* b_name, const std::vector<Bits>& b) {
-  if (a.size() != b.size()) die(kernel + " (" + input + "): " + a_name + " and " + b_name + " give different output sizes");
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].bits == b[i].bits) continue;
-    char buf[320];
-    std::snprintf(buf, sizeof buf, "output %zu of %zu (results first, then buffers) is %.17g (%a) from %s but %.17g (%a) from %s",
-                  i, a.size(), a[i].value, a[i].value, a_name, b[i].value, b[i].value, b_name);
-    die(kernel + " (" + input + "): " + buf +
-        ". A benchmark of a wrong program is worthless: compare kiln::source(staged) with the hand-written code");
-  }
-}
 
 // --- the kernels: staged and hand-written --------------------------------------------
 //
@@ -702,30 +592,15 @@ void print_summary(const std::vector<LatencyRow>& latency, const std::vector<Run
 #endif
 }
 
-/// A fresh private cache directory for this run, as KILN_CACHE_DIR.
-void use_fresh_cache_dir() {
-  std::string tmpl = (fs::temp_directory_path() / "kiln-bench-cxx-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) die("cannot create a temporary cache directory under " + fs::temp_directory_path().string());
-  g_cache_dir = tmpl;
-  setenv("KILN_CACHE_DIR", tmpl.c_str(), 1);
-  if (const char* d = std::getenv("KILN_DISK_CACHE"); d && (std::string(d) == "0" || std::string(d) == "off"))
-    std::fprintf(stderr, "kiln_bench_cxx: KILN_DISK_CACHE=%s ignored: disk hits are measured, the disk cache is on\n", d);
-  setenv("KILN_DISK_CACHE", "1", 1);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool summary = true;
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--no_summary") == 0) summary = false;
-    else argv[kept++] = argv[i];
-  }
-  argc = kept;
+  kiln::bench::g_program_name = "kiln_bench_cxx";
+  kiln::bench::g_mismatch_hint = "compare kiln::source(staged) with the hand-written code";
+  const bool summary = !kiln::bench::take_flag(argc, argv, "--no_summary");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
-  use_fresh_cache_dir();
+  kiln::bench::use_fresh_cache_dir("kiln-bench-cxx-");
 
   // Built and checked before anything is timed; they live until the end.
   std::optional<LatencyKernel<SaxpySig>> saxpy;
@@ -783,6 +658,6 @@ int main(int argc, char** argv) {
     die(std::string("failed: ") + e.what());
   }
   cases.clear();
-  remove_cache_dir();
+  kiln::bench::remove_cache_dir();
   return 0;
 }

@@ -111,6 +111,8 @@ extern "C" __attribute__((noipa)) void kiln_bench_hand_chain_no_math_errno(const
 #include <Eigen/Core>
 #endif
 
+#include "bench_support.h"
+
 #include <algorithm>
 #include <atomic>
 #include <bit>
@@ -142,6 +144,7 @@ namespace {
 
 using kiln::Arr;
 using kiln::Rep;
+using namespace kiln::bench;  // bench_support.h
 namespace fs = std::filesystem;
 
 const kiln::Options kLlvm{.backend = kiln::Backend::llvm};
@@ -152,136 +155,12 @@ const kiln::Options kInterp{.backend = kiln::Backend::interp};
 // Repetitions of every summary figure (each a median of this many samples).
 constexpr int kReps = 7;
 
-// The fresh cache directory of this run (removed at the end, and by die()).
-fs::path g_cache_dir;
-
-void remove_cache_dir() {
-  if (g_cache_dir.empty()) return;
-  std::error_code ec;
-  fs::remove_all(g_cache_dir, ec);
-  g_cache_dir.clear();
-}
-
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "kiln_bench_llvm: %s\n", message.c_str());
-  remove_cache_dir();
-  std::exit(EXIT_FAILURE);
-}
-
-size_t count_nodes(const kiln::ir::Module& m) {
-  size_t n = 0;
-  for (const kiln::ir::Function& f : m.functions) kiln::ir::walk(f, [&](kiln::ir::ValueId) { ++n; });
-  return n;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> t) {
-  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
-  return t[t.size() / 2];
-}
-
-/// Calls of f per timed sample so that a sample lasts about `target` seconds.
-int calls_per_sample(const std::function<void()>& f, double target) {
-  auto start = std::chrono::steady_clock::now();
-  f();
-  const double t = std::max(seconds_since(start), 1e-9);
-  return static_cast<int>(std::clamp(std::ceil(target / t), 1.0, 1e6));
-}
-
-/// Seconds per call of f, from `calls` calls in a row.
-double seconds_per_call(const std::function<void()>& f, int calls) {
-  auto start = std::chrono::steady_clock::now();
-  for (int i = 0; i < calls; ++i) f();
-  return seconds_since(start) / calls;
-}
-
-/// Median seconds per call of each function over `reps` samples each. The
-/// samples alternate (f0, f1, ..., f0, f1, ...) so that a load change on a
-/// shared machine hits all alike. Each sample is a batch of calls lasting
-/// about `target` seconds (at least one call).
-std::vector<double> median_each(int reps, const std::vector<std::function<void()>>& fs, double target) {
-  std::vector<int> calls;
-  for (const auto& f : fs) calls.push_back(calls_per_sample(f, target));
-  std::vector<std::vector<double>> t(fs.size());
-  for (int r = 0; r < reps; ++r)
-    for (size_t i = 0; i < fs.size(); ++i) t[i].push_back(seconds_per_call(fs[i], calls[i]));
-  std::vector<double> out;
-  for (auto& v : t) out.push_back(median(std::move(v)));
-  return out;
-}
-
-/// Buffers aligned to a cache line: every variant of a kernel gets the same
-/// alignment (malloc's 16 bytes would give each copy its own share of
-/// vector accesses that split cache lines, and run-to-run swings).
-template <class T>
-struct CacheAligned {
-  using value_type = T;
-  static constexpr std::align_val_t kAlign{64};
-  CacheAligned() = default;
-  template <class U>
-  CacheAligned(const CacheAligned<U>&) {}
-  T* allocate(size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), kAlign)); }
-  void deallocate(T* p, size_t) { ::operator delete(p, kAlign); }
-  template <class U>
-  bool operator==(const CacheAligned<U>&) const { return true; }
-};
-template <class T>
-using Buf = std::vector<T, CacheAligned<T>>;
-
-/// Deterministic values in [-1.5, 1.5) (an LCG: no <random> distribution
-/// whose output could differ between standard libraries).
-template <class T>
-Buf<T> values(size_t n, uint64_t seed) {
-  Buf<T> v(n);
-  for (T& e : v) {
-    seed = seed * 6364136223846793005ULL + 1442695040888963407ULL;
-    e = static_cast<T>(static_cast<double>(seed >> 11) * 0x1p-53 * 3.0 - 1.5);
-  }
-  return v;
-}
-
 /// Deterministic values in [0.25, 1.75): the chain's inputs, so that
 /// sqrt(x * y + 1) is never of a negative number.
 Buf<float> positive_values(size_t n, uint64_t seed) {
-  Buf<float> v = values<float>(n, seed);
+  Buf<float> v = aligned_values<float>(n, seed);
   for (float& e : v) e = e * 0.5f + 1.0f;
   return v;
-}
-
-// --- bit-exact comparison ------------------------------------------------------------
-
-/// A result or a buffer element, by its bits (floats by their representation).
-struct Bits {
-  uint64_t bits;
-  double value;  // for the message
-};
-
-template <class T>
-void append(std::vector<Bits>& out, T x) {
-  if constexpr (std::is_same_v<T, float>) out.push_back({std::bit_cast<uint32_t>(x), x});
-  else if constexpr (std::is_same_v<T, double>) out.push_back({std::bit_cast<uint64_t>(x), x});
-  else out.push_back({static_cast<uint64_t>(static_cast<int64_t>(x)), static_cast<double>(x)});
-}
-template <class T>
-void append(std::vector<Bits>& out, const Buf<T>& v) {
-  for (T x : v) append(out, x);
-}
-
-/// Stops the binary unless a and b are the same bits.
-void check_same(const std::string& kernel, const std::string& input, const char* a_name, const std::vector<Bits>& a,
-                const char* b_name, const std::vector<Bits>& b) {
-  if (a.size() != b.size()) die(kernel + " (" + input + "): " + a_name + " and " + b_name + " give different output sizes");
-  for (size_t i = 0; i < a.size(); ++i) {
-    if (a[i].bits == b[i].bits) continue;
-    char buf[320];
-    std::snprintf(buf, sizeof buf, "output %zu of %zu (results first, then buffers) is %.17g (%a) from %s but %.17g (%a) from %s",
-                  i, a.size(), a[i].value, a[i].value, a_name, b[i].value, b[i].value, b_name);
-    die(kernel + " (" + input + "): " + buf +
-        ". A benchmark of a wrong program is worthless: compare KILN_DUMP=llvm with the hand-written code");
-  }
 }
 
 // --- the kernels: staged and hand-written --------------------------------------------
@@ -493,7 +372,7 @@ using PolySig = void(std::span<const double>, std::span<double>);
 /// staging time; the coefficients are staged constants.
 kiln::Staged<PolySig> stage_poly(const std::string& name, int degree) {
   return kiln::stage(name, {"x", "y"}, [degree](Arr<const double> x, Arr<double> y) {
-    const Buf<double> coef = values<double>(static_cast<size_t>(degree) + 1, 99);
+    const Buf<double> coef = aligned_values<double>(static_cast<size_t>(degree) + 1, 99);
     kiln::for_(0, x.size(), [&](Rep<int64_t> i) {
       Rep<double> v = x[i] * 0.5;
       Rep<double> p = coef[0];
@@ -542,7 +421,7 @@ LatencyKernel latency_kernel(size_t target_nodes) {
 /// The poly kernels must compute what the interpreter does, bit for bit (a
 /// cheap check that what is compiled is a real program).
 void check_poly(const LatencyKernel& k) {
-  const Buf<double> x = values<double>(1027, 98);
+  const Buf<double> x = aligned_values<double>(1027, 98);
   Buf<double> y_llvm(x.size()), y_cxx(x.size()), y_interp(x.size());
   kiln::compile(k.hit, kLlvm)(x, y_llvm);
   kiln::compile(k.hit, kCxx)(x, y_cxx);
@@ -786,7 +665,7 @@ struct Saxpy {
   int64_t n(bool small) const { return small ? kVecSmall : kVecN; }
   double size(bool small) const { return static_cast<double>(n(small)); }
   std::string describe(bool small) const { return small ? "n=1<<12" : "n=1<<20"; }
-  Data data(bool small) const { return {values<float>(static_cast<size_t>(n(small)), 1), values<float>(static_cast<size_t>(n(small)), 2)}; }
+  Data data(bool small) const { return {aligned_values<float>(static_cast<size_t>(n(small)), 1), aligned_values<float>(static_cast<size_t>(n(small)), 2)}; }
   void call(const kiln::Compiled<SaxpySig>& f, Data& d) const { f(a, d.x, d.y); }
   void hand(Data& d) const { hand_saxpy(a, d.x.data(), static_cast<int64_t>(d.x.size()), d.y.data()); }
   void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.y); }
@@ -825,7 +704,7 @@ struct Dot {
   double size(bool small) const { return static_cast<double>(n(small)); }
   std::string describe(bool small) const { return small ? "n=1<<12" : "n=1<<20"; }
   Data data(bool small) const {
-    return {values<float>(static_cast<size_t>(n(small)), 3), values<float>(static_cast<size_t>(n(small)), 4), 0};
+    return {aligned_values<float>(static_cast<size_t>(n(small)), 3), aligned_values<float>(static_cast<size_t>(n(small)), 4), 0};
   }
   void call(const kiln::Compiled<DotSig>& f, Data& d) const { d.result = f(d.x, d.y); }
   void hand(Data& d) const { d.result = hand_dot(d.x.data(), d.y.data(), static_cast<int64_t>(d.x.size())); }
@@ -844,7 +723,7 @@ struct Stencil {
   std::string describe(bool small) const { return small ? "64x64" : "1024x1024"; }
   Data data(bool small) const {
     const int64_t g = n(small);
-    return {values<double>(static_cast<size_t>(g * g), 5), Buf<double>(static_cast<size_t>(g * g)), g};
+    return {aligned_values<double>(static_cast<size_t>(g * g), 5), Buf<double>(static_cast<size_t>(g * g)), g};
   }
   void call(const kiln::Compiled<StencilSig>& f, Data& d) const { f(d.in, d.out, d.n); }
   void hand(Data& d) const { hand_stencil(d.in.data(), d.out.data(), d.n); }
@@ -862,7 +741,7 @@ struct Matmul {
   std::string describe(bool) const { return "64^3"; }
   Data data(bool) const {
     const auto m = static_cast<size_t>(kMat * kMat);
-    return {values<float>(m, 6), values<float>(m, 7), Buf<float>(m, -1.0f)};
+    return {aligned_values<float>(m, 6), aligned_values<float>(m, 7), Buf<float>(m, -1.0f)};
   }
   void call(const kiln::Compiled<MatmulSig>& f, Data& d) const { f(d.a, d.b, d.c); }
   void hand(Data& d) const { hand_matmul(d.a.data(), d.b.data(), d.c.data()); }
@@ -1003,7 +882,7 @@ constexpr int kBigLoops = 200, kBigChain = 160;
 /// cache hit.
 kiln::Staged<PolySig> stage_big(const std::string& name) {
   return kiln::stage(name, {"x", "y"}, [](Arr<const double> x, Arr<double> y) {
-    const Buf<double> coef = values<double>(kBigChain + 1, 31);
+    const Buf<double> coef = aligned_values<double>(kBigChain + 1, 31);
     for (int l = 0; l < kBigLoops; ++l) {
       kiln::for_(0, x.size(), [&](Rep<int64_t> i) {
         Rep<double> v = x[i] * (1.0 / (l + 2));
@@ -1031,7 +910,7 @@ void check_big() {
   if (done) return;
   done = true;
   auto s = stage_big("big_check");
-  const Buf<double> x = values<double>(37, 41);
+  const Buf<double> x = aligned_values<double>(37, 41);
   Buf<double> y_llvm(x.size()), y_interp(x.size());
   kiln::compile(s, kLlvm)(x, y_llvm);
   kiln::compile(s, kInterp)(x, y_interp);
@@ -1238,33 +1117,17 @@ void print_throughput() {
               front / total);
 }
 
-/// A fresh private cache directory for this run, as KILN_CACHE_DIR.
-void use_fresh_cache_dir() {
-  std::string tmpl = (fs::temp_directory_path() / "kiln-bench-llvm-XXXXXX").string();
-  if (!mkdtemp(tmpl.data())) die("cannot create a temporary cache directory under " + fs::temp_directory_path().string());
-  g_cache_dir = tmpl;
-  setenv("KILN_CACHE_DIR", tmpl.c_str(), 1);
-  if (const char* d = std::getenv("KILN_DISK_CACHE"); d && (std::string(d) == "0" || std::string(d) == "off"))
-    std::fprintf(stderr, "kiln_bench_llvm: KILN_DISK_CACHE=%s ignored: disk hits are measured, the disk cache is on "
-                 "(cold compiles are cold by their fresh names and directory)\n", d);
-  setenv("KILN_DISK_CACHE", "1", 1);
-}
-
 }  // namespace
 
 int main(int argc, char** argv) {
+  kiln::bench::g_program_name = "kiln_bench_llvm";
+  kiln::bench::g_mismatch_hint = "compare KILN_DUMP=llvm with the hand-written code";
   if (argc == 4 && std::strcmp(argv[1], "--child-compile") == 0) return child_compile(argv[2], argv[3]);
   if (!kiln::available(kiln::Backend::llvm)) {
     std::printf("Backend::llvm not built\n");
     return 0;
   }
-  bool summary = true;
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--no_summary") == 0) summary = false;
-    else argv[kept++] = argv[i];
-  }
-  argc = kept;
+  const bool summary = !kiln::bench::take_flag(argc, argv, "--no_summary");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
   {
@@ -1272,7 +1135,7 @@ int main(int argc, char** argv) {
     g_self_exe = fs::read_symlink("/proc/self/exe", ec).string();
     if (ec) die("cannot resolve /proc/self/exe: " + ec.message());
   }
-  use_fresh_cache_dir();
+  kiln::bench::use_fresh_cache_dir("kiln-bench-llvm-", " (cold compiles are cold by their fresh names and directory)");
 
   // Built and checked before anything is timed; they live until the end.
   std::vector<LatencyKernel> latency;
@@ -1348,7 +1211,7 @@ int main(int argc, char** argv) {
     die(std::string("failed: ") + e.what());
   }
   cases.clear();
-  remove_cache_dir();
+  kiln::bench::remove_cache_dir();
   return 0;
 }
 #endif  // KILN_BENCH_LLVM_NO_MATH_ERRNO_PART

@@ -47,6 +47,7 @@
 #include <kiln/kiln.h>
 
 #include "codegen/passes/pipeline.h"
+#include "bench_support.h"
 
 #include <algorithm>
 #include <bit>
@@ -69,29 +70,10 @@ namespace {
 
 using kiln::Arr;
 using kiln::Rep;
+using namespace kiln::bench;  // bench_support.h
 
-const kiln::Options kUnoptimised{.optimize = false};
-const kiln::Options kOptimised{};
-
-[[noreturn]] void die(const std::string& message) {
-  std::fprintf(stderr, "kiln_bench_optimizer: %s\n", message.c_str());
-  std::exit(EXIT_FAILURE);
-}
-
-size_t count_nodes(const kiln::ir::Module& m) {
-  size_t n = 0;
-  for (const kiln::ir::Function& f : m.functions) kiln::ir::walk(f, [&](kiln::ir::ValueId) { ++n; });
-  return n;
-}
-
-double seconds_since(std::chrono::steady_clock::time_point start) {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
-}
-
-double median(std::vector<double> t) {
-  std::nth_element(t.begin(), t.begin() + static_cast<std::ptrdiff_t>(t.size() / 2), t.end());
-  return t[t.size() / 2];
-}
+const kiln::Options kUnoptimised{.backend = kiln::Backend::interp, .optimize = false};
+const kiln::Options kOptimised{.backend = kiln::Backend::interp};
 
 /// Median wall times of `reps` calls of a and of b, in seconds. The calls
 /// alternate so that a load change on a shared machine hits both alike.
@@ -502,13 +484,8 @@ void print_summary(const std::vector<Measured>& programs) {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool summary = true;
-  int kept = 1;
-  for (int i = 1; i < argc; ++i) {
-    if (std::strcmp(argv[i], "--no_summary") == 0) summary = false;
-    else argv[kept++] = argv[i];
-  }
-  argc = kept;
+  kiln::bench::g_program_name = "kiln_bench_optimizer";
+  const bool summary = !kiln::bench::take_flag(argc, argv, "--no_summary");
   benchmark::Initialize(&argc, argv);
   if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
 

@@ -32,6 +32,8 @@
 #include <kiln/ir/ir.h>
 #include <kiln/kiln.h>
 
+#include "bench_support.h"
+
 #include <cstdint>
 #include <functional>
 #include <utility>
@@ -39,12 +41,7 @@
 namespace {
 
 using kiln::Rep;
-
-size_t count_nodes(const kiln::ir::Module& m) {
-  size_t n = 0;
-  for (const kiln::ir::Function& f : m.functions) kiln::ir::walk(f, [&](kiln::ir::ValueId) { ++n; });
-  return n;
-}
+using namespace kiln::bench;  // bench_support.h
 
 // --- the programs ---------------------------------------------------------------
 
