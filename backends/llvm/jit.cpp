@@ -159,12 +159,15 @@ class Jit {
 std::string llvm_version() { return LLVM_VERSION_STRING; }
 
 std::string host_cpu() {
-  initialise();
-  std::string out = L::sys::getHostCPUName().str();
-  std::string features;
-  for (const auto& f : L::sys::getHostCPUFeatures())
-    if (f.second) features += (features.empty() ? " +" : ",+") + f.first().str();
-  return out + features;
+  // Part of every cache key: computed once, not on every compile.
+  static const std::string cpu = [] {
+    initialise();
+    std::string features;
+    for (const auto& f : L::sys::getHostCPUFeatures())
+      if (f.second) features += (features.empty() ? " +" : ",+") + f.first().str();
+    return L::sys::getHostCPUName().str() + features;
+  }();
+  return cpu;
 }
 
 std::string compile_to_object(std::unique_ptr<L::Module> m, const std::string& name) {
