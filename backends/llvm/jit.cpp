@@ -15,6 +15,9 @@
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
 #include <llvm/ExecutionEngine/Orc/LLJIT.h>
+#include <llvm/CodeGen/MachineModuleInfo.h>
+#include <llvm/CodeGen/Passes.h>
+#include <llvm/CodeGen/TargetPassConfig.h>
 #include <llvm/IR/LegacyPassManager.h>
 #include <llvm/IR/Module.h>
 #include <llvm/IR/PassManager.h>
@@ -53,13 +56,30 @@ orc::JITTargetMachineBuilder host_builder() {
   auto jtmb = orc::JITTargetMachineBuilder::detectHost();
   if (!jtmb) throw CompileError("LLVM cannot describe this CPU: " + message_of(jtmb.takeError()));
   jtmb->setCodeGenOptLevel(L::CodeGenOptLevel::Aggressive);
+  // JITLink links each object into one slab, so PC-relative addressing
+  // reaches the object's constants, and calls that leave the object go
+  // through stubs it makes. Left unset, a JIT target machine on x86-64 uses
+  // the large code model: every constant's address is materialised with a
+  // movabs into a general register, which in a long loop body means
+  // register shuffles and spills, and a register allocator that takes a
+  // third of the compile (measured in docs/llvm.md).
+  jtmb->setCodeModel(L::CodeModel::Small);
+  jtmb->setRelocationModel(L::Reloc::PIC_);
   return std::move(*jtmb);
 }
 
-std::unique_ptr<L::TargetMachine> host_machine() {
-  auto tm = host_builder().createTargetMachine();
-  if (!tm) throw CompileError("LLVM cannot create a target machine for this CPU: " + message_of(tm.takeError()));
-  return std::move(*tm);
+// The compiling thread's target machine. Creating one costs about 0.4 ms
+// (and its first subtarget more); one may not be shared between threads
+// (it caches subtargets unguarded), so each thread that compiles keeps its
+// own.
+L::TargetMachine& thread_machine() {
+  thread_local std::unique_ptr<L::TargetMachine> machine;
+  if (!machine) {
+    auto tm = host_builder().createTargetMachine();
+    if (!tm) throw CompileError("LLVM cannot create a target machine for this CPU: " + message_of(tm.takeError()));
+    machine = std::move(*tm);
+  }
+  return *machine;
 }
 
 void optimise(L::Module& m, L::TargetMachine& tm) {
@@ -81,12 +101,30 @@ void optimise(L::Module& m, L::TargetMachine& tm) {
   pb.buildPerModuleDefaultPipeline(L::OptimizationLevel::O3).run(m, mam);
 }
 
-std::string emit(L::Module& m, L::TargetMachine& tm, L::CodeGenFileType type) {
+// The code generator's pipeline as TargetMachine::addPassesToEmitFile
+// builds it, less early machine LICM. That pass hoists every constant a loop
+// uses out of it, into a register for the whole loop: in a long loop body
+// (a staged polynomial, an unrolled stencil) more values than registers, so
+// the register allocator splits and spills them again, which cost up to a
+// fifth of a compile and bought no speed on any kernel of bench/ (the
+// vector instructions read constants from memory operands for free, and
+// LLVM's IR-level LICM has already hoisted what is invariant).
+std::string emit(L::Module& m, L::TargetMachine& machine, L::CodeGenFileType type) {
+  auto& tm = static_cast<L::LLVMTargetMachine&>(machine);
   L::SmallVector<char, 0> buffer;
   L::raw_svector_ostream out(buffer);
   L::legacy::PassManager pm;
-  if (tm.addPassesToEmitFile(pm, out, nullptr, type))
+  auto* mmi = new L::MachineModuleInfoWrapperPass(&tm);  // owned by pm
+  L::TargetPassConfig* config = tm.createPassConfig(pm);  // owned by pm
+  config->disablePass(&L::EarlyMachineLICMID);
+  pm.add(config);
+  pm.add(mmi);
+  if (config->addISelPasses()) throw CompileError("LLVM cannot select instructions for this CPU");
+  config->addMachinePasses();
+  config->setInitialized();
+  if (tm.addAsmPrinter(pm, out, nullptr, type, mmi->getMMI().getContext()))
     throw CompileError("LLVM cannot emit code for this CPU");
+  pm.add(L::createFreeMachineFunctionPass());
   pm.run(m);
   return std::string(buffer.begin(), buffer.end());
 }
@@ -171,7 +209,7 @@ std::string host_cpu() {
 }
 
 std::string compile_to_object(std::unique_ptr<L::Module> m, const std::string& name) {
-  auto tm = host_machine();
+  L::TargetMachine* tm = &thread_machine();
   m->setDataLayout(tm->createDataLayout());
   m->setTargetTriple(tm->getTargetTriple().str());
   for (L::Function& f : *m) {
