@@ -148,6 +148,19 @@ __attribute__((noipa)) void hand_matmul(const float* a, const float* b, float* c
     }
 }
 
+// The same with the buffers declared __restrict: what a C++ programmer
+// writes to give the compiler what kiln's call-time overlap check gives
+// Backend::llvm.
+__attribute__((noipa)) void hand_matmul_restrict(const float* __restrict a, const float* __restrict b,
+                                                 float* __restrict c) {
+  for (int64_t i = 0; i < kMat * kMat; ++i) c[i] = 0.0f;
+  for (int64_t i = 0; i < kMat; ++i)
+    for (int64_t k = 0; k < kMat; ++k) {
+      const float aik = a[i * kMat + k];
+      for (int64_t j = 0; j < kMat; ++j) c[i * kMat + j] += aik * b[k * kMat + j];
+    }
+}
+
 using MandelSig = void(std::span<int32_t>, int32_t, int32_t, double, double, double, int32_t);
 
 kiln::Staged<MandelSig> stage_mandel() {

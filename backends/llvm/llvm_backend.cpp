@@ -20,21 +20,70 @@
 #include <atomic>
 #include <cstdlib>
 #include <filesystem>
+#include <functional>
 #include <iostream>
+#include <mutex>
 #include <optional>
 #include <vector>
 
 namespace kiln::llvm_backend {
 namespace {
 
+// The entry's buffer parameters, as the call-time overlap check needs them.
+struct BufferParam {
+  size_t slot;
+  size_t elem_bytes;
+  bool writable;
+};
+
+std::vector<BufferParam> buffer_params(const ir::Function& entry) {
+  std::vector<BufferParam> out;
+  for (size_t i = 0; i < entry.params().size(); ++i) {
+    const ir::Type t = entry.type(entry.params()[i]);
+    if (t.kind == ir::TypeKind::buf) out.push_back({i, ir::byte_width(t.elem), t.writable});
+  }
+  return out;
+}
+
+// Whether a written buffer of this call shares a byte with another buffer
+// (buffers that are only read may overlap freely).
+bool written_buffers_overlap(const std::vector<BufferParam>& bufs, const detail::Slot* args) {
+  auto range = [&](const BufferParam& b) {
+    const auto* p = static_cast<const char*>(args[b.slot].p);
+    return std::pair{p, p + static_cast<size_t>(args[b.slot].size) * b.elem_bytes};
+  };
+  for (size_t i = 0; i < bufs.size(); ++i)
+    for (size_t j = i + 1; j < bufs.size(); ++j) {
+      if (!bufs[i].writable && !bufs[j].writable) continue;
+      const auto [a0, a1] = range(bufs[i]);
+      const auto [b0, b1] = range(bufs[j]);
+      if (a0 != a1 && b0 != b1 && std::less<>{}(a0, b1) && std::less<>{}(b0, a1)) return true;
+    }
+  return false;
+}
+
+std::shared_ptr<LoadedObject> object_for(const ir::Module& m, const Options& opts, bool no_alias);
+
+// The entry's buffers are compiled `noalias`, so loops vectorise without
+// run-time overlap checks and keep values in registers across stores. Every
+// call checks that promise on the spans it is given: a call whose written
+// buffer overlaps another runs a variant compiled without it, made the first
+// time such a call comes (Options::assume_no_alias skips the check).
 class LlvmKernel final : public detail::Kernel {
  public:
-  LlvmKernel(std::shared_ptr<LoadedObject> object, size_t nparams, size_t nresults)
-      : object_(std::move(object)), nparams_(nparams), nresults_(nresults) {}
+  LlvmKernel(ir::Module m, const Options& opts)
+      : module_(std::move(m)),
+        opts_(opts),
+        buffers_(buffer_params(module_.functions.at(0))),
+        nparams_(module_.functions.at(0).params().size()),
+        nresults_(module_.functions.at(0).result_types.size()),
+        unaliased_(object_for(module_, opts_, true)) {}
 
   void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
     if (nargs != nparams_)
       throw InternalError("llvm kernel takes " + std::to_string(nparams_) + " arguments, got " + std::to_string(nargs));
+    const LoadedObject* object = unaliased_.get();
+    if (!opts_.assume_no_alias && written_buffers_overlap(buffers_, args)) object = &aliased();
     // kiln_call writes every result: a small array avoids an allocation per call.
     std::array<detail::Slot, 8> small;
     std::vector<detail::Slot> large(nresults_ > small.size() ? nresults_ : 0);
@@ -42,7 +91,7 @@ class LlvmKernel final : public detail::Kernel {
       LoadedObject::Entry entry;
       const detail::Slot* args;
       detail::Slot* results;
-    } c{object_->entry(), args, large.empty() ? small.data() : large.data()};
+    } c{object->entry(), args, large.empty() ? small.data() : large.data()};
     if (const char* trap = runtime::run_trapping([](void* p) {
           auto* c = static_cast<Call*>(p);
           c->entry(c->args, c->results);
@@ -52,18 +101,28 @@ class LlvmKernel final : public detail::Kernel {
   }
 
  private:
-  std::shared_ptr<LoadedObject> object_;
+  const LoadedObject& aliased() const {
+    std::call_once(aliased_once_, [&] { aliased_ = object_for(module_, opts_, false); });
+    return *aliased_;
+  }
+
+  ir::Module module_;
+  Options opts_;
+  std::vector<BufferParam> buffers_;
   size_t nparams_, nresults_;
+  std::shared_ptr<LoadedObject> unaliased_;
+  mutable std::once_flag aliased_once_;
+  mutable std::shared_ptr<LoadedObject> aliased_;
 };
 
 // What makes an object this one: the program, the options lowering reads,
 // LLVM and the CPU. `ir` comes first: explain_miss prefers entries that agree
 // on earlier parts.
-cache::Key key_of(const ir::Module& m, const Options& opts) {
+cache::Key key_of(const ir::Module& m, const Options& opts, bool no_alias) {
   return {{{"ir", cache::hash_module(m).hex()},
            {"backend", "llvm"},
            {"options", std::string("fast_math=") + (opts.fast_math ? "1" : "0") +
-                           ",assume_no_alias=" + (opts.assume_no_alias ? "1" : "0")},
+                           ",no_alias=" + (no_alias ? "1" : "0")},
            {"llvm", llvm_version()},
            {"cpu", host_cpu()},
            {"format", "kiln-llvm-object-1"}}};
@@ -88,8 +147,8 @@ cache::OnceMap<LoadedObject>& loaded() {
 
 std::atomic<size_t> lookups{0}, compiles{0}, disk_hits{0};
 
-std::shared_ptr<LoadedObject> object_for(const ir::Module& m, const Options& opts) {
-  const cache::Key key = key_of(m, opts);
+std::shared_ptr<LoadedObject> object_for(const ir::Module& m, const Options& opts, bool no_alias) {
+  const cache::Key key = key_of(m, opts, no_alias);
   const std::string& name = m.functions.at(0).name;
   ++lookups;
   return loaded().get_or_make(key.digest().hex(), [&]() -> std::shared_ptr<LoadedObject> {
@@ -111,7 +170,7 @@ std::shared_ptr<LoadedObject> object_for(const ir::Module& m, const Options& opt
     ++compiles;
     llvm::LLVMContext ctx;
     std::string object =
-        compile_to_object(lower(m, ctx, {.fast_math = opts.fast_math, .no_alias = opts.assume_no_alias}), name);
+        compile_to_object(lower(m, ctx, {.fast_math = opts.fast_math, .no_alias = no_alias}), name);
     if (disk) disk->store(key, object);
     return load_object(object, name);
   });
@@ -120,8 +179,7 @@ std::shared_ptr<LoadedObject> object_for(const ir::Module& m, const Options& opt
 }  // namespace
 
 std::shared_ptr<detail::Kernel> make_kernel(ir::Module m, const Options& opts) {
-  const ir::Function& entry = m.functions.at(0);
-  return std::make_shared<LlvmKernel>(object_for(m, opts), entry.params().size(), entry.result_types.size());
+  return std::make_shared<LlvmKernel>(std::move(m), opts);
 }
 
 std::shared_ptr<detail::Kernel> make_kernel(ir::Module m) { return make_kernel(std::move(m), Options{}); }

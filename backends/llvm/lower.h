@@ -17,8 +17,9 @@ namespace kiln::llvm_backend {
 struct LowerOptions {
   /// Fast-math flags on float instructions (Options::fast_math).
   bool fast_math = false;
-  /// Buffer parameters of the entry function do not alias each other
-  /// (Options::assume_no_alias): `noalias` on them.
+  /// Buffer parameters of the entry function do not overlap (checked by
+  /// the kernel at every call, or promised by Options::assume_no_alias):
+  /// `noalias` on them.
   bool no_alias = false;
 };
 

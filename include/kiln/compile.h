@@ -52,9 +52,12 @@ struct Options {
   bool fast_math = false;
   /// Individual passes (all on by default).
   Passes passes = {};
-  /// Promise that the buffers passed to one call never overlap (Backend::llvm
-  /// marks them `noalias`, so loops vectorise without runtime overlap checks).
-  /// Passing overlapping buffers then gives wrong results.
+  /// Backend::llvm compiles a function for buffers that do not overlap
+  /// (`noalias`: loops vectorise without run-time overlap checks) and checks
+  /// every call's spans: a call where a written buffer overlaps another runs
+  /// a variant compiled without that assumption (compiled the first time it
+  /// is needed). true promises that buffers never overlap and skips the
+  /// check; passing overlapping buffers then gives wrong results.
   bool assume_no_alias = false;
   /// Backend::cxx: the C++ compiler to run ("" -> $KILN_CXX, else "c++").
   std::string cxx_compiler = {};
