@@ -60,7 +60,14 @@ std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, co
     throw CompileError(std::string("the ") + backend_name(opts.backend) +
                        " backend is not part of this kiln build: use Backend::interp or Backend::cxx, or rebuild kiln "
                        "with it enabled (Backend::llvm needs Debian's llvm-19-dev)");
-  return make(staged_module(s, &opts), opts);
+  // Backend::cxx is not remembered: its compiler and flags may come from
+  // the environment, which can change between compiles.
+  const bool remember = opts.backend != Backend::cxx;
+  if (remember)
+    if (std::shared_ptr<Kernel> k = compiled_before(*s, opts)) return k;
+  std::shared_ptr<Kernel> k = make(staged_module(s, &opts), opts);
+  if (remember) remember_compiled(*s, opts, k);
+  return k;
 }
 
 }  // namespace kiln::detail

@@ -12,11 +12,13 @@
 // promote_variables() then turns var.load/var.store into SSA.
 #pragma once
 
+#include <kiln/compile.h>
 #include <kiln/detail/staging.h>
 #include <kiln/ir/ir.h>
 
 #include <array>
 #include <memory>
+#include <mutex>
 #include <optional>
 #include <unordered_map>
 #include <vector>
@@ -36,6 +38,13 @@ struct StagedState {
   /// the user's Staged handle keeps a declared function alive.
   std::vector<std::weak_ptr<StagedState>> forward_callees;
   Loc loc;
+  /// What compile() made of this function, by options (compiled_before).
+  struct CompiledEntry {
+    Options opts;
+    std::shared_ptr<Kernel> kernel;
+  };
+  std::mutex compiled_mu;
+  std::vector<CompiledEntry> compiled;
 };
 
 /// Key of a pure node for hash-consing.

@@ -63,6 +63,20 @@ void assign(StagedState& to, const StagedState& from) {
   to.forward_callees = from.forward_callees;
 }
 
+std::shared_ptr<Kernel> compiled_before(StagedState& s, const Options& opts) {
+  std::lock_guard<std::mutex> lock(s.compiled_mu);
+  for (const StagedState::CompiledEntry& e : s.compiled)
+    if (e.opts == opts) return e.kernel;
+  return nullptr;
+}
+
+void remember_compiled(StagedState& s, const Options& opts, std::shared_ptr<Kernel> k) {
+  std::lock_guard<std::mutex> lock(s.compiled_mu);
+  for (const StagedState::CompiledEntry& e : s.compiled)
+    if (e.opts == opts) return;  // another thread compiled it too
+  s.compiled.push_back({opts, std::move(k)});
+}
+
 bool is_defined(const StagedState& s) { return s.fn.has_value(); }
 const std::string& staged_name(const StagedState& s) { return s.name; }
 

@@ -35,6 +35,7 @@ struct Passes {
   bool simplify_cfg = true;     ///< constant conditions, empty / zero-trip loops, identical branches
   bool licm = true;             ///< loop-invariant code motion
   bool dce = true;              ///< dead values, dead loop-carried values, effect-free regions
+  bool operator==(const Passes&) const = default;
 };
 
 /// Compilation options (an aggregate: use designated initialisers).
@@ -65,6 +66,7 @@ struct Options {
   /// "-O3 -march=native"); -std=c++17 -shared -fPIC -ffp-contract=off are
   /// always added.
   std::string cxx_flags = {};
+  bool operator==(const Options&) const = default;
 };
 
 namespace detail {
@@ -80,6 +82,11 @@ struct Slot {
 };
 class Kernel;
 std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& opts);
+/// The kernel compile_kernel made from `s` with equal options, or null. (A
+/// staged function is defined once, and so is everything it calls by the
+/// time a compile of it succeeds: what it reaches cannot change.)
+std::shared_ptr<Kernel> compiled_before(StagedState& s, const Options& opts);
+void remember_compiled(StagedState& s, const Options& opts, std::shared_ptr<Kernel> k);
 void invoke(const Kernel& k, const Slot* args, size_t nargs, Slot* results, size_t nresults);
 
 template <class A>
