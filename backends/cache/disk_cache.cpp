@@ -380,6 +380,11 @@ fs::path default_cache_dir() {
   return fs::temp_directory_path() / ("kiln-" + std::to_string(getuid()));
 }
 
+bool disk_cache_enabled() {
+  const char* v = std::getenv("KILN_DISK_CACHE");
+  return !(v && (std::string_view(v) == "0" || std::string_view(v) == "off"));
+}
+
 uint64_t default_max_bytes() {
   constexpr uint64_t mib = 1 << 20;
   const char* v = std::getenv("KILN_CACHE_MAX_MB");

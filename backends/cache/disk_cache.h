@@ -85,4 +85,8 @@ std::filesystem::path default_cache_dir();
 /// 512 MiB. Throws kiln::CompileError when the variable is not a whole number.
 uint64_t default_max_bytes();
 
+/// Whether backends use their disk caches: false when $KILN_DISK_CACHE is
+/// 0 or off.
+bool disk_cache_enabled();
+
 }  // namespace kiln::cache

@@ -104,13 +104,6 @@ std::shared_ptr<Library> load(const fs::path& so, std::string& error) {
   return lib;
 }
 
-// KILN_DISK_CACHE=0: compile in a scratch directory and keep nothing (the
-// differential tester compiles each program once).
-bool disk_cache() {
-  const char* v = std::getenv("KILN_DISK_CACHE");
-  return !(v && (std::string(v) == "0" || std::string(v) == "off"));
-}
-
 fs::path scratch_dir() {
   fs::path dir = fs::temp_directory_path() / ("kiln-scratch-" + std::to_string(getuid()));
   std::error_code ec;
@@ -140,7 +133,9 @@ std::shared_ptr<Library> compile_source(const std::string& source, const std::st
     }
   }
   // Without the disk cache, files get private names and go once loaded.
-  const bool disk = disk_cache();
+  // KILN_DISK_CACHE=0: compile in a scratch directory and keep nothing (the
+  // differential tester compiles each program once).
+  const bool disk = cache::disk_cache_enabled();
   const fs::path dir = disk ? cache_root() / "cxx" : scratch_dir();
   const std::string file = disk ? name : name + "." + std::to_string(getpid()) + "." + std::to_string(temp_serial++);
   const fs::path src = dir / (file + ".cpp"), keyf = dir / (file + ".key"), so = dir / (file + ".so");
@@ -193,18 +188,13 @@ class CxxKernel final : public detail::Kernel {
       : lib_(std::move(lib)), nparams_(nparams), nresults_(nresults) {}
 
   void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
-    if (nargs != nparams_)
-      throw InternalError("cxx kernel takes " + std::to_string(nparams_) + " arguments, got " + std::to_string(nargs));
-    // kiln_call writes every result; a small array avoids an allocation per call.
-    std::array<detail::Slot, 8> small;
-    std::vector<detail::Slot> large(nresults_ > small.size() ? nresults_ : 0);
-    detail::Slot* out = large.empty() ? small.data() : large.data();
-    try {
-      lib_->entry(args, out);
-    } catch (const std::exception& e) {
-      throw RuntimeError(e.what());  // a trap of the generated code (std::domain_error)
-    }
-    for (size_t i = 0; i < nresults && i < nresults_; ++i) results[i] = out[i];
+    detail::call_generated("cxx", nparams_, nresults_, args, nargs, results, nresults, [&](detail::Slot* out) {
+      try {
+        lib_->entry(args, out);
+      } catch (const std::exception& e) {
+        throw RuntimeError(e.what());  // a trap of the generated code (std::domain_error)
+      }
+    });
   }
 
  private:

@@ -80,24 +80,20 @@ class LlvmKernel final : public detail::Kernel {
         unaliased_(object_for(module_, opts_, true)) {}
 
   void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
-    if (nargs != nparams_)
-      throw InternalError("llvm kernel takes " + std::to_string(nparams_) + " arguments, got " + std::to_string(nargs));
-    const LoadedObject* object = unaliased_.get();
-    if (!opts_.assume_no_alias && written_buffers_overlap(buffers_, args)) object = &aliased();
-    // kiln_call writes every result: a small array avoids an allocation per call.
-    std::array<detail::Slot, 8> small;
-    std::vector<detail::Slot> large(nresults_ > small.size() ? nresults_ : 0);
-    struct Call {
-      LoadedObject::Entry entry;
-      const detail::Slot* args;
-      detail::Slot* results;
-    } c{object->entry(), args, large.empty() ? small.data() : large.data()};
-    if (const char* trap = runtime::run_trapping([](void* p) {
-          auto* c = static_cast<Call*>(p);
-          c->entry(c->args, c->results);
-        }, &c))
-      throw RuntimeError(trap);
-    for (size_t i = 0; i < nresults && i < nresults_; ++i) results[i] = c.results[i];
+    detail::call_generated("llvm", nparams_, nresults_, args, nargs, results, nresults, [&](detail::Slot* out) {
+      const LoadedObject* object = unaliased_.get();
+      if (!opts_.assume_no_alias && written_buffers_overlap(buffers_, args)) object = &aliased();
+      struct Call {
+        LoadedObject::Entry entry;
+        const detail::Slot* args;
+        detail::Slot* results;
+      } c{object->entry(), args, out};
+      if (const char* trap = runtime::run_trapping([](void* p) {
+            auto* c = static_cast<Call*>(p);
+            c->entry(c->args, c->results);
+          }, &c))
+        throw RuntimeError(trap);
+    });
   }
 
  private:
@@ -128,11 +124,6 @@ cache::Key key_of(const ir::Module& m, const Options& opts, bool no_alias) {
            {"format", "kiln-llvm-object-1"}}};
 }
 
-bool disk_cache_enabled() {
-  const char* v = std::getenv("KILN_DISK_CACHE");
-  return !(v && (std::string(v) == "0" || std::string(v) == "off"));
-}
-
 bool explain() {
   const char* v = std::getenv("KILN_EXPLAIN_CACHE");
   return v && std::string(v) != "0";
@@ -153,7 +144,7 @@ std::shared_ptr<LoadedObject> object_for(const ir::Module& m, const Options& opt
   ++lookups;
   return loaded().get_or_make(key.digest().hex(), [&]() -> std::shared_ptr<LoadedObject> {
     std::optional<cache::DiskCache> disk;
-    if (disk_cache_enabled()) disk.emplace(cache::default_cache_dir() / "llvm", cache::default_max_bytes());
+    if (cache::disk_cache_enabled()) disk.emplace(cache::default_cache_dir() / "llvm", cache::default_max_bytes());
     if (disk) {
       if (std::optional<std::string> object = disk->load(key)) {
         try {
