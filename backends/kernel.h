@@ -27,8 +27,8 @@ class Kernel {
 /// call the entry with a result array that has room for every result (on
 /// the stack for up to eight), and copies the results out.
 template <class Run>
-void call_generated(const char* backend, size_t nparams, size_t nresults_made, const Slot* args, size_t nargs,
-                    Slot* results, size_t nresults, Run&& run) {
+void call_generated(const char* backend, size_t nparams, size_t nresults_made, size_t nargs, Slot* results,
+                    size_t nresults, Run&& run) {
   if (nargs != nparams)
     throw InternalError(std::string(backend) + " kernel takes " + std::to_string(nparams) + " arguments, got " +
                         std::to_string(nargs));

@@ -384,7 +384,7 @@ struct RunCase {
   double n = 0;  // elements / points / pixels / starts
   std::function<void()> llvm, hand, cxx, llvm_no_alias;
   // A second hand-written variant (K::hand_alt), if the kernel has one.
-  std::string alt_name;
+  std::string alt_name, alt_about;
   std::function<void()> hand_alt;
 };
 
@@ -392,7 +392,7 @@ struct RunCase {
 ///   Data data(bool small)                       fresh inputs (and zeroed outputs)
 ///   void call(const Compiled& f, Data& d)       runs kiln's code, keeps its result in d
 ///   void hand(Data& d)                          runs the hand-written code likewise
-///   void hand_alt(Data& d), alt_name            optional: a second hand-written variant
+///   void hand_alt(Data& d), alt_name, alt_about optional: a second hand-written variant
 ///   void outputs(const Data& d, vector<Bits>&)  the result, then every buffer
 template <class K>
 RunCase make_case(const K& k) {
@@ -456,6 +456,7 @@ RunCase make_case(const K& k) {
   if constexpr (requires(typename K::Data& d) { k.hand_alt(d); }) {
     auto big_alt = std::make_shared<typename K::Data>(k.data(false));
     c.alt_name = k.alt_name;
+    c.alt_about = k.alt_about;
     c.hand_alt = [k, big_alt] { k.hand_alt(*big_alt); };
   }
   return c;
@@ -499,6 +500,7 @@ struct Chain {
   void call(const kiln::Compiled<ChainSig>& f, Data& d) const { f(d.x, d.y, d.z); }
   void hand(Data& d) const { hand_chain(d.x.data(), d.y.data(), d.z.data(), static_cast<int64_t>(d.x.size())); }
   const char* alt_name = "hand_no_math_errno";
+  const char* alt_about = "the hand-written loop built with -fno-math-errno";
   void hand_alt(Data& d) const {
     kiln_bench_hand_chain_no_math_errno(d.x.data(), d.y.data(), d.z.data(), static_cast<int64_t>(d.x.size()));
   }
@@ -558,6 +560,7 @@ struct Matmul {
   void call(const kiln::Compiled<MatmulSig>& f, Data& d) const { f(d.a, d.b, d.c); }
   void hand(Data& d) const { hand_matmul(d.a.data(), d.b.data(), d.c.data()); }
   const char* alt_name = "hand_restrict";
+  const char* alt_about = "the hand-written loop with __restrict pointers";
   void hand_alt(Data& d) const { hand_matmul_restrict(d.a.data(), d.b.data(), d.c.data()); }
   void outputs(const Data& d, std::vector<Bits>& v) const { append(v, d.c); }
 };
@@ -871,8 +874,8 @@ void print_run(const std::vector<RunCase>& cases) {
                   t[3] / t[1]);
     results.push_back(buf);
     if (c.hand_alt) {
-      std::printf("%-9s %10s %6s %10s %10.4f %10s %9.3fx   (%s: the hand-written loop built with -fno-math-errno)\n",
-                  "", "", "", "", t[4] * 1e3, "", t[0] / t[4], c.alt_name.c_str());
+      std::printf("%-9s %10s %6s %10s %10.4f %10s %9.3fx   (%s: %s)\n", "", "", "", "", t[4] * 1e3, "",
+                  t[0] / t[4], c.alt_name.c_str(), c.alt_about.c_str());
       std::snprintf(buf, sizeof buf, "RESULT run_%s_%s llvm_ms=%.4f hand_ms=%.4f ratio=%.4f", c.name.c_str(),
                     c.alt_name.c_str(), t[0] * 1e3, t[4] * 1e3, t[0] / t[4]);
       results.push_back(buf);

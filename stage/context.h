@@ -38,6 +38,9 @@ struct StagedState {
   /// the user's Staged handle keeps a declared function alive.
   std::vector<std::weak_ptr<StagedState>> forward_callees;
   Loc loc;
+  /// A function made by a transformation (autodiff): its whole module,
+  /// entry first, already promoted; `fn` is a copy of the entry.
+  std::optional<ir::Module> derived;
   /// What compile() made of this function, by options (compiled_before).
   struct CompiledEntry {
     Options opts;

@@ -124,7 +124,19 @@ ValueId Bound::as(ir::Scalar index, const char* role, Loc at) const {
                 at, "take the same index type in the body, or convert the bound with kiln::cast<int32_t>(...)");
 }
 
+std::shared_ptr<StagedState> define_derived(ir::Module m, Loc loc) {
+  const ir::Function& entry = m.functions.at(0);
+  std::vector<ir::Type> params;
+  for (ValueId p : entry.params()) params.push_back(entry.type(p));
+  auto s = declare(entry.name, std::move(params), entry.result_types);
+  s->fn = entry;
+  s->loc = loc;
+  s->derived = std::move(m);
+  return s;
+}
+
 ir::Module build_module(const std::shared_ptr<StagedState>& root) {
+  if (root->derived) return *root->derived;
   std::vector<const StagedState*> order;
   std::unordered_map<uint64_t, size_t> index;
   std::vector<std::shared_ptr<StagedState>> keep;  // callees stay alive while we copy
@@ -141,6 +153,10 @@ ir::Module build_module(const std::shared_ptr<StagedState>& root) {
       throw StagingError(user_message("the staged function '" + (s.name.empty() ? std::string("<declared>") : s.name) +
                                           "' is called but was never defined",
                                       s.loc, "assign it the result of kiln::stage(...) before compiling"));
+    if (s.derived && i > 0)
+      throw StagingError(user_message("'" + s.name + "' (made by kiln::jvp) is called from a staged function", s.loc,
+                                      "staged calls of derived functions are not supported yet: compile it and call "
+                                      "it directly"));
     for (const auto& c : s.callees) visit(c);
     for (const auto& w : s.forward_callees) {
       auto c = w.lock();

@@ -188,7 +188,7 @@ class CxxKernel final : public detail::Kernel {
       : lib_(std::move(lib)), nparams_(nparams), nresults_(nresults) {}
 
   void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
-    detail::call_generated("cxx", nparams_, nresults_, args, nargs, results, nresults, [&](detail::Slot* out) {
+    detail::call_generated("cxx", nparams_, nresults_, nargs, results, nresults, [&](detail::Slot* out) {
       try {
         lib_->entry(args, out);
       } catch (const std::exception& e) {

@@ -80,7 +80,7 @@ class LlvmKernel final : public detail::Kernel {
         unaliased_(object_for(module_, opts_, true)) {}
 
   void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
-    detail::call_generated("llvm", nparams_, nresults_, args, nargs, results, nresults, [&](detail::Slot* out) {
+    detail::call_generated("llvm", nparams_, nresults_, nargs, results, nresults, [&](detail::Slot* out) {
       const LoadedObject* object = unaliased_.get();
       if (!opts_.assume_no_alias && written_buffers_overlap(buffers_, args)) object = &aliased();
       struct Call {

@@ -8,6 +8,7 @@
 //   double y = f(2.0);                                                     // 32
 #pragma once
 
+#include <kiln/autodiff.h>
 #include <kiln/compile.h>
 #include <kiln/control.h>
 #include <kiln/error.h>

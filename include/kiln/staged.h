@@ -141,6 +141,9 @@ class Staged<R(Args...)> {
   Staged() : state_(detail::declare("", param_types(), result_types())) {}
   Staged(const Staged&) = default;
   Staged(Staged&&) = default;
+  /// For kiln's own templates: a handle on an existing function whose
+  /// types are R(Args...).
+  explicit Staged(std::shared_ptr<detail::StagedState> s) : state_(std::move(s)) {}
   /// Defines a declared function, or rebinds a defined handle.
   Staged& operator=(const Staged& other) {
     if (this == &other) return *this;

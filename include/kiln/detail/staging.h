@@ -130,6 +130,10 @@ void set_results(std::vector<ValueId> results);
 /// A staged call of `callee` with argument values; returns the tuple node.
 ValueId emit_call(const std::shared_ptr<StagedState>& callee, std::vector<ValueId> args, Loc loc);
 
+/// A staged function defined by a module a transformation made (entry
+/// first, promoted): compile() and ir() use the module as it is.
+std::shared_ptr<StagedState> define_derived(ir::Module m, Loc loc);
+
 /// The module rooted at `root`: it first, then every function it reaches.
 ir::Module build_module(const std::shared_ptr<StagedState>& root);
 

@@ -1,0 +1,24 @@
+// The public entry points of autodiff (include/kiln/autodiff.h): the
+// optimised module of a staged function in, a derived staged function out.
+#include <kiln/autodiff.h>
+#include <kiln/compile.h>
+#include <kiln/error.h>
+#include <kiln/ir/verifier.h>
+
+#include "forward.h"
+
+namespace kiln::detail {
+
+std::shared_ptr<StagedState> jvp_state(const std::shared_ptr<StagedState>& f, const std::vector<size_t>& wrt, Loc loc) {
+  ir::Module m = staged_module(f, nullptr);
+  ir::Module d;
+  try {
+    d = autodiff::jvp(m, wrt);
+  } catch (const StagingError& e) {
+    throw StagingError(user_message(e.what(), loc, "differentiate with respect to floating-point parameters only"));
+  }
+  ir::verify(d, "autodiff::jvp");
+  return define_derived(std::move(d), loc);
+}
+
+}  // namespace kiln::detail
