@@ -15,7 +15,9 @@
 #include <cstdlib>
 #include <cstring>
 #include <system_error>
+#include <mutex>
 #include <tuple>
+#include <unordered_map>
 #include <vector>
 
 #include <fcntl.h>
@@ -303,6 +305,19 @@ void DiskCache::store(const Key& key, std::string_view payload) {
     std::error_code ec;
     fs::remove(tmp, ec);
     unusable(dir_, "cannot write " + p.filename().string() + ": " + e.code().message());
+  }
+  // Counting the directory costs a stat per entry (100,000 entries in a
+  // full default cache), so a process counts it at its first store there
+  // and then once it has written a sixteenth of the limit since: the
+  // directory may exceed the limit by that much per process, never more.
+  {
+    static std::mutex mu;
+    static std::unordered_map<std::string, uint64_t> written;  // bytes since the last count, per directory
+    std::lock_guard<std::mutex> lock(mu);
+    auto [it, first] = written.try_emplace(dir_.string(), 0);
+    it->second += payload.size();
+    if (!first && it->second < max_bytes_ / 16) return;
+    it->second = 0;
   }
   evict(p);
 }

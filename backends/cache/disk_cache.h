@@ -53,8 +53,11 @@ class DiskCache {
   std::optional<std::string> load(const Key& key);
   /// Stores `payload` under `key`, replacing any entry there, then evicts
   /// the least recently used entries until the directory's entries total at
-  /// most max_bytes (never the one just written). Throws kiln::CompileError
-  /// when the directory cannot be written.
+  /// most max_bytes (never the one just written). The directory is counted
+  /// at this process's first store there and then each time it has written
+  /// max_bytes / 16 since, so it may exceed the limit by that much per
+  /// process. Throws kiln::CompileError when the directory cannot be
+  /// written.
   void store(const Key& key, std::string_view payload);
   /// Why `key` missed, for logs: which parts of the nearest entry's key
   /// differ, e.g. `nearest entry 3f2a9c0d81e4...: "options" differs (entry:
