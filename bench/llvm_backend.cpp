@@ -8,7 +8,7 @@
 //
 //   cold        kiln::stage of a fresh copy (a new name: poly200ops_cold_17,
 //               ...; the name is part of every cache key) plus kiln::compile
-//               with Backend::llvm (pipeline, lowering, O3, codegen, JIT link,
+//               with Backend::llvm (pipeline, lowering, LLVM passes, codegen, JIT link,
 //               storing the object in the disk cache), against the same with
 //               Backend::cxx (pipeline, C++ emission, the system compiler,
 //               dlopen). The cache directory is a fresh temporary one

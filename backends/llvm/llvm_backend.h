@@ -1,5 +1,5 @@
-// Backend::llvm: kiln IR lowered to LLVM IR, optimised at O3 for the host
-// CPU and linked into ORC's LLJIT in this process.
+// Backend::llvm: kiln IR lowered to LLVM IR, optimised for the host CPU
+// (docs/llvm.md: the passes) and linked into ORC's LLJIT in this process.
 #pragma once
 
 #include <kiln/compile.h>
