@@ -9,6 +9,7 @@
 #include <atomic>
 #include <set>
 #include <unordered_map>
+#include <unordered_set>
 
 namespace kiln::detail {
 namespace {
@@ -138,11 +139,10 @@ std::shared_ptr<StagedState> define_derived(ir::Module m, Loc loc) {
 ir::Module build_module(const std::shared_ptr<StagedState>& root) {
   if (root->derived) return *root->derived;
   std::vector<const StagedState*> order;
-  std::unordered_map<uint64_t, size_t> index;
+  std::unordered_set<uint64_t> seen;
   std::vector<std::shared_ptr<StagedState>> keep;  // callees stay alive while we copy
   auto visit = [&](const std::shared_ptr<StagedState>& s) {
-    if (index.count(s->id)) return;
-    index.emplace(s->id, order.size());
+    if (!seen.insert(s->id).second) return;
     order.push_back(s.get());
     keep.push_back(s);
   };
@@ -153,10 +153,6 @@ ir::Module build_module(const std::shared_ptr<StagedState>& root) {
       throw StagingError(user_message("the staged function '" + (s.name.empty() ? std::string("<declared>") : s.name) +
                                           "' is called but was never defined",
                                       s.loc, "assign it the result of kiln::stage(...) before compiling"));
-    if (s.derived && i > 0)
-      throw StagingError(user_message("'" + s.name + "' (made by kiln::jvp) is called from a staged function", s.loc,
-                                      "staged calls of derived functions are not supported yet: compile it and call "
-                                      "it directly"));
     for (const auto& c : s.callees) visit(c);
     for (const auto& w : s.forward_callees) {
       auto c = w.lock();
@@ -166,21 +162,42 @@ ir::Module build_module(const std::shared_ptr<StagedState>& root) {
       visit(c);
     }
   }
+  // Where each function's entry lands: a derived function (made by a
+  // transformation, e.g. kiln::jvp) brings its whole module, whose calls
+  // name functions by their index in it.
+  std::unordered_map<uint64_t, size_t> position;
+  size_t next = 0;
+  for (const StagedState* s : order) {
+    position.emplace(s->id, next);
+    next += s->derived ? s->derived->functions.size() : 1;
+  }
   ir::Module m;
   std::set<std::string> names;
-  for (const StagedState* s : order) {
-    ir::Function f = *s->fn;
+  auto add = [&](ir::Function f) {
     std::string name = f.name.empty() ? "f" : f.name;
     for (int k = 1; names.count(name); ++k) name = (f.name.empty() ? "f" : f.name) + "." + std::to_string(k);
     names.insert(name);
     f.name = name;
+    m.functions.push_back(std::move(f));
+  };
+  for (const StagedState* s : order) {
+    if (s->derived) {
+      const size_t offset = position.at(s->id);
+      for (ir::Function f : s->derived->functions) {
+        for (ir::Node& n : f.nodes)
+          if (n.op == ir::Op::Call) n.imm += static_cast<int64_t>(offset);
+        add(std::move(f));
+      }
+      continue;
+    }
+    ir::Function f = *s->fn;
     for (ir::Node& n : f.nodes)
       if (n.op == ir::Op::Call) {
-        auto it = index.find(static_cast<uint64_t>(n.imm));
-        if (it == index.end()) throw InternalError("call of a staged function outside the module");
+        auto it = position.find(static_cast<uint64_t>(n.imm));
+        if (it == position.end()) throw InternalError("call of a staged function outside the module");
         n.imm = static_cast<int64_t>(it->second);
       }
-    m.functions.push_back(std::move(f));
+    add(std::move(f));
   }
   ir::verify(m, "staging", {.allow_variables = true});
   return m;
