@@ -7,7 +7,9 @@
 #include <kiln/error.h>
 #include <kiln/ir/printer.h>
 
+#include "codegen/autodiff/forward.h"
 #include "codegen/passes/pipeline.h"
+#include <kiln/ir/verifier.h>
 
 #include <cstdio>
 #include <optional>
@@ -170,6 +172,71 @@ Report check_program(const Program& p, const Progress& progress) {
       std::string diff = differences(ref.functions[0], expected, got);
       if (!diff.empty()) return failure(r, Verdict::mismatch, step, diff);
     }
+  }
+  if (p.jvp) {
+    Report j = check_jvp(ref, p.seed, p.backends, progress);
+    j.nodes = r.nodes;
+    j.optimised_nodes = r.optimised_nodes;
+    j.tally = std::move(r.tally);
+    return j;
+  }
+  return r;
+}
+
+Report check_jvp(const ir::Module& ref, uint64_t seed, const std::vector<const Backend*>& backends,
+                 const Progress& progress) {
+  Report r;
+  Step step{-1, "-", "jvp"};
+  progress(step);
+  const ir::Function& entry = ref.functions[0];
+  std::vector<size_t> wrt;
+  for (size_t i = 0; i < entry.params().size(); ++i) {
+    const ir::Type t = entry.type(entry.params()[i]);
+    if (t.elem == ir::Scalar::f32 || t.elem == ir::Scalar::f64) wrt.push_back(i);
+  }
+  ir::Module d, d_opt;
+  try {
+    d = autodiff::jvp(passes::run_pipeline(ref, Options{}), wrt);
+    ir::verify(d, "autodiff::jvp");
+    d_opt = passes::run_pipeline(d, Options{});
+  } catch (const std::exception& e) {
+    return failure(r, Verdict::pipeline_error, step, describe(e));
+  }
+  const Inputs in(d.functions[0], seed ^ 0x6a7d1e5ull);
+  step = {-1, std::string(interpreter().name), "jvp-oracle"};
+  progress(step);
+  Outcome expected;
+  try {
+    expected = execute(interpreter(), d, in);
+  } catch (const std::exception& e) {
+    return failure(r, Verdict::reference_error, step, describe(e));  // the primal did not trap: neither may its jvp
+  }
+  // The primal part: the program's own results and buffers.
+  step = {-1, std::string(interpreter().name), "jvp-primal"};
+  progress(step);
+  try {
+    const Outcome primal = execute(interpreter(), ref, in.prefix(entry.params().size()));
+    Outcome head;
+    head.results.assign(expected.results.begin(),
+                        expected.results.begin() + static_cast<std::ptrdiff_t>(entry.result_types.size()));
+    head.buffers.assign(expected.buffers.begin(),
+                        expected.buffers.begin() + static_cast<std::ptrdiff_t>(entry.params().size()));
+    std::string diff = differences(entry, primal, head);
+    if (!diff.empty()) return failure(r, Verdict::mismatch, step, "the jvp's primal results differ:\n" + diff);
+  } catch (const std::exception& e) {
+    return failure(r, Verdict::run_error, step, describe(e));
+  }
+  for (const Backend* b : backends) {
+    step = {-1, std::string(b->name), "jvp-run"};
+    progress(step);
+    Outcome got;
+    try {
+      got = execute(*b, d_opt, in);
+    } catch (const std::exception& e) {
+      return failure(r, Verdict::run_error, step, describe(e));
+    }
+    std::string diff = differences(d.functions[0], expected, got);
+    if (!diff.empty()) return failure(r, Verdict::mismatch, step, diff);
   }
   return r;
 }

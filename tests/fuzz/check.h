@@ -56,10 +56,22 @@ struct Program {
   bool inject = false;
   std::vector<const Backend*> backends;
   bool dump = false;  // print the promoted and the fully optimised module
+  bool jvp = false;   // also check the program's jvp (check_jvp)
 };
 
 /// Checks a program in this process; `progress` hears each step first.
+/// With p.jvp, a program that passes goes on to check_jvp.
 Report check_program(const Program& p, const Progress& progress);
+
+/// The forward-mode check of a promoted program `ref` (variables promoted,
+/// otherwise unoptimised) that did not trap: the jvp of the optimised
+/// program with respect to every floating-point parameter verifies; run
+/// unoptimised on the interpreter (the oracle; tangent inputs drawn like any
+/// input) it returns the program's own results and leaves its buffers as
+/// the program does, bit for bit; and every backend agrees with that oracle
+/// on the optimised jvp, tangents included.
+Report check_jvp(const ir::Module& ref, uint64_t seed, const std::vector<const Backend*>& backends,
+                 const Progress& progress);
 
 /// Checks variant `variant` on backend `b` for a promoted module (the
 /// minimiser's question for each candidate). with_ir keeps the variant's IR.

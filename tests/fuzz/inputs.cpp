@@ -2,6 +2,8 @@
 // so that -0.0 and NaN payloads are visible.
 #include "inputs.h"
 
+#include <algorithm>
+
 #include "gen_support.h"
 #include "generator.h"
 
@@ -118,6 +120,14 @@ std::vector<detail::Slot> Inputs::call(std::vector<std::vector<unsigned char>>& 
       args[i].size = buffer_size;
     }
   return args;
+}
+
+Inputs Inputs::prefix(size_t n) const {
+  Inputs out;
+  out.types_.assign(types_.begin(), types_.begin() + static_cast<std::ptrdiff_t>(std::min(n, types_.size())));
+  out.scalars_.assign(scalars_.begin(), scalars_.begin() + static_cast<std::ptrdiff_t>(out.types_.size()));
+  out.buffers_.assign(buffers_.begin(), buffers_.begin() + static_cast<std::ptrdiff_t>(out.types_.size()));
+  return out;
 }
 
 std::string Inputs::describe() const {

@@ -21,6 +21,8 @@ class Inputs {
   std::vector<detail::Slot> call(std::vector<std::vector<unsigned char>>& storage) const;
   /// The arguments, one per line, for a reproducer.
   std::string describe() const;
+  /// The first n arguments (a jvp's primal parameters).
+  Inputs prefix(size_t n) const;
 
  private:
   std::vector<ir::Type> types_;

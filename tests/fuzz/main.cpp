@@ -35,14 +35,15 @@ struct Cli {
   int count = 100;
   std::string backends = "interp";
   int size = Knobs{}.size;
-  bool keep_going = false, verbose = false, inject = false, require_coverage = false, fork = true, dump = false;
+  bool keep_going = false, verbose = false, inject = false, require_coverage = false, fork = true, dump = false,
+       jvp = false;
   double timeout = 30, minimize_time = 60;
 };
 
 constexpr const char* usage =
     "usage: kiln-fuzz [--seed S] [--count N] [--backends interp|llvm|cxx|cuda,...|all] [--size K]\n"
     "                 [--keep-going] [--verbose] [--inject-bug] [--require-coverage]\n"
-    "                 [--timeout SECONDS] [--minimize-time SECONDS] [--no-fork] [--dump]\n"
+    "                 [--timeout SECONDS] [--minimize-time SECONDS] [--no-fork] [--dump] [--jvp]\n"
     "  Checks programs from seeds S .. S+N-1 (defaults: 1, 100) against the interpreter on the\n"
     "  unoptimised module; exits non-zero on any mismatch or error.\n"
     "  --size K            rough size of each program in IR nodes (default 400)\n"
@@ -52,7 +53,10 @@ constexpr const char* usage =
     "  --timeout           seconds per program before it counts as hung (default 30)\n"
     "  --minimize-time     seconds to spend minimising one failure (default 60)\n"
     "  --no-fork           check in this process (for debuggers; a crash ends the run)\n"
-    "  --dump              print each program's promoted and fully optimised IR\n";
+    "  --dump              print each program's promoted and fully optimised IR\n"
+    "  --jvp               also differentiate each program (forward mode, every floating-point\n"
+    "                      parameter): its primal part must equal the program, every backend\n"
+    "                      the interpreter on the unoptimised jvp\n";
 
 [[noreturn]] void usage_error(const std::string& what) {
   std::cerr << "kiln-fuzz: " << what << "\n" << usage;
@@ -90,6 +94,7 @@ Cli parse(int argc, char** argv) {
     else if (a == "--require-coverage") cli.require_coverage = true;
     else if (a == "--no-fork") cli.fork = false;
     else if (a == "--dump") cli.dump = true;
+    else if (a == "--jvp") cli.jvp = true;
     else if (a == "--help" || a == "-h") {
       std::cout << usage;
       std::exit(0);
@@ -248,7 +253,7 @@ int main(int argc, char** argv) {
   size_t nodes = 0, optimised = 0;
   const auto start = Clock::now();
   for (int i = 0; i < cli.count; ++i) {
-    const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject, backends, cli.dump};
+    const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject, backends, cli.dump, cli.jvp};
     const auto t0 = Clock::now();
     const Report r = isolated([&](const Progress& progress) { return check_program(p, progress); }, cli.timeout, cli.fork);
     if (r.tally.size() == tally.size())
