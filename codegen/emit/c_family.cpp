@@ -16,6 +16,7 @@
 #include <cstdio>
 #include <cstring>
 #include <unordered_map>
+#include <unordered_set>
 #include <limits>
 
 namespace kiln::emit {
@@ -134,15 +135,18 @@ class Writer {
 
   std::string run(std::string_view prefix) {
     SignatureNames sig = name_signature(f_, names_);
-    std::vector<std::pair<bool, bool>> used;
+    std::vector<ParamUse> used;
     const auto& params = f_.params();
     for (size_t i = 0; i < params.size(); ++i) {
       expr_[params[i]] = sig.params[i];
       size_[params[i]] = sig.sizes[i];
-      used.push_back({uses_[params[i]] > 0 && !only_sized(params[i]), size_used(params[i])});
+      const bool buffer = f_.type(params[i]).kind == TypeKind::buf;
+      // A buffer used only through size(): its pointer is unread.
+      used.push_back({uses_[params[i]] > 0 && !(buffer && !pointer_read_.count(params[i])),
+                      buffer && size_read_.count(params[i]) > 0});
     }
     std::string head = std::string(prefix) + return_type(d_, f_) + " " + std::string(name_) + "(" +
-                       parameter_list_with(sig, used) + ") {\n";
+                       parameter_list(d_, f_, sig, &used) + ") {\n";
     region(f_.body);
     const auto& ys = f_.region(f_.body).yields;
     if (ys.size() == 1) line("return " + expr_[ys[0]] + ";");
@@ -151,25 +155,6 @@ class Writer {
   }
 
  private:
-  std::string parameter_list_with(const SignatureNames& sig, const std::vector<std::pair<bool, bool>>& used) {
-    std::string out;
-    const auto& params = f_.params();
-    for (size_t i = 0; i < params.size(); ++i) {
-      Type t = f_.type(params[i]);
-      if (i) out += ", ";
-      auto named = [](const std::string& name, bool use) { return use ? name : "/*" + name + "*/"; };
-      if (t.kind == TypeKind::buf) {
-        out += std::string(t.writable ? "" : "const ") + d_.scalar_type(t.elem) + "* " + named(sig.params[i], used[i].first);
-        out += ", int64_t " + named(sig.sizes[i], used[i].second);
-      } else {
-        out += d_.scalar_type(t.elem) + " " + named(sig.params[i], used[i].first);
-      }
-    }
-    for (size_t k = 0; k < sig.outs.size(); ++k)
-      out += std::string(out.empty() ? "" : ", ") + d_.scalar_type(f_.result_types[k].elem) + "* " + sig.outs[k];
-    return out;
-  }
-
   void count_uses() {
     walk(f_, [&](ValueId v) {
       for (ValueId a : f_.node(v).args) ++uses_[a];
@@ -177,9 +162,18 @@ class Writer {
         for (ValueId y : f_.region(r).yields) ++uses_[y];
     });
     for (ValueId y : f_.region(f_.body).yields) ++uses_[y];
-    // Which tuple elements are read.
+    // Which tuple elements are read; which buffers' pointers and sizes are
+    // read (a pointer by anything but size(), a size by a used size() or a
+    // call, which passes it on).
     walk(f_, [&](ValueId v) {
       const Node& n = f_.node(v);
+      if (n.op == Op::Size) {
+        if (uses_[v] > 0) size_read_.insert(n.args[0]);
+      } else {
+        for (ValueId a : n.args) pointer_read_.insert(a);
+      }
+      if (n.op == Op::Call)
+        for (ValueId a : n.args) size_read_.insert(a);
       if (n.op != Op::Get || uses_[v] == 0) return;
       auto& used = elem_used_[n.args[0]];
       size_t k = static_cast<size_t>(n.imm);
@@ -193,32 +187,6 @@ class Writer {
     return it != elem_used_.end() && k < it->second.size() && it->second[k];
   }
 
-  // A buffer used only through size(): its pointer is unused.
-  bool only_sized(ValueId buf) const {
-    if (f_.type(buf).kind != TypeKind::buf) return false;
-    bool other = false;
-    walk(f_, [&](ValueId v) {
-      const Node& n = f_.node(v);
-      if (n.op == Op::Size) return;
-      for (ValueId a : n.args) other |= a == buf;
-    });
-    return !other;
-  }
-  bool size_used(ValueId buf) const {
-    if (f_.type(buf).kind != TypeKind::buf) return false;
-    bool used = false;
-    walk(f_, [&](ValueId v) {
-      const Node& n = f_.node(v);
-      if (n.args.empty() || n.args[0] != buf) return;
-      if ((n.op == Op::Size && uses_[v] > 0)) used = true;
-    });
-    walk(f_, [&](ValueId v) {
-      const Node& n = f_.node(v);
-      if (n.op != Op::Call) return;
-      for (ValueId a : n.args) used |= a == buf;
-    });
-    return used;
-  }
 
   void line(const std::string& text) {
     out_.append(static_cast<size_t>(depth_) * 2, ' ');
@@ -492,6 +460,7 @@ class Writer {
   std::vector<std::vector<std::string>> tuple_;
   std::vector<uint32_t> uses_;
   std::unordered_map<ValueId, std::vector<bool>> elem_used_;
+  std::unordered_set<ValueId> pointer_read_, size_read_;  // buffers (count_uses)
   std::string out_;
   int depth_ = 1;
   std::string last_loc_;
@@ -575,16 +544,19 @@ SignatureNames name_signature(const Function& f, Namer& scope) {
   return out;
 }
 
-std::string parameter_list(const Dialect& d, const Function& f, const SignatureNames& names) {
+std::string parameter_list(const Dialect& d, const Function& f, const SignatureNames& names,
+                           const std::vector<ParamUse>* used) {
   std::string out;
   const auto& params = f.params();
+  auto named = [](const std::string& name, bool read) { return read ? name : "/*" + name + "*/"; };
   for (size_t i = 0; i < params.size(); ++i) {
     Type t = f.type(params[i]);
+    const ParamUse use = used ? (*used)[i] : ParamUse{};
     if (i) out += ", ";
     if (t.kind == TypeKind::buf)
-      out += std::string(t.writable ? "" : "const ") + d.scalar_type(t.elem) + "* " + names.params[i] + ", int64_t " +
-             names.sizes[i];
-    else out += d.scalar_type(t.elem) + " " + names.params[i];
+      out += std::string(t.writable ? "" : "const ") + d.scalar_type(t.elem) + "* " + named(names.params[i], use.value) +
+             ", int64_t " + named(names.sizes[i], use.size);
+    else out += d.scalar_type(t.elem) + " " + named(names.params[i], use.value);
   }
   for (size_t k = 0; k < names.outs.size(); ++k)
     out += std::string(out.empty() ? "" : ", ") + d.scalar_type(f.result_types[k].elem) + "* " + names.outs[k];

@@ -47,9 +47,17 @@ struct SignatureNames {
 /// arg1, ... without them), with `<name>_size` for buffer sizes.
 SignatureNames name_signature(const ir::Function& f, Namer& scope);
 
+/// Whether a definition reads a parameter (a buffer's pointer) and a
+/// buffer's size; an unread one is written as a comment, /*name*/.
+struct ParamUse {
+  bool value = true;
+  bool size = true;
+};
+
 /// `T name` / `const T* name, int64_t name_size` / `T* out0`, comma
-/// separated (for declarations: every parameter named).
-std::string parameter_list(const Dialect& d, const ir::Function& f, const SignatureNames& names);
+/// separated. Without `used` (declarations) every parameter is named.
+std::string parameter_list(const Dialect& d, const ir::Function& f, const SignatureNames& names,
+                           const std::vector<ParamUse>* used = nullptr);
 /// "void", or the single result's type.
 std::string return_type(const Dialect& d, const ir::Function& f);
 
