@@ -58,6 +58,7 @@
 
 #include "backends/cxx/cxx_backend.h"
 #include "bench_support.h"
+#include "kernels.h"
 
 #include <algorithm>
 #include <atomic>
@@ -84,104 +85,8 @@ using namespace kiln::bench;  // bench_support.h
 const kiln::Options kCxx{.backend = kiln::Backend::cxx};
 const kiln::Options kInterp{.backend = kiln::Backend::interp};
 
-// --- the kernels: staged and hand-written --------------------------------------------
-//
-// Each hand-written function is the loop a C++ programmer would write, with
-// the operations in the staged program's order (no FMA: -ffp-contract=off on
-// both sides), so that results are identical bit for bit. They are noipa: not
-// inlined into the benchmark, nor cloned for constant arguments.
-
-using SaxpySig = void(float, std::span<const float>, std::span<float>);
-
-kiln::Staged<SaxpySig> stage_saxpy(const std::string& name) {
-  return kiln::stage(name, {"a", "x", "y"}, [](Rep<float> a, Arr<const float> x, Arr<float> y) {
-    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = a * x[i] + y[i]; });
-  });
-}
-
-__attribute__((noipa)) void hand_saxpy(float a, const float* x, int64_t n, float* y) {
-  for (int64_t i = 0; i < n; ++i) y[i] = a * x[i] + y[i];
-}
-
-// A float sum cannot be split into vector lanes (partial sums added at the
-// end) without reassociating it (-ffast-math / -fassociative-math), which
-// changes the result in the last bits. kiln keeps IEEE order, so the
-// hand-written reference is the same sequential loop, not a lane-parallel
-// or hand-vectorised one, which would be faster and give other bits. (GCC
-// -O3 still vectorises the loads and products of both and adds them in
-// order, an "in-order reduction": the adds remain one dependent chain.)
-kiln::Staged<float(std::span<const float>, std::span<const float>)> stage_dot() {
-  return kiln::stage("dot", {"x", "y"}, [](Arr<const float> x, Arr<const float> y) {
-    Rep<float> acc = 0.0f;
-    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { acc += x[i] * y[i]; });
-    return acc;
-  });
-}
-
-__attribute__((noipa)) float hand_dot(const float* x, const float* y, int64_t n) {
-  float acc = 0.0f;
-  for (int64_t i = 0; i < n; ++i) acc += x[i] * y[i];
-  return acc;
-}
-
-kiln::Staged<void(std::span<const double>, std::span<double>, int64_t)> stage_stencil() {
-  return kiln::stage("stencil5", {"in", "out", "n"}, [](Arr<const double> in, Arr<double> out, Rep<int64_t> n) {
-    kiln::for_(1, n - 1, [&](Rep<int64_t> i) {
-      kiln::for_(1, n - 1, [&](Rep<int64_t> j) {
-        Rep<int64_t> c = i * n + j;
-        out[c] = 0.5 * in[c] + 0.125 * (in[c - 1] + in[c + 1] + in[c - n] + in[c + n]);
-      });
-    });
-  });
-}
-
-__attribute__((noipa)) void hand_stencil(const double* in, double* out, int64_t n) {
-  for (int64_t i = 1; i < n - 1; ++i)
-    for (int64_t j = 1; j < n - 1; ++j) {
-      const int64_t c = i * n + j;
-      out[c] = 0.5 * in[c] + 0.125 * (in[c - 1] + in[c + 1] + in[c - n] + in[c + n]);
-    }
-}
-
-kiln::Staged<void(std::span<int32_t>, int32_t, int32_t, double, double, double, int32_t)> stage_mandel() {
-  return kiln::stage("mandel", {"out", "w", "h", "x0", "y0", "step", "max_iter"},
-                     [](Arr<int32_t> out, Rep<int32_t> w, Rep<int32_t> h, Rep<double> x0, Rep<double> y0,
-                        Rep<double> step, Rep<int32_t> max_iter) {
-                       kiln::for_(0, h, [&](Rep<int32_t> py) {
-                         kiln::for_(0, w, [&](Rep<int32_t> px) {
-                           Rep<double> cr = x0 + kiln::cast<double>(px) * step;
-                           Rep<double> ci = y0 + kiln::cast<double>(py) * step;
-                           Rep<double> zr = 0.0, zi = 0.0;
-                           Rep<int32_t> k = 0;
-                           kiln::while_([&] { return k < max_iter && zr * zr + zi * zi <= 4.0; },
-                                        [&] {
-                                          Rep<double> t = zr * zr - zi * zi + cr;
-                                          zi = 2.0 * zr * zi + ci;
-                                          zr = t;
-                                          k += 1;
-                                        });
-                           out[py * w + px] = k;
-                         });
-                       });
-                     });
-}
-
-__attribute__((noipa)) void hand_mandel(int32_t* out, int32_t w, int32_t h, double x0, double y0, double step,
-                                        int32_t max_iter) {
-  for (int32_t py = 0; py < h; ++py)
-    for (int32_t px = 0; px < w; ++px) {
-      const double cr = x0 + static_cast<double>(px) * step, ci = y0 + static_cast<double>(py) * step;
-      double zr = 0.0, zi = 0.0;
-      int32_t k = 0;
-      while (k < max_iter && zr * zr + zi * zi <= 4.0) {
-        const double t = zr * zr - zi * zi + cr;
-        zi = 2.0 * zr * zi + ci;
-        zr = t;
-        k += 1;
-      }
-      out[py * w + px] = k;
-    }
-}
+// --- the kernels: saxpy, dot, stencil and Mandelbrot come from kernels.h; the
+// recurrence and the polynomial are this benchmark's own ------------------------------
 
 kiln::Staged<double(double, double, double, int64_t)> stage_recur() {
   return kiln::stage("recur", {"a", "b", "x0", "n"}, [](Rep<double> a, Rep<double> b, Rep<double> x0, Rep<int64_t> n) {

@@ -172,7 +172,7 @@ Buf<float> positive_values(size_t n, uint64_t seed) {
 
 }  // namespace
 
-#include "llvm_kernels.h"
+#include "kernels.h"
 
 namespace {
 

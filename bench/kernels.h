@@ -1,7 +1,8 @@
-// The kernels of bench/llvm_backend.cpp, each staged and hand-written: saxpy,
-// a fused chain with sqrt and fma, dot, a 5-point stencil, a 64x64x64
-// matmul with stage-time sizes, Mandelbrot and Collatz, plus the Eigen and
-// STREAM-triad baselines. Included once, by llvm_backend.cpp.
+// The kernels the backend benchmarks share, each staged and hand-written:
+// saxpy, a fused chain with sqrt and fma, dot, a 5-point stencil, a
+// 64x64x64 matmul with stage-time sizes, Mandelbrot and Collatz, plus the
+// Eigen and STREAM-triad baselines. Included by llvm_backend.cpp and
+// cxx_backend.cpp (inline: each uses some of them).
 #pragma once
 
 #include <kiln/kiln.h>
@@ -13,6 +14,7 @@
 #include <cmath>
 #include <cstdint>
 #include <span>
+#include <string>
 
 namespace {
 
@@ -27,19 +29,19 @@ using kiln::Rep;
 
 using SaxpySig = void(float, std::span<const float>, std::span<float>);
 
-kiln::Staged<SaxpySig> stage_saxpy() {
-  return kiln::stage("saxpy", {"a", "x", "y"}, [](Rep<float> a, Arr<const float> x, Arr<float> y) {
+inline kiln::Staged<SaxpySig> stage_saxpy(const std::string& name = "saxpy") {
+  return kiln::stage(name, {"a", "x", "y"}, [](Rep<float> a, Arr<const float> x, Arr<float> y) {
     kiln::for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = a * x[i] + y[i]; });
   });
 }
 
-__attribute__((noipa)) void hand_saxpy(float a, const float* x, int64_t n, float* y) {
+__attribute__((noipa)) inline void hand_saxpy(float a, const float* x, int64_t n, float* y) {
   for (int64_t i = 0; i < n; ++i) y[i] = a * x[i] + y[i];
 }
 
 using ChainSig = void(std::span<const float>, std::span<const float>, std::span<float>);
 
-kiln::Staged<ChainSig> stage_chain() {
+inline kiln::Staged<ChainSig> stage_chain() {
   return kiln::stage("chain", {"x", "y", "z"}, [](Arr<const float> x, Arr<const float> y, Arr<float> z) {
     kiln::for_(0, x.size(), [&](Rep<int64_t> i) {
       Rep<float> a = x[i], b = y[i];
@@ -52,7 +54,7 @@ kiln::Staged<ChainSig> stage_chain() {
 // operand: GCC emits vsqrtss plus a guarded call of sqrtf and cannot
 // vectorise the loop. kiln's IR sqrt has no errno (llvm.sqrt), so the
 // fair peer is also measured: the same loop built with -fno-math-errno.
-__attribute__((noipa)) void hand_chain(const float* x, const float* y, float* z, int64_t n) {
+__attribute__((noipa)) inline void hand_chain(const float* x, const float* y, float* z, int64_t n) {
   for (int64_t i = 0; i < n; ++i) {
     const float a = x[i], b = y[i];
     z[i] = std::sqrt(std::fma(a, b, 1.0f)) * a + b;
@@ -69,7 +71,7 @@ namespace {
 // own _mm512_undefined_ps, which Eigen's sqrt reaches: not this code's.
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-__attribute__((noipa)) void eigen_chain(const float* x, const float* y, float* z, int64_t n) {
+__attribute__((noipa)) inline void eigen_chain(const float* x, const float* y, float* z, int64_t n) {
   Eigen::Map<const Eigen::ArrayXf> X(x, n), Y(y, n);
   Eigen::Map<Eigen::ArrayXf> Z(z, n);
   Z = (X * Y + 1.0f).sqrt() * X + Y;
@@ -78,7 +80,7 @@ __attribute__((noipa)) void eigen_chain(const float* x, const float* y, float* z
 #endif
 
 // STREAM's triad, the bandwidth reference.
-__attribute__((noipa)) void hand_triad(float* a, const float* b, const float* c, float s, int64_t n) {
+__attribute__((noipa)) inline void hand_triad(float* a, const float* b, const float* c, float s, int64_t n) {
   for (int64_t i = 0; i < n; ++i) a[i] = b[i] + s * c[i];
 }
 
@@ -86,7 +88,7 @@ __attribute__((noipa)) void hand_triad(float* a, const float* b, const float* c,
 // which changes the last bits: both sides are the same sequential loop.
 using DotSig = float(std::span<const float>, std::span<const float>);
 
-kiln::Staged<DotSig> stage_dot() {
+inline kiln::Staged<DotSig> stage_dot() {
   return kiln::stage("dot", {"x", "y"}, [](Arr<const float> x, Arr<const float> y) {
     Rep<float> acc = 0.0f;
     kiln::for_(0, x.size(), [&](Rep<int64_t> i) { acc += x[i] * y[i]; });
@@ -94,7 +96,7 @@ kiln::Staged<DotSig> stage_dot() {
   });
 }
 
-__attribute__((noipa)) float hand_dot(const float* x, const float* y, int64_t n) {
+__attribute__((noipa)) inline float hand_dot(const float* x, const float* y, int64_t n) {
   float acc = 0.0f;
   for (int64_t i = 0; i < n; ++i) acc += x[i] * y[i];
   return acc;
@@ -102,7 +104,7 @@ __attribute__((noipa)) float hand_dot(const float* x, const float* y, int64_t n)
 
 using StencilSig = void(std::span<const double>, std::span<double>, int64_t);
 
-kiln::Staged<StencilSig> stage_stencil() {
+inline kiln::Staged<StencilSig> stage_stencil() {
   return kiln::stage("stencil5", {"in", "out", "n"}, [](Arr<const double> in, Arr<double> out, Rep<int64_t> n) {
     kiln::for_(1, n - 1, [&](Rep<int64_t> i) {
       kiln::for_(1, n - 1, [&](Rep<int64_t> j) {
@@ -113,7 +115,7 @@ kiln::Staged<StencilSig> stage_stencil() {
   });
 }
 
-__attribute__((noipa)) void hand_stencil(const double* in, double* out, int64_t n) {
+__attribute__((noipa)) inline void hand_stencil(const double* in, double* out, int64_t n) {
   for (int64_t i = 1; i < n - 1; ++i)
     for (int64_t j = 1; j < n - 1; ++j) {
       const int64_t c = i * n + j;
@@ -127,7 +129,7 @@ __attribute__((noipa)) void hand_stencil(const double* in, double* out, int64_t 
 constexpr int64_t kMat = 64;
 using MatmulSig = void(std::span<const float>, std::span<const float>, std::span<float>);
 
-kiln::Staged<MatmulSig> stage_matmul() {
+inline kiln::Staged<MatmulSig> stage_matmul() {
   return kiln::stage("matmul", {"a", "b", "c"}, [](Arr<const float> a, Arr<const float> b, Arr<float> c) {
     kiln::for_(0, kMat * kMat, [&](Rep<int64_t> i) { c[i] = 0.0f; });
     kiln::for_(0, kMat, [&](Rep<int64_t> i) {
@@ -139,7 +141,7 @@ kiln::Staged<MatmulSig> stage_matmul() {
   });
 }
 
-__attribute__((noipa)) void hand_matmul(const float* a, const float* b, float* c) {
+__attribute__((noipa)) inline void hand_matmul(const float* a, const float* b, float* c) {
   for (int64_t i = 0; i < kMat * kMat; ++i) c[i] = 0.0f;
   for (int64_t i = 0; i < kMat; ++i)
     for (int64_t k = 0; k < kMat; ++k) {
@@ -151,7 +153,7 @@ __attribute__((noipa)) void hand_matmul(const float* a, const float* b, float* c
 // The same with the buffers declared __restrict: what a C++ programmer
 // writes to give the compiler what kiln's call-time overlap check gives
 // Backend::llvm.
-__attribute__((noipa)) void hand_matmul_restrict(const float* __restrict a, const float* __restrict b,
+__attribute__((noipa)) inline void hand_matmul_restrict(const float* __restrict a, const float* __restrict b,
                                                  float* __restrict c) {
   for (int64_t i = 0; i < kMat * kMat; ++i) c[i] = 0.0f;
   for (int64_t i = 0; i < kMat; ++i)
@@ -163,7 +165,7 @@ __attribute__((noipa)) void hand_matmul_restrict(const float* __restrict a, cons
 
 using MandelSig = void(std::span<int32_t>, int32_t, int32_t, double, double, double, int32_t);
 
-kiln::Staged<MandelSig> stage_mandel() {
+inline kiln::Staged<MandelSig> stage_mandel() {
   return kiln::stage("mandel", {"out", "w", "h", "x0", "y0", "step", "max_iter"},
                      [](Arr<int32_t> out, Rep<int32_t> w, Rep<int32_t> h, Rep<double> x0, Rep<double> y0,
                         Rep<double> step, Rep<int32_t> max_iter) {
@@ -186,7 +188,7 @@ kiln::Staged<MandelSig> stage_mandel() {
                      });
 }
 
-__attribute__((noipa)) void hand_mandel(int32_t* out, int32_t w, int32_t h, double x0, double y0, double step,
+__attribute__((noipa)) inline void hand_mandel(int32_t* out, int32_t w, int32_t h, double x0, double y0, double step,
                                         int32_t max_iter) {
   for (int32_t py = 0; py < h; ++py)
     for (int32_t px = 0; px < w; ++px) {
@@ -205,7 +207,7 @@ __attribute__((noipa)) void hand_mandel(int32_t* out, int32_t w, int32_t h, doub
 
 using CollatzSig = void(std::span<int32_t>, int64_t);
 
-kiln::Staged<CollatzSig> stage_collatz() {
+inline kiln::Staged<CollatzSig> stage_collatz() {
   return kiln::stage("collatz", {"steps", "start"}, [](Arr<int32_t> steps, Rep<int64_t> start) {
     kiln::for_(0, steps.size(), [&](Rep<int64_t> i) {
       Rep<int64_t> n = start + i;
@@ -220,7 +222,7 @@ kiln::Staged<CollatzSig> stage_collatz() {
   });
 }
 
-__attribute__((noipa)) void hand_collatz(int32_t* steps, int64_t count, int64_t start) {
+__attribute__((noipa)) inline void hand_collatz(int32_t* steps, int64_t count, int64_t start) {
   for (int64_t i = 0; i < count; ++i) {
     int64_t n = start + i;
     int32_t k = 0;
