@@ -16,6 +16,7 @@
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/Module.h>
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -77,12 +78,20 @@ class LlvmKernel final : public detail::Kernel {
         buffers_(buffer_params(module_.functions.at(0))),
         nparams_(module_.functions.at(0).params().size()),
         nresults_(module_.functions.at(0).result_types.size()),
-        unaliased_(object_for(module_, opts_, true)) {}
+        unaliased_(object_for(module_, opts_, true)) {
+    // Without two buffers, one of them written, nothing can overlap: no
+    // check, and no module kept for a variant that cannot be needed.
+    const bool written = std::any_of(buffers_.begin(), buffers_.end(), [](const BufferParam& b) { return b.writable; });
+    if (opts_.assume_no_alias || buffers_.size() < 2 || !written) {
+      buffers_.clear();
+      module_ = {};
+    }
+  }
 
   void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
     detail::call_generated("llvm", nparams_, nresults_, nargs, results, nresults, [&](detail::Slot* out) {
       const LoadedObject* object = unaliased_.get();
-      if (!opts_.assume_no_alias && written_buffers_overlap(buffers_, args)) object = &aliased();
+      if (written_buffers_overlap(buffers_, args)) object = &aliased();  // false when buffers_ is empty
       struct Call {
         LoadedObject::Entry entry;
         const detail::Slot* args;
