@@ -36,6 +36,7 @@ class Machine {
   };
   const Module& m_;
   int depth_ = 0;
+  std::vector<Value> tape_[tape_levels];  // tape.push / tape.pop, per level
 
   [[noreturn]] void trap(const Frame& fr, const Node& n, const std::string& what, const std::string& remedy) {
     throw RuntimeError(user_message(what + " in @" + fr.f.name, n.loc, remedy));
@@ -88,6 +89,14 @@ class Machine {
       case Op::Store:
         store_element(fr.f.type(n.args[0]).elem, const_cast<void*>(fr.env[n.args[0]].p), checked_index(fr, n),
                       fr.env[n.args[2]]);
+        return;
+      case Op::TapePush:
+        tape_[n.imm].push_back(fr.env[n.args[0]]);
+        return;
+      case Op::TapePop:
+        if (tape_[n.imm].empty()) throw InternalError("tape.pop on an empty tape in @" + fr.f.name);
+        out = tape_[n.imm].back();
+        tape_[n.imm].pop_back();
         return;
       case Op::Call:
         fr.tuples[v] = call(static_cast<size_t>(n.imm), args_of(fr, n));

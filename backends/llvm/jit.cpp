@@ -6,6 +6,7 @@
 #include <kiln/error.h>
 
 #include "../../codegen/ir/dump.h"
+#include "../runtime/tape.h"
 #include "../runtime/thread_pool.h"
 #include "../runtime/trap.h"
 
@@ -248,6 +249,10 @@ class Jit {
     runtime[es.intern("kiln_rt_trap")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_trap), L::JITSymbolFlags::Exported};
     runtime[es.intern("kiln_rt_parallel_for")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_parallel_for),
                                                   L::JITSymbolFlags::Exported};
+    runtime[es.intern("kiln_rt_tape_push")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_push),
+                                            L::JITSymbolFlags::Exported};
+    runtime[es.intern("kiln_rt_tape_pop")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_pop),
+                                           L::JITSymbolFlags::Exported};
     if (auto e = main.define(orc::absoluteSymbols(std::move(runtime))))
       throw CompileError("LLVM JIT: " + message_of(std::move(e)));
   }

@@ -78,6 +78,18 @@ struct ModuleState {
     L::Type* ptr = L::PointerType::get(ctx, 0);
     return lm.getOrInsertFunction(parallel_for_symbol, L::Type::getVoidTy(ctx), i64, ptr, ptr);
   }
+  L::FunctionCallee tape_push() {
+    L::Type* i64 = L::Type::getInt64Ty(ctx);
+    auto callee = lm.getOrInsertFunction(tape_push_symbol, L::Type::getVoidTy(ctx), i64, i64);
+    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) f->setDoesNotThrow();
+    return callee;
+  }
+  L::FunctionCallee tape_pop() {
+    L::Type* i64 = L::Type::getInt64Ty(ctx);
+    auto callee = lm.getOrInsertFunction(tape_pop_symbol, i64, i64);
+    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) f->setDoesNotThrow();
+    return callee;
+  }
   L::FunctionCallee libm(Op op, Scalar s) {
     const bool single = s == Scalar::f32;
     std::string name;
@@ -282,6 +294,21 @@ class FunctionLowerer {
         L::Value* x = val_[n.args[2]];
         if (s == Scalar::i1) x = b_.CreateZExt(x, b_.getInt8Ty());
         b_.CreateStore(x, element_pointer(n));
+        return;
+      }
+      case Op::TapePush: {
+        const Scalar s = f_.type(n.args[0]).elem;
+        L::Value* x = val_[n.args[0]];
+        if (is_float(s)) x = b_.CreateBitCast(x, b_.getIntNTy(static_cast<unsigned>(bit_width(s))));
+        x = b_.CreateZExt(x, b_.getInt64Ty());
+        b_.CreateCall(st_.tape_push(), {b_.getInt64(static_cast<uint64_t>(n.imm)), x});
+        return;
+      }
+      case Op::TapePop: {
+        const Scalar s = n.type.elem;
+        L::Value* w = b_.CreateCall(st_.tape_pop(), {b_.getInt64(static_cast<uint64_t>(n.imm))});
+        w = b_.CreateTrunc(w, b_.getIntNTy(static_cast<unsigned>(bit_width(s))));
+        val_[v] = is_float(s) ? b_.CreateBitCast(w, scalar_type(st_.ctx, s)) : w;
         return;
       }
       case Op::Call:

@@ -6,6 +6,7 @@
 #include <kiln/ir/verifier.h>
 
 #include "forward.h"
+#include "reverse.h"
 
 namespace kiln::detail {
 
@@ -18,6 +19,20 @@ std::shared_ptr<StagedState> jvp_state(const std::shared_ptr<StagedState>& f, co
     throw StagingError(user_message(e.what(), loc, "differentiate with respect to floating-point parameters only"));
   }
   ir::verify(d, "autodiff::jvp");
+  return define_derived(std::move(d), loc);
+}
+
+std::shared_ptr<StagedState> reverse_state(const std::shared_ptr<StagedState>& f, const std::vector<size_t>& wrt,
+                                           int mode, Loc loc) {
+  ir::Module m = staged_module(f, nullptr);
+  ir::Module d;
+  const auto rm = static_cast<autodiff::ReverseMode>(mode);
+  try {
+    d = autodiff::reverse(m, wrt, rm);
+  } catch (const StagingError& e) {
+    throw StagingError(user_message(e.what(), loc, "differentiate a function of floating-point parameters"));
+  }
+  ir::verify(d, "autodiff::reverse");
   return define_derived(std::move(d), loc);
 }
 

@@ -231,6 +231,17 @@ class Deriver {
           tan_[v] = emit(Op::Get, n.type, {p(n.args[0])}, slots[n.imm]);
         return;
       }
+      case Op::TapePush: {  // a float goes with its tangent, popped first
+        emit(Op::TapePush, {}, {p(n.args[0])}, n.imm);
+        if (f_.type(n.args[0]).is_float()) emit(Op::TapePush, {}, {t_or_zero(n.args[0])}, n.imm);
+        return;
+      }
+      case Op::TapePop: {
+        const ValueId tangent = n.type.is_float() ? emit(Op::TapePop, n.type, {}, n.imm) : no_value;
+        prim_[v] = emit(Op::TapePop, n.type, {}, n.imm);
+        tan_[v] = tangent;
+        return;
+      }
       case Op::Param:
         throw InternalError("autodiff: a parameter in a region body");
       default:

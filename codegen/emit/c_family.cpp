@@ -267,6 +267,19 @@ class Writer {
         locate(n);
         line(expr_[n.args[0]] + "[" + expr_[n.args[1]] + "] = " + expr_[n.args[2]] + ";");
         return;
+      case Op::TapePush:
+        locate(n);
+        line("kiln_tape_push(" + std::to_string(n.imm) + ", " + expr_[n.args[0]] + ");");
+        return;
+      case Op::TapePop: {
+        locate(n);
+        const std::string pop = "kiln_tape_pop<" + type_of(v) + ">(" + std::to_string(n.imm) + ")";
+        if (uses_[v] == 0)
+          line(pop + ";");
+        else
+          expr_[v] = define(v, pop);
+        return;
+      }
       case Op::Call:
         call(v, n);
         return;

@@ -95,6 +95,27 @@ const std::vector<Helper>& helpers() {
        "  using U = std::make_unsigned_t<T>;\n"
        "  return T(U(lo) + U(k) * U(step));\n"
        "}\n"},
+      {"kiln_tape", {},
+       "// The reverse-mode tape: a stack of 64-bit words per level and thread.\n"
+       "std::vector<uint64_t>& kiln_tape(int level) {\n"
+       "  static thread_local std::vector<uint64_t> tapes[16];\n"
+       "  return tapes[level];\n"
+       "}\n"},
+      {"kiln_tape_push", {"kiln_tape"},
+       "template <class T> void kiln_tape_push(int level, T x) {\n"
+       "  uint64_t w = 0;\n"
+       "  std::memcpy(&w, &x, sizeof x);\n"
+       "  kiln_tape(level).push_back(w);\n"
+       "}\n"},
+      {"kiln_tape_pop", {"kiln_tape"},
+       "template <class T> T kiln_tape_pop(int level) {\n"
+       "  std::vector<uint64_t>& t = kiln_tape(level);\n"
+       "  const uint64_t w = t.back();\n"
+       "  t.pop_back();\n"
+       "  T x;\n"
+       "  std::memcpy(&x, &w, sizeof x);\n"
+       "  return x;\n"
+       "}\n"},
   };
   return table;
 }
@@ -136,8 +157,10 @@ std::string includes(const std::string& code) {
             "std::fabs", "std::fmod", "std::fma"}))
     out += "#include <cmath>\n";
   out += "#include <cstdint>\n";
+  if (uses({"std::memcpy"})) out += "#include <cstring>\n";
   if (uses({"std::numeric_limits"})) out += "#include <limits>\n";
   if (uses({"std::domain_error"})) out += "#include <stdexcept>\n";
+  if (uses({"std::vector"})) out += "#include <vector>\n";
   if (uses({"std::make_unsigned_t"})) out += "#include <type_traits>\n";
   return out;
 }

@@ -163,6 +163,12 @@ class Printer {
       case Op::VarStore:
         out_ += "var.store $" + std::to_string(n.imm) + ", " + ref(n.args[0]);
         break;
+      case Op::TapePop:
+        out_ += lhs + "tape.pop " + std::to_string(n.imm) + " : " + to_string(n.type);
+        break;
+      case Op::TapePush:
+        out_ += "tape.push " + std::to_string(n.imm) + ", " + ref(n.args[0]);
+        break;
       case Op::Call:
         out_ += lhs + "call " + callee(n) + "(" + refs(n.args) + ") : " + tuple_type(n);
         break;

@@ -30,7 +30,7 @@ class Dce {
     for (ValueId y : f_.region(f_.body).yields) mark(y);
     walk(f_, [&](ValueId v) {
       const Node& n = f_.node(v);
-      if (n.op == Op::Store || (n.op == Op::Call && writes_[static_cast<size_t>(n.imm)])) mark(v);
+      if (writes_state(n.op) || (n.op == Op::Call && writes_[static_cast<size_t>(n.imm)])) mark(v);
     });
     while (!work_.empty()) {
       ValueId v = work_.back();

@@ -36,6 +36,11 @@ void cse(ir::Module& m, const Options& opts);
 /// condition is constant false, disappear.
 void simplify_cfg(ir::Module& m, const Options& opts);
 
+/// Tape forwarding: a tape.pop that follows, in the same region, the
+/// tape.push it pops (nothing in between touches that tape) takes the
+/// pushed value, and both go.
+void forward_tape(ir::Module& m, const Options& opts);
+
 /// Loop-invariant code motion out of for / while / parallel_for: pure,
 /// non-trapping nodes whose operands are defined outside the loop move in
 /// front of it; loads too when the loop writes no memory and surely runs.

@@ -57,6 +57,7 @@ ir::Module run_pipeline(ir::Module m, const Options& opts) {
       run(on.reduce_strength, reduce_strength, "reduce_strength");
       run(on.cse, cse, "cse");
       run(on.simplify_cfg, simplify_cfg, "simplify_cfg");
+      run(on.forward_tape, forward_tape, "forward_tape");
       run(on.licm, licm, "licm");
       run(on.dce, dce, "dce");
     }

@@ -59,7 +59,7 @@ std::vector<bool> writes_memory(const Module& m) {
     const Function& f = m.functions[i];
     walk(f, [&](ValueId v) {
       const Node& n = f.node(v);
-      if (n.op == Op::Store) writes[i] = true;
+      if (writes_state(n.op)) writes[i] = true;
       if (n.op == Op::Call) callees[i].push_back(static_cast<size_t>(n.imm));
     });
   }
@@ -81,7 +81,7 @@ bool fill_region_writes(const Function& f, RegionId r, const std::vector<bool>& 
   bool any = false;
   for (ValueId v : f.regions[r].body) {
     const Node& n = f.nodes[v];
-    if (n.op == Op::Store || (n.op == Op::Call && writes[static_cast<size_t>(n.imm)])) any = true;
+    if (writes_state(n.op) || (n.op == Op::Call && writes[static_cast<size_t>(n.imm)])) any = true;
     for (RegionId c : n.regions) any = fill_region_writes(f, c, writes, out) || any;
   }
   out[r] = any;
@@ -97,7 +97,7 @@ std::vector<bool> region_writes(const Function& f, const std::vector<bool>& writ
 
 bool node_writes(const Function& f, ValueId v, const std::vector<bool>& writes, const std::vector<bool>& regions) {
   const Node& n = f.node(v);
-  if (n.op == Op::Store) return true;
+  if (writes_state(n.op)) return true;
   if (n.op == Op::Call) return writes[static_cast<size_t>(n.imm)];
   for (RegionId r : n.regions)
     if (r < regions.size() && regions[r]) return true;

@@ -28,6 +28,11 @@ namespace detail {
 /// name `loc`.
 std::shared_ptr<StagedState> jvp_state(const std::shared_ptr<StagedState>& f, const std::vector<size_t>& wrt, Loc loc);
 
+/// The reverse-mode derivative of `f` (autodiff/reverse.h): 0 vjp, 1 grad,
+/// 2 value_and_grad.
+std::shared_ptr<StagedState> reverse_state(const std::shared_ptr<StagedState>& f, const std::vector<size_t>& wrt,
+                                           int mode, Loc loc);
+
 template <class A> inline constexpr bool is_float_scalar_v = std::is_floating_point_v<A>;
 template <class A> inline constexpr bool is_float_span_v = false;
 template <class T> inline constexpr bool is_float_span_v<std::span<T>> = std::is_floating_point_v<std::remove_const_t<T>>;
@@ -86,6 +91,60 @@ template <class... Xs> struct with_tangents<std::tuple<Xs...>> {
   using type = typename to_tuple<typename floats<type_list<>, Xs...>::type>::type;
 };
 
+// A buffer's adjoint is a writable buffer of its element type.
+template <class A> struct adjoint_of { using type = A; };
+template <class T> struct adjoint_of<std::span<T>> { using type = std::span<std::remove_const_t<T>>; };
+template <class L> struct adjoints;
+template <class... Ts> struct adjoints<type_list<Ts...>> { using type = type_list<typename adjoint_of<Ts>::type...>; };
+
+// The floating-point results of R, as a type_list.
+template <class R> struct float_results { using type = std::conditional_t<std::is_floating_point_v<R>, type_list<R>, type_list<>>; };
+template <> struct float_results<void> { using type = type_list<>; };
+template <class... Xs> struct float_results<std::tuple<Xs...>> {
+  template <class Acc, class... Rest> struct floats { using type = Acc; };
+  template <class Acc, class X, class... Rest>
+  struct floats<Acc, X, Rest...> {
+    using type = typename floats<std::conditional_t<std::is_floating_point_v<X>, typename push_back<Acc, X>::type, Acc>,
+                                 Rest...>::type;
+  };
+  using type = typename floats<type_list<>, Xs...>::type;
+};
+
+// void for none, T for one, std::tuple for several; with a value in front.
+template <class L> struct as_result;
+template <> struct as_result<type_list<>> { using type = void; };
+template <class T> struct as_result<type_list<T>> { using type = T; };
+template <class T, class U, class... Ts> struct as_result<type_list<T, U, Ts...>> { using type = std::tuple<T, U, Ts...>; };
+template <class V, class L> struct value_first;
+template <class V, class... Ts> struct value_first<V, type_list<Ts...>> { using type = std::tuple<V, Ts...>; };
+
+template <class L, class... Ls> struct concat { using type = L; };
+template <class... As, class... Bs, class... Ls>
+struct concat<type_list<As...>, type_list<Bs...>, Ls...> { using type = typename concat<type_list<As..., Bs...>, Ls...>::type; };
+
+template <class R, class L> struct fn_of;
+template <class R, class... Ps> struct fn_of<R, type_list<Ps...>> { using type = R(Ps...); };
+
+// The masks of reverse mode: active scalars (gradients) and active buffers
+// (adjoint buffers).
+template <auto Mask, class... Args> struct reverse_masks {
+  static constexpr size_t n = sizeof...(Args);
+  static constexpr std::array<bool, n> scalars() {
+    std::array<bool, n> out{};
+    constexpr std::array<bool, n> is{is_float_scalar_v<Args>...};
+    for (size_t i = 0; i < n; ++i) out[i] = Mask[i] && is[i];
+    return out;
+  }
+  static constexpr std::array<bool, n> buffers() {
+    std::array<bool, n> out{};
+    constexpr std::array<bool, n> is{is_float_span_v<Args>...};
+    for (size_t i = 0; i < n; ++i) out[i] = Mask[i] && is[i];
+    return out;
+  }
+  using grads = typename select_types<scalars(), 0, type_list<>, Args...>::type;
+  using adjoint_buffers = typename adjoints<typename select_types<buffers(), 0, type_list<>, Args...>::type>::type;
+};
+
 template <class R, class Params, class Tangents> struct make_fn;
 template <class R, class... Ps, class... Ts>
 struct make_fn<R, type_list<Ps...>, type_list<Ts...>> { using type = R(Ps..., Ts...); };
@@ -119,6 +178,81 @@ auto jvp(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) 
   for (size_t i = 0; i < mask.size(); ++i)
     if (mask[i]) wrt.push_back(i);
   return Staged<detail::jvp_signature<mask, R, Args...>>(detail::jvp_state(f.state(), wrt, loc));
+}
+
+/// Reverse mode: the vector-Jacobian product of `f`. Active parameters are
+/// as for jvp: the floating-point parameters W (all of them when none are
+/// given) and every writable floating-point buffer. Its parameters are f's
+/// parameters, then one cotangent per floating-point result of f, then one
+/// adjoint buffer (a writable span of the same size) per active buffer
+/// parameter, in parameter order. A read-only buffer's adjoint buffer
+/// receives the gradient with respect to its contents (overwritten, not
+/// accumulated into); a writable buffer's holds, on entry, the cotangent of
+/// the contents f leaves there, and receives the gradient with respect to
+/// its contents on entry. Its result is the gradient of each active scalar
+/// parameter: void for none, T for one, a std::tuple for several.
+///
+///   auto f = kiln::stage("f", [](Rep<double> x, Rep<double> y) { return x * kiln::sin(y); });
+///   auto [gx, gy] = kiln::compile(kiln::vjp(f))(1.0, 2.0, /*cotangent*/ 1.0);
+template <size_t... W, class R, class... Args>
+auto vjp(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) {
+  using Mask = detail::jvp_mask<Args...>;
+  static_assert(Mask::template valid<W...>(),
+                "kiln::vjp<W...>: every index must name a floating-point scalar or buffer parameter of f");
+  constexpr std::array<bool, sizeof...(Args)> mask = Mask::template get<W...>();
+  using M = detail::reverse_masks<mask, Args...>;
+  using Params = typename detail::concat<detail::type_list<Args...>, typename detail::float_results<R>::type,
+                                         typename M::adjoint_buffers>::type;
+  using Sig = typename detail::fn_of<typename detail::as_result<typename M::grads>::type, Params>::type;
+  std::vector<size_t> wrt;
+  for (size_t i = 0; i < mask.size(); ++i)
+    if (mask[i]) wrt.push_back(i);
+  return Staged<Sig>(detail::reverse_state(f.state(), wrt, 0, loc));
+}
+
+/// Reverse mode: the gradient of a scalar-valued `f` (R is float or
+/// double). Active parameters are those of vjp. Its parameters are f's
+/// parameters followed by one adjoint buffer per active buffer parameter,
+/// which receives the gradient with respect to that buffer's contents on
+/// entry (written, not accumulated into; a writable buffer's final contents
+/// count for nothing). Its result is the gradient of each active scalar
+/// parameter: void for none, T for one, a std::tuple for several.
+///
+///   auto loss = kiln::stage("loss", [](Arr<const double> w, Rep<double> b) { ... });
+///   std::vector<double> gw(w.size());
+///   double gb = kiln::compile(kiln::grad(loss))(w, b, gw);
+template <size_t... W, class R, class... Args>
+auto grad(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) {
+  static_assert(std::is_floating_point_v<R>, "kiln::grad: f must return one float or double; use kiln::vjp");
+  using Mask = detail::jvp_mask<Args...>;
+  static_assert(Mask::template valid<W...>(),
+                "kiln::grad<W...>: every index must name a floating-point scalar or buffer parameter of f");
+  constexpr std::array<bool, sizeof...(Args)> mask = Mask::template get<W...>();
+  using M = detail::reverse_masks<mask, Args...>;
+  using Params = typename detail::concat<detail::type_list<Args...>, typename M::adjoint_buffers>::type;
+  using Sig = typename detail::fn_of<typename detail::as_result<typename M::grads>::type, Params>::type;
+  std::vector<size_t> wrt;
+  for (size_t i = 0; i < mask.size(); ++i)
+    if (mask[i]) wrt.push_back(i);
+  return Staged<Sig>(detail::reverse_state(f.state(), wrt, 1, loc));
+}
+
+/// As grad, returning f's value first: std::tuple<R, gradients...>.
+template <size_t... W, class R, class... Args>
+auto value_and_grad(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) {
+  static_assert(std::is_floating_point_v<R>,
+                "kiln::value_and_grad: f must return one float or double; use kiln::vjp");
+  using Mask = detail::jvp_mask<Args...>;
+  static_assert(Mask::template valid<W...>(),
+                "kiln::value_and_grad<W...>: every index must name a floating-point scalar or buffer parameter of f");
+  constexpr std::array<bool, sizeof...(Args)> mask = Mask::template get<W...>();
+  using M = detail::reverse_masks<mask, Args...>;
+  using Params = typename detail::concat<detail::type_list<Args...>, typename M::adjoint_buffers>::type;
+  using Sig = typename detail::fn_of<typename detail::value_first<R, typename M::grads>::type, Params>::type;
+  std::vector<size_t> wrt;
+  for (size_t i = 0; i < mask.size(); ++i)
+    if (mask[i]) wrt.push_back(i);
+  return Staged<Sig>(detail::reverse_state(f.state(), wrt, 2, loc));
 }
 
 }  // namespace kiln

@@ -33,6 +33,7 @@ struct Passes {
   bool reduce_strength = true;  ///< pow(x, 0|1) always; pow(x, small integer) -> multiplications with fast_math
   bool cse = true;              ///< common-subexpression elimination across regions
   bool simplify_cfg = true;     ///< constant conditions, empty / zero-trip loops, identical branches
+  bool forward_tape = true;     ///< a tape.pop right after its tape.push takes the pushed value (reverse mode)
   bool licm = true;             ///< loop-invariant code motion
   bool dce = true;              ///< dead values, dead loop-carried values, effect-free regions
   bool operator==(const Passes&) const = default;

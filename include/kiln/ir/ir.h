@@ -37,6 +37,11 @@
 // * while: the cond region gets the carried values and yields (c, v...); if c
 //   is false the op's results are v..., otherwise the body region gets v...
 //   and yields the next carried values.
+// * tape.push / tape.pop (made by reverse-mode autodiff) push a scalar onto,
+//   and pop one off, the calling thread's tape number imm: a stack of 64-bit
+//   words per tape level and thread, shared by every function the thread
+//   runs. A pop gives the bits of the matching push, read as its own type.
+//   Both write state: they keep their order and are never dropped.
 // * var.load / var.store name a staging variable ($n). They exist only
 //   between staging and the promote-variables pass, which turns them into
 //   if-results and loop-carried values.
@@ -106,8 +111,8 @@ enum class Shape : uint8_t {
   size,         // buffer -> i64
   load,         // buffer, i64 index -> element
   store,        // writable buffer, i64 index, element value -> void
-  var_load,     // imm: variable id -> scalar
-  var_store,    // imm: variable id; value -> void
+  var_load,     // imm: variable id (tape level) -> scalar
+  var_store,    // imm: variable id (tape level); value -> void
   call,         // imm: callee index in the module; args -> tuple
   get,          // tuple, imm: index -> element type
   if_,          // c: i1; regions then, else -> tuple
@@ -161,6 +166,8 @@ enum class Shape : uint8_t {
   X(Store, "store", effect, store, 3, 0)                       \
   X(VarLoad, "var.load", effect, var_load, 0, 0)               \
   X(VarStore, "var.store", effect, var_store, 1, 0)            \
+  X(TapePush, "tape.push", effect, var_store, 1, 0)            \
+  X(TapePop, "tape.pop", effect, var_load, 0, 0)               \
   X(Call, "call", effect, call, -1, 0)                         \
   X(If, "if", structured, if_, 1, 2)                           \
   X(For, "for", structured, for_, -1, 1)                       \
@@ -250,6 +257,13 @@ double const_float(const Node& n);
 /// The `imm` encoding of a number as a constant of scalar type s.
 int64_t encode_const(Scalar s, double value);
 int64_t encode_const_int(Scalar s, int64_t value);
+
+/// Ops that change state a later op may observe: store, tape.push, tape.pop.
+/// (Calls and structured ops write what their callees and regions write.)
+inline bool writes_state(Op op) { return op == Op::Store || op == Op::TapePush || op == Op::TapePop; }
+
+/// The number of tape levels (tape.push/tape.pop imm is below it).
+inline constexpr int64_t tape_levels = 16;
 
 /// Visit every node id reachable from region r, in order, entering nested
 /// regions before the structured node that owns them is visited.

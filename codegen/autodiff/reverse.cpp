@@ -1,0 +1,1026 @@
+// Reverse mode. Every function f of the call graph, per pattern of active
+// parameters, becomes two functions:
+//
+//   f_fwd(params) -> results        the primal, which also pushes onto the
+//                                   tape what the reverse sweep will need;
+//   f_rev(params, cotangents of the float results, adjoint buffers)
+//       -> adjoints of the active float scalar parameters
+//                                   pops it and runs f backwards.
+//
+// The tape is a stack per thread and level (IR ops tape.push / tape.pop), so
+// f_fwd and f_rev are separate functions: a call g(...) in f becomes
+// g_fwd(...) in f_fwd and g_rev(...) in f_rev, recursion included, and one
+// tape serves loops with any trip count (a while_ needs no bound).
+//
+// What is pushed. A region's body is cut into segments, each ending after a
+// structured op or a call. At the end of a segment f_fwd pushes the values
+// the reverse of that segment needs (the operands of its derivative rules,
+// loop bounds, if conditions, call arguments, and what nested regions need
+// from this region), and f_rev, walking the segments backwards, pops them
+// before reversing the segment. Constants and the function's scalar
+// parameters are never pushed. So a loop body pushes per iteration only
+// what its own rules need, and a value from outside the loop is pushed once.
+//
+// Adjoints are SSA values in f_rev (none: zero). A loop's reverse is a loop
+// with the same trip count whose carried values are the adjoints of the
+// carried values, plus accumulators for the adjoints of outside values the
+// body uses; a while_ counts its iterations in f_fwd. An if's reverse is an
+// if on the same condition, so only the branch taken is differentiated.
+// Buffers have adjoint buffers: a load adds its adjoint into the adjoint
+// buffer, a store takes the element's adjoint and zeroes it.
+//
+// A parallel_for with anything to differentiate becomes a sequential loop in
+// both sweeps (its iterations are independent, so any order is right).
+#include "reverse.h"
+
+#include "forward.h"
+
+#include <kiln/error.h>
+
+#include <algorithm>
+#include <map>
+#include <string>
+#include <utility>
+
+namespace kiln::autodiff {
+namespace {
+
+using namespace ir;
+
+bool is_float_buffer(Type t) { return t.kind == TypeKind::buf && (t.elem == Scalar::f32 || t.elem == Scalar::f64); }
+
+struct Sweeps {
+  size_t fwd = 0, rev = 0;
+};
+
+class Reverse {
+ public:
+  Reverse(const Module& m, int64_t level) : m_(m), level_(level) {}
+
+  // The sweeps of function fn for the active parameters `active` (writable
+  // float buffers are always active); derived once per pair.
+  Sweeps derive(size_t fn, std::vector<bool> active);
+
+  Module& out() { return out_; }
+
+ private:
+  const Module& m_;
+  int64_t level_;
+  Module out_;
+  std::map<std::pair<size_t, std::vector<bool>>, Sweeps> done_;
+  std::map<size_t, int> variants_;
+};
+
+// Builds f_fwd and f_rev of one function.
+class Sweep {
+ public:
+  Sweep(Reverse& rv, const Module& m, const Function& f, const std::vector<bool>& active, int64_t level)
+      : rv_(rv), m_(m), f_(f), active_(active), level_(level), n_(f.nodes.size()), act_(n_, 0), tact_(n_),
+        relevant_(n_, 0), def_(n_, no_region), owner_(f.regions.size(), no_value), parent_(f.regions.size(), no_region),
+        seg_needs_(f.regions.size()), fwd_(n_, no_value), pv_(n_, no_value), adj_(n_, no_value), tadj_(n_),
+        adjbuf_(n_, no_value), trips_(n_, no_value) {
+    analyse();
+  }
+
+  Function forward(std::string name);
+  Function reverse(std::string name);
+
+ private:
+  static constexpr RegionId no_region = UINT32_MAX;
+  Reverse& rv_;
+  const Module& m_;
+  const Function& f_;
+  const std::vector<bool>& active_;
+  int64_t level_;
+  size_t n_;
+  std::vector<char> act_;                  // value is active (float scalar or buffer that depends on the inputs)
+  std::vector<std::vector<char>> tact_;    // per tuple element
+  std::vector<char> relevant_;             // node has reverse work
+  std::vector<RegionId> def_;              // region that defines a value
+  std::vector<ValueId> owner_;             // node that owns a region
+  std::vector<RegionId> parent_;           // region that holds a region's owner
+  std::vector<std::vector<std::vector<ValueId>>> seg_needs_;  // per region, per segment
+  std::map<ValueId, std::vector<ValueId>> free_act_;  // structured node -> active floats it uses from outside
+
+  // Emission state.
+  Function g_;
+  RegionId cur_ = 0;
+  std::source_location loc_;
+  std::vector<ValueId> fwd_;            // source value -> value in f_fwd
+  std::vector<ValueId> pv_;             // source value -> primal value in f_rev
+  std::vector<ValueId> adj_;            // source value -> adjoint in f_rev (no_value: zero)
+  std::vector<std::vector<ValueId>> tadj_;  // tuple node -> adjoints of its elements
+  std::vector<ValueId> adjbuf_;         // buffer parameter -> its adjoint buffer in f_rev
+  std::vector<ValueId> trips_;          // while node -> its trip count in f_fwd
+
+  // --- analysis -------------------------------------------------------------
+
+  bool act(ValueId v) const { return act_[v] != 0; }
+  bool float_active(ValueId v) const { return f_.type(v).is_float() && act(v); }
+
+  bool within(RegionId r, RegionId ancestor) const {
+    for (; r != no_region; r = parent_[r])
+      if (r == ancestor) return true;
+    return false;
+  }
+  // Whether v is defined inside one of node s's regions (at any depth).
+  bool inside(ValueId v, ValueId s) const {
+    for (RegionId r : f_.node(s).regions)
+      if (within(def_[v], r)) return true;
+    return false;
+  }
+
+  void index_region(RegionId r) {
+    for (ValueId p : f_.region(r).params) def_[p] = r;
+    for (ValueId v : f_.region(r).body) {
+      def_[v] = r;
+      for (RegionId c : f_.node(v).regions) {
+        owner_[c] = v;
+        parent_[c] = r;
+        index_region(c);
+      }
+    }
+  }
+
+  bool set(std::vector<char>& x, size_t i, bool on) {
+    if (!on || x[i]) return false;
+    x[i] = 1;
+    return true;
+  }
+
+  // One pass of the forward activity propagation; true when anything changed.
+  bool propagate(RegionId r) {
+    bool changed = false;
+    for (ValueId v : f_.region(r).body) {
+      const Node& n = f_.node(v);
+      for (RegionId c : n.regions) changed = propagate(c) || changed;
+      auto any_arg = [&](size_t from = 0) {
+        for (size_t i = from; i < n.args.size(); ++i)
+          if (act(n.args[i])) return true;
+        return false;
+      };
+      auto elems = [&](size_t count) -> std::vector<char>& {
+        if (tact_[v].size() < count) tact_[v].resize(count, 0);
+        return tact_[v];
+      };
+      switch (n.op) {
+        case Op::Const: case Op::Param: case Op::Size: case Op::Store: case Op::TapePush:
+        case Op::VarLoad: case Op::VarStore: case Op::ParallelFor:
+          break;
+        case Op::TapePop:
+          changed = set(act_, v, n.type.is_float()) || changed;
+          break;
+        case Op::Load:
+          changed = set(act_, v, n.type.is_float() && act(n.args[0])) || changed;
+          break;
+        case Op::Get: {
+          const auto& t = tact_[n.args[0]];
+          const size_t k = static_cast<size_t>(n.imm);
+          changed = set(act_, v, n.type.is_float() && k < t.size() && t[k]) || changed;
+          break;
+        }
+        case Op::Call: {
+          const auto& types = m_.functions[static_cast<size_t>(n.imm)].result_types;
+          auto& e = elems(types.size());
+          const bool any = any_arg();
+          for (size_t k = 0; k < types.size(); ++k) changed = set(e, k, any && types[k].is_float()) || changed;
+          break;
+        }
+        case Op::If: {
+          const auto& a = f_.region(n.regions[0]).yields;
+          const auto& b = f_.region(n.regions[1]).yields;
+          auto& e = elems(a.size());
+          for (size_t k = 0; k < a.size(); ++k) changed = set(e, k, float_active(a[k]) || float_active(b[k])) || changed;
+          break;
+        }
+        case Op::For: {
+          const Region& body = f_.region(n.regions[0]);
+          auto& e = elems(n.args.size() - 3);
+          for (size_t j = 3; j < n.args.size(); ++j) {
+            const bool on = float_active(n.args[j]) || float_active(body.yields[j - 3]);
+            changed = set(act_, body.params[j - 2], on) || changed;
+            changed = set(e, j - 3, on) || changed;
+          }
+          break;
+        }
+        case Op::While: {
+          const Region& cond = f_.region(n.regions[0]);
+          const Region& body = f_.region(n.regions[1]);
+          auto& e = elems(cond.yields.size() - 1);
+          for (size_t j = 0; j < n.args.size(); ++j)
+            changed = set(act_, cond.params[j], float_active(n.args[j]) || float_active(body.yields[j])) || changed;
+          for (size_t j = 1; j < cond.yields.size(); ++j) {
+            const bool on = float_active(cond.yields[j]);
+            changed = set(act_, body.params[j - 1], on) || changed;
+            changed = set(e, j - 1, on) || changed;
+          }
+          break;
+        }
+        case Op::Cast:
+          changed = set(act_, v, n.type.is_float() && float_active(n.args[0])) || changed;
+          break;
+        case Op::Select:
+          changed = set(act_, v, n.type.is_float() && any_arg(1)) || changed;
+          break;
+        default:  // arithmetic and math
+          changed = set(act_, v, n.type.is_float() && any_arg()) || changed;
+          break;
+      }
+    }
+    return changed;
+  }
+
+  // Marks nodes with reverse work; true when region r has any.
+  bool mark_relevant(RegionId r) {
+    bool any = false;
+    for (ValueId v : f_.region(r).body) {
+      const Node& n = f_.node(v);
+      bool rel = false;
+      for (RegionId c : n.regions) rel = mark_relevant(c) || rel;
+      switch (n.op) {
+        case Op::Load:
+        case Op::Store:
+          rel = rel || act(n.args[0]);
+          break;
+        case Op::Call:
+          for (ValueId a : n.args) rel = rel || act(a);
+          break;
+        case Op::TapePush:
+          rel = f_.type(n.args[0]).is_float();
+          break;
+        case Op::TapePop:
+          rel = n.type.is_float();
+          break;
+        default:
+          rel = rel || float_active(v);
+          break;
+      }
+      relevant_[v] = rel;
+      any = any || rel;
+    }
+    return any;
+  }
+
+  // The values the reverse of node v reads (before filtering out what
+  // f_rev has without the tape).
+  std::vector<ValueId> node_needs(ValueId v) const {
+    const Node& n = f_.node(v);
+    if (!relevant_[v]) return {};
+    auto a = [&](size_t i) { return n.args[i]; };
+    auto on = [&](size_t i) { return float_active(n.args[i]); };
+    switch (n.op) {
+      case Op::Mul:
+        if (on(0) && on(1)) return {a(0), a(1)};
+        return {on(0) ? a(1) : a(0)};
+      case Op::Div:
+        if (on(1)) return {a(1), v};
+        return {a(1)};
+      case Op::Rem:
+        if (on(1)) return {a(0), a(1)};
+        return {};
+      case Op::Fma:
+        if (on(0) && on(1)) return {a(0), a(1)};
+        if (on(0)) return {a(1)};
+        if (on(1)) return {a(0)};
+        return {};
+      case Op::Sqrt: case Op::Exp: case Op::Tanh:
+        return {v};
+      case Op::Log: case Op::Sin: case Op::Cos: case Op::Abs:
+        return {a(0)};
+      case Op::Min: case Op::Max:
+        return {a(0), a(1)};
+      case Op::Pow:
+        return {a(0), a(1), v};
+      case Op::Select:
+        return {a(0)};
+      case Op::Load: case Op::Store:
+        return {a(1)};
+      case Op::If:
+        return {a(0)};
+      case Op::For: case Op::ParallelFor:
+        return {a(0), a(1), a(2)};
+      case Op::Call: {
+        std::vector<ValueId> out;
+        for (ValueId x : n.args)
+          if (f_.type(x).is_scalar()) out.push_back(x);
+        return out;
+      }
+      default:
+        return {};
+    }
+  }
+
+  // f_rev can make these without the tape.
+  bool rematerialisable(ValueId v) const {
+    const Node& n = f_.node(v);
+    if (n.op == Op::Const) return true;
+    if (n.op == Op::Param) return def_[v] == f_.body;
+    if (n.op == Op::Size) return rematerialisable(n.args[0]);
+    return false;
+  }
+
+  static bool ends_segment(const Node& n) { return !n.regions.empty() || n.op == Op::Call; }
+
+  // Fills seg_needs_[r]; returns what r's subtree needs from outside r.
+  std::vector<ValueId> analyse_needs(RegionId r) {
+    std::vector<ValueId> outside;
+    std::vector<std::vector<ValueId>>& segs = seg_needs_[r];
+    segs.assign(1, {});
+    auto need = [&](ValueId x) {
+      if (rematerialisable(x)) return;
+      auto& into = def_[x] == r ? segs.back() : outside;
+      if (std::find(into.begin(), into.end(), x) == into.end()) into.push_back(x);
+    };
+    const auto& body = f_.region(r).body;
+    for (size_t i = 0; i < body.size(); ++i) {
+      const ValueId v = body[i];
+      const Node& n = f_.node(v);
+      for (ValueId x : node_needs(v)) need(x);
+      if (relevant_[v])
+        for (RegionId c : n.regions)
+          for (ValueId x : analyse_needs(c)) need(x);
+      if (ends_segment(n) && i + 1 < body.size()) segs.emplace_back();
+    }
+    for (auto& s : segs) std::sort(s.begin(), s.end());
+    return outside;
+  }
+
+  void collect_free(ValueId s, RegionId r, std::vector<ValueId>& out) const {
+    const Region& reg = f_.region(r);
+    auto use = [&](ValueId x) {
+      if (float_active(x) && !inside(x, s) && std::find(out.begin(), out.end(), x) == out.end()) out.push_back(x);
+    };
+    for (ValueId v : reg.body) {
+      for (ValueId a : f_.node(v).args) use(a);
+      for (RegionId c : f_.node(v).regions) collect_free(s, c, out);
+    }
+    for (ValueId y : reg.yields) use(y);
+  }
+
+  void analyse() {
+    index_region(f_.body);
+    const auto& ps = f_.params();
+    for (size_t i = 0; i < ps.size(); ++i) {
+      const Type t = f_.type(ps[i]);
+      if (active_[i] && (t.is_float() || is_float_buffer(t))) act_[ps[i]] = 1;
+    }
+    while (propagate(f_.body)) {
+    }
+    mark_relevant(f_.body);
+    analyse_needs(f_.body);
+    walk(f_, [&](ValueId v) {
+      if (!f_.node(v).regions.empty() && relevant_[v]) {
+        std::vector<ValueId> fr;
+        for (RegionId r : f_.node(v).regions) collect_free(v, r, fr);
+        std::sort(fr.begin(), fr.end());
+        free_act_[v] = std::move(fr);
+      }
+    });
+  }
+
+  // --- emission helpers -------------------------------------------------------
+
+  ValueId emit(Op op, Type t, std::vector<ValueId> args, int64_t imm = 0, std::vector<RegionId> regions = {}) {
+    ValueId v = g_.add(op, t, std::move(args), imm, loc_, std::move(regions));
+    g_.regions[cur_].body.push_back(v);
+    return v;
+  }
+  ValueId constant(Type t, double x) { return emit(Op::Const, t, {}, encode_const(t.elem, x)); }
+  ValueId param(RegionId r, Type t) {
+    ValueId p = g_.add(Op::Param, t, {}, static_cast<int64_t>(g_.regions[r].params.size()));
+    g_.regions[r].params.push_back(p);
+    return p;
+  }
+  ValueId get(ValueId tuple, size_t k, Type t) { return emit(Op::Get, t, {tuple}, static_cast<int64_t>(k)); }
+
+  // --- the forward sweep ------------------------------------------------------
+
+  ValueId fv(ValueId src) const { return fwd_[src]; }
+
+  void fwd_region(RegionId r, RegionId into) {
+    const RegionId saved = cur_;
+    cur_ = into;
+    const auto& body = f_.region(r).body;
+    size_t seg = 0;
+    for (size_t i = 0; i < body.size(); ++i) {
+      fwd_node(body[i]);
+      const bool last = i + 1 == body.size();
+      if (ends_segment(f_.node(body[i])) || last) {
+        push_segment(r, seg, body[i]);
+        if (!last) ++seg;
+      }
+    }
+    cur_ = saved;
+  }
+
+  void push_segment(RegionId r, size_t seg, ValueId last) {
+    if (seg >= seg_needs_[r].size()) return;  // a region with nothing to reverse
+    for (ValueId x : seg_needs_[r][seg]) emit(Op::TapePush, {}, {fv(x)}, level_);
+    if (trips_[last] != no_value && relevant_[last]) emit(Op::TapePush, {}, {trips_[last]}, level_);
+  }
+
+  std::vector<ValueId> fargs(const Node& n) const {
+    std::vector<ValueId> out;
+    for (ValueId a : n.args) out.push_back(fv(a));
+    return out;
+  }
+
+  RegionId fwd_copy_region(RegionId r, const std::vector<Type>& extra_params = {}) {
+    const RegionId nr = g_.add_region();
+    for (ValueId p : f_.region(r).params) fwd_[p] = param(nr, f_.type(p));
+    for (Type t : extra_params) param(nr, t);
+    fwd_region(r, nr);
+    for (ValueId y : f_.region(r).yields) g_.regions[nr].yields.push_back(fv(y));
+    return nr;
+  }
+
+  void fwd_node(ValueId v) {
+    const Node& n = f_.node(v);
+    loc_ = n.loc;
+    switch (n.op) {
+      case Op::Param:
+        throw InternalError("autodiff: a parameter in a region body");
+      case Op::If: {
+        RegionId a = fwd_copy_region(n.regions[0]);
+        RegionId b = fwd_copy_region(n.regions[1]);
+        loc_ = n.loc;
+        fwd_[v] = emit(Op::If, n.type, fargs(n), n.imm, {a, b});
+        return;
+      }
+      case Op::For: {
+        RegionId body = fwd_copy_region(n.regions[0]);
+        loc_ = n.loc;
+        fwd_[v] = emit(Op::For, n.type, fargs(n), n.imm, {body});
+        return;
+      }
+      case Op::ParallelFor: {
+        RegionId body = fwd_copy_region(n.regions[0]);
+        loc_ = n.loc;
+        if (relevant_[v])  // sequential: see the file comment
+          fwd_[v] = emit(Op::For, Type::tuple(), fargs(n), 0, {body});
+        else
+          fwd_[v] = emit(Op::ParallelFor, n.type, fargs(n), n.imm, {body});
+        return;
+      }
+      case Op::While: {
+        if (!relevant_[v]) {
+          RegionId c = fwd_copy_region(n.regions[0]);
+          RegionId b = fwd_copy_region(n.regions[1]);
+          loc_ = n.loc;
+          fwd_[v] = emit(Op::While, n.type, fargs(n), n.imm, {c, b});
+          return;
+        }
+        // Carries an iteration count after the values.
+        const Type i64 = Type::scalar(Scalar::i64);
+        RegionId c = fwd_copy_region(n.regions[0], {i64});
+        g_.regions[c].yields.push_back(g_.regions[c].params.back());
+        RegionId b = fwd_copy_region(n.regions[1], {i64});
+        {
+          const RegionId saved = cur_;
+          cur_ = b;
+          ValueId one = constant(i64, 1.0);
+          g_.regions[b].yields.push_back(emit(Op::Add, i64, {g_.regions[b].params.back(), one}));
+          cur_ = saved;
+        }
+        loc_ = n.loc;
+        std::vector<ValueId> args = fargs(n);
+        args.push_back(constant(i64, 0.0));
+        fwd_[v] = emit(Op::While, n.type, std::move(args), n.imm, {c, b});
+        trips_[v] = get(fwd_[v], f_.region(n.regions[0]).yields.size() - 1, i64);
+        return;
+      }
+      case Op::Call: {
+        std::vector<bool> act(n.args.size());
+        for (size_t i = 0; i < n.args.size(); ++i) act[i] = act_[n.args[i]] != 0;
+        const Sweeps s = rv_.derive(static_cast<size_t>(n.imm), act);
+        fwd_[v] = emit(Op::Call, n.type, fargs(n), static_cast<int64_t>(s.fwd));
+        return;
+      }
+      default:
+        fwd_[v] = emit(n.op, n.type, fargs(n), n.imm);
+        return;
+    }
+  }
+
+  // --- the reverse sweep ------------------------------------------------------
+
+  // The primal value of src in f_rev.
+  ValueId p(ValueId src) {
+    const Node& n = f_.node(src);
+    if (n.op == Op::Const) return emit(Op::Const, n.type, {}, n.imm);
+    if (n.op == Op::Size && rematerialisable(src)) return emit(Op::Size, n.type, {p(n.args[0])});
+    if (pv_[src] == no_value)
+      throw InternalError("autodiff: reverse sweep of @" + f_.name + " reads %" + std::to_string(src) +
+                          ", which it neither popped nor has");
+    return pv_[src];
+  }
+
+  void accumulate(ValueId src, ValueId contribution) {
+    if (contribution == no_value || !float_active(src)) return;
+    const Type t = f_.type(src);
+    adj_[src] = adj_[src] == no_value ? contribution : emit(Op::Add, t, {adj_[src], contribution});
+  }
+  ValueId adj_or_zero(ValueId src) { return adj_[src] != no_value ? adj_[src] : constant(f_.type(src), 0.0); }
+  ValueId tuple_adj(ValueId tuple, size_t k, Type t) {
+    const auto& e = tadj_[tuple];
+    if (k < e.size() && e[k] != no_value) return e[k];
+    return constant(t, 0.0);
+  }
+
+  // Clears the reverse state of the values region r defines.
+  void clear(RegionId r) {
+    for (ValueId x : f_.region(r).params) adj_[x] = no_value;
+    for (ValueId x : f_.region(r).body) {
+      adj_[x] = no_value;
+      tadj_[x].clear();
+    }
+  }
+
+  // Reverses region r's body into the current region: segments backwards,
+  // each popping its needs first.
+  void rev_body(RegionId r) {
+    const auto& body = f_.region(r).body;
+    std::vector<std::pair<size_t, size_t>> segs;  // [begin, end) per segment
+    size_t begin = 0;
+    for (size_t i = 0; i < body.size(); ++i)
+      if (ends_segment(f_.node(body[i])) || i + 1 == body.size()) {
+        segs.emplace_back(begin, i + 1);
+        begin = i + 1;
+      }
+    for (size_t s = segs.size(); s-- > 0;) {
+      const ValueId last = body[segs[s].second - 1];
+      if (trips_[last] != no_value && relevant_[last]) trips_rev_ = emit(Op::TapePop, Type::scalar(Scalar::i64), {}, level_);
+      const auto& needs = seg_needs_[r][s];
+      for (size_t k = needs.size(); k-- > 0;) pv_[needs[k]] = emit(Op::TapePop, f_.type(needs[k]), {}, level_);
+      for (size_t i = segs[s].second; i-- > segs[s].first;) rev_node(body[i]);
+    }
+  }
+  ValueId trips_rev_ = no_value;
+
+  // Emits the reverse of region r (cleared first), given the adjoints of its
+  // yields, into the current region; returns the adjoints of its params.
+  std::vector<ValueId> rev_region(RegionId r, const std::vector<ValueId>& yield_adjs, size_t first_yield = 0) {
+    clear(r);
+    const auto& ys = f_.region(r).yields;
+    for (size_t k = first_yield; k < ys.size(); ++k) accumulate(ys[k], yield_adjs[k - first_yield]);
+    rev_body(r);
+    std::vector<ValueId> out;
+    for (ValueId p : f_.region(r).params) out.push_back(adj_[p]);
+    return out;
+  }
+
+  void rev_node(ValueId v) {
+    if (!relevant_[v]) return;
+    const Node& n = f_.node(v);
+    loc_ = n.loc;
+    switch (n.op) {
+      case Op::If: return rev_if(v, n);
+      case Op::For: case Op::ParallelFor: return rev_for(v, n);
+      case Op::While: return rev_while(v, n);
+      case Op::Call: return rev_call(v, n);
+      case Op::Get: {
+        if (adj_[v] == no_value) return;
+        auto& e = tadj_[n.args[0]];
+        const size_t k = static_cast<size_t>(n.imm);
+        if (e.size() <= k) e.resize(k + 1, no_value);
+        e[k] = e[k] == no_value ? adj_[v] : emit(Op::Add, n.type, {e[k], adj_[v]});
+        return;
+      }
+      case Op::Load: {
+        if (adj_[v] == no_value) return;
+        const ValueId buf = adjoint_buffer(n.args[0]), i = p(n.args[1]);
+        const ValueId old = emit(Op::Load, n.type, {buf, i});
+        emit(Op::Store, {}, {buf, i, emit(Op::Add, n.type, {old, adj_[v]})});
+        return;
+      }
+      case Op::Store: {
+        const ValueId buf = adjoint_buffer(n.args[0]), i = p(n.args[1]);
+        const Type t = f_.type(n.args[2]);
+        const ValueId g = emit(Op::Load, t, {buf, i});
+        emit(Op::Store, {}, {buf, i, constant(t, 0.0)});
+        accumulate(n.args[2], g);
+        return;
+      }
+      case Op::TapePush: {  // the adjoint of the popped value comes back on the same tape
+        const ValueId g = emit(Op::TapePop, f_.type(n.args[0]), {}, n.imm);
+        accumulate(n.args[0], g);
+        return;
+      }
+      case Op::TapePop:
+        emit(Op::TapePush, {}, {adj_or_zero(v)}, n.imm);
+        return;
+      default:
+        if (adj_[v] != no_value) rule(v, n, adj_[v]);
+        return;
+    }
+  }
+
+  ValueId adjoint_buffer(ValueId buf) const {
+    if (adjbuf_[buf] == no_value)
+      throw InternalError("autodiff: buffer %" + std::to_string(buf) + " of @" + f_.name + " has no adjoint buffer");
+    return adjbuf_[buf];
+  }
+
+  // The derivative rules: adds g * d(op)/d(arg) to each active argument's
+  // adjoint. One case per op with a float result; docs/autodiff.md lists them.
+  void rule(ValueId v, const Node& n, ValueId g) {
+    const Type ty = n.type;
+    auto a = [&] { return p(n.args[0]); };
+    auto b = [&] { return p(n.args[1]); };
+    auto on = [&](size_t i) { return float_active(n.args[i]); };
+    auto mul = [&](ValueId x, ValueId y) { return emit(Op::Mul, ty, {x, y}); };
+    auto div = [&](ValueId x, ValueId y) { return emit(Op::Div, ty, {x, y}); };
+    auto neg = [&](ValueId x) { return emit(Op::Neg, ty, {x}); };
+    auto cmp = [&](Op op, ValueId x, ValueId y) { return emit(op, Type::scalar(Scalar::i1), {x, y}); };
+    auto select = [&](ValueId c, ValueId x, ValueId y) { return emit(Op::Select, ty, {c, x, y}); };
+    auto zero = [&] { return constant(ty, 0.0); };
+    switch (n.op) {
+      case Op::Const:
+      case Op::Floor:  // piecewise constant: zero (also at the jumps)
+        return;
+      case Op::Neg:
+        return accumulate(n.args[0], neg(g));
+      case Op::Abs: {  // sign(a) g: zero at a == 0
+        const ValueId x = a(), z = zero();
+        return accumulate(n.args[0], select(cmp(Op::Gt, x, z), g, select(cmp(Op::Lt, x, z), neg(g), z)));
+      }
+      case Op::Sqrt:  // g / (2 y)
+        return accumulate(n.args[0], div(g, mul(p(v), constant(ty, 2.0))));
+      case Op::Exp:
+        return accumulate(n.args[0], mul(g, p(v)));
+      case Op::Log:
+        return accumulate(n.args[0], div(g, a()));
+      case Op::Sin:
+        return accumulate(n.args[0], mul(g, emit(Op::Cos, ty, {a()})));
+      case Op::Cos:
+        return accumulate(n.args[0], neg(mul(g, emit(Op::Sin, ty, {a()}))));
+      case Op::Tanh: {  // g (1 - y^2)
+        const ValueId y = p(v);
+        return accumulate(n.args[0], mul(g, emit(Op::Sub, ty, {constant(ty, 1.0), mul(y, y)})));
+      }
+      case Op::Cast:  // float -> float converts the adjoint back
+        if (on(0)) accumulate(n.args[0], emit(Op::Cast, f_.type(n.args[0]), {g}));
+        return;
+      case Op::Add:
+        accumulate(n.args[0], g);
+        return accumulate(n.args[1], g);
+      case Op::Sub:
+        accumulate(n.args[0], g);
+        if (on(1)) accumulate(n.args[1], neg(g));
+        return;
+      case Op::Mul:
+        if (on(0)) accumulate(n.args[0], mul(g, b()));
+        if (on(1)) accumulate(n.args[1], mul(g, a()));
+        return;
+      case Op::Div: {  // d/da = 1/b, d/db = -y/b
+        const ValueId gb = div(g, b());
+        accumulate(n.args[0], gb);
+        if (on(1)) accumulate(n.args[1], neg(mul(gb, p(v))));
+        return;
+      }
+      case Op::Rem: {  // a - trunc(a / b) b: d/da = 1, d/db = -trunc(a / b)
+        accumulate(n.args[0], g);
+        if (!on(1)) return;
+        const ValueId q = div(a(), b()), z = zero();
+        const ValueId down = emit(Op::Floor, ty, {q});
+        const ValueId up = neg(emit(Op::Floor, ty, {neg(q)}));
+        return accumulate(n.args[1], neg(mul(g, select(cmp(Op::Lt, q, z), up, down))));
+      }
+      case Op::Min: case Op::Max: {  // min: b < a ? b : a; max: a < b ? b : a (a tie goes to a)
+        const ValueId second = n.op == Op::Min ? cmp(Op::Lt, b(), a()) : cmp(Op::Lt, a(), b());
+        const ValueId z = zero();
+        if (on(0)) accumulate(n.args[0], select(second, z, g));
+        if (on(1)) accumulate(n.args[1], select(second, g, z));
+        return;
+      }
+      case Op::Pow: {  // d/da = b a^(b-1) (0 where b == 0), d/db = y log a (0 where a == 0)
+        const ValueId z = zero();
+        if (on(0)) {
+          const ValueId d = mul(b(), emit(Op::Pow, ty, {a(), emit(Op::Sub, ty, {b(), constant(ty, 1.0)})}));
+          accumulate(n.args[0], mul(g, select(cmp(Op::Eq, b(), z), z, d)));
+        }
+        if (on(1)) {
+          const ValueId d = mul(p(v), emit(Op::Log, ty, {a()}));
+          accumulate(n.args[1], mul(g, select(cmp(Op::Eq, a(), z), z, d)));
+        }
+        return;
+      }
+      case Op::Fma:  // a b + c
+        if (on(0)) accumulate(n.args[0], mul(g, b()));
+        if (on(1)) accumulate(n.args[1], mul(g, a()));
+        return accumulate(n.args[2], g);
+      case Op::Select: {
+        const ValueId c = p(n.args[0]), z = zero();
+        if (on(1)) accumulate(n.args[1], select(c, g, z));
+        if (on(2)) accumulate(n.args[2], select(c, z, g));
+        return;
+      }
+      default:
+        throw InternalError("autodiff: no reverse rule for '" + std::string(info(n.op).spelling) + "'");
+    }
+  }
+
+  // Free adjoints: the current adjoints of the outside values a structured
+  // node's regions use (zeros where none), to carry in; and back.
+  std::vector<ValueId> free_adjs(ValueId s) {
+    std::vector<ValueId> out;
+    for (ValueId x : free_act_[s]) out.push_back(adj_or_zero(x));
+    return out;
+  }
+
+  void rev_if(ValueId v, const Node& n) {
+    const auto& fr = free_act_[v];
+    const std::vector<Type> types = tuple_types(m_, f_, n);
+    std::vector<ValueId> result_adjs;
+    for (size_t k = 0; k < types.size(); ++k)
+      result_adjs.push_back(types[k].is_float() ? tuple_adj(v, k, types[k]) : no_value);
+    const std::vector<ValueId> outer = free_adjs(v);
+    const ValueId c = p(n.args[0]);
+    RegionId branches[2];
+    for (int k = 0; k < 2; ++k) {
+      branches[k] = g_.add_region();
+      const RegionId saved = cur_;
+      cur_ = branches[k];
+      for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = outer[j];
+      rev_region(n.regions[k], result_adjs);
+      g_.regions[branches[k]].yields = free_adjs(v);
+      cur_ = saved;
+    }
+    loc_ = n.loc;
+    const ValueId r = emit(Op::If, Type::tuple(), {c}, 0, {branches[0], branches[1]});
+    for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = get(r, j, f_.type(fr[j]));
+  }
+
+  void rev_for(ValueId v, const Node& n) {
+    const auto& fr = free_act_[v];
+    const Region& body = f_.region(n.regions[0]);
+    const size_t nc = n.args.size() - 3;
+    std::vector<ValueId> inits = {p(n.args[0]), p(n.args[1]), p(n.args[2])};
+    std::vector<size_t> carried;  // float carried slots
+    for (size_t j = 0; j < nc; ++j)
+      if (f_.type(n.args[3 + j]).is_float()) {
+        carried.push_back(j);
+        inits.push_back(tuple_adj(v, j, f_.type(n.args[3 + j])));
+      }
+    for (ValueId x : free_adjs(v)) inits.push_back(x);
+    const RegionId rb = g_.add_region();
+    param(rb, f_.type(n.args[0]));
+    std::vector<ValueId> yield_adjs(nc, no_value);
+    for (size_t j : carried) yield_adjs[j] = param(rb, f_.type(n.args[3 + j]));
+    std::vector<ValueId> acc;
+    for (ValueId x : fr) acc.push_back(param(rb, f_.type(x)));
+    {
+      const RegionId saved = cur_;
+      cur_ = rb;
+      for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = acc[j];
+      std::vector<ValueId> pa = rev_region(n.regions[0], yield_adjs);
+      std::vector<ValueId> ys;
+      for (size_t j : carried) ys.push_back(pa[j + 1] != no_value ? pa[j + 1] : constant(f_.type(body.params[j + 1]), 0.0));
+      for (ValueId x : free_adjs(v)) ys.push_back(x);
+      g_.regions[rb].yields = std::move(ys);
+      cur_ = saved;
+    }
+    loc_ = n.loc;
+    const ValueId r = emit(Op::For, Type::tuple(), std::move(inits), 0, {rb});
+    for (size_t k = 0; k < carried.size(); ++k)
+      accumulate(n.args[3 + carried[k]], get(r, k, f_.type(n.args[3 + carried[k]])));
+    for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = get(r, carried.size() + j, f_.type(fr[j]));
+  }
+
+  void rev_while(ValueId v, const Node& n) {
+    const auto& fr = free_act_[v];
+    const Region& cond = f_.region(n.regions[0]);
+    const ValueId trips = trips_rev_;
+    const size_t nres = cond.yields.size() - 1;
+    // The last evaluation of cond, which ended the loop.
+    std::vector<ValueId> res_adjs;
+    for (size_t k = 0; k < nres; ++k) {
+      const Type t = f_.type(cond.yields[k + 1]);
+      res_adjs.push_back(t.is_float() ? tuple_adj(v, k, t) : no_value);
+    }
+    std::vector<ValueId> ca = rev_region(n.regions[0], res_adjs, 1);
+    // Then trips x (body, cond) backwards.
+    std::vector<size_t> carried;
+    for (size_t j = 0; j < n.args.size(); ++j)
+      if (f_.type(n.args[j]).is_float()) carried.push_back(j);
+    const Type i64 = Type::scalar(Scalar::i64);
+    std::vector<ValueId> inits = {constant(i64, 0.0), trips, constant(i64, 1.0)};
+    for (size_t j : carried) inits.push_back(ca[j] != no_value ? ca[j] : constant(f_.type(n.args[j]), 0.0));
+    for (ValueId x : free_adjs(v)) inits.push_back(x);
+    const RegionId rb = g_.add_region();
+    param(rb, i64);
+    std::vector<ValueId> body_adjs(n.args.size(), no_value);
+    for (size_t j : carried) body_adjs[j] = param(rb, f_.type(n.args[j]));
+    std::vector<ValueId> acc;
+    for (ValueId x : fr) acc.push_back(param(rb, f_.type(x)));
+    {
+      const RegionId saved = cur_;
+      cur_ = rb;
+      for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = acc[j];
+      std::vector<ValueId> va = rev_region(n.regions[1], body_adjs);
+      std::vector<ValueId> cond_adjs(nres, no_value);
+      for (size_t k = 0; k < nres; ++k) cond_adjs[k] = va[k];
+      std::vector<ValueId> c2 = rev_region(n.regions[0], cond_adjs, 1);
+      std::vector<ValueId> ys;
+      for (size_t j : carried) ys.push_back(c2[j] != no_value ? c2[j] : constant(f_.type(n.args[j]), 0.0));
+      for (ValueId x : free_adjs(v)) ys.push_back(x);
+      g_.regions[rb].yields = std::move(ys);
+      cur_ = saved;
+    }
+    loc_ = n.loc;
+    const ValueId r = emit(Op::For, Type::tuple(), std::move(inits), 0, {rb});
+    for (size_t k = 0; k < carried.size(); ++k) accumulate(n.args[carried[k]], get(r, k, f_.type(n.args[carried[k]])));
+    for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = get(r, carried.size() + j, f_.type(fr[j]));
+  }
+
+  void rev_call(ValueId v, const Node& n) {
+    const size_t callee = static_cast<size_t>(n.imm);
+    std::vector<bool> act(n.args.size());
+    for (size_t i = 0; i < n.args.size(); ++i) act[i] = act_[n.args[i]] != 0;
+    const Sweeps s = rv_.derive(callee, act);
+    const Function& cf = m_.functions[callee];
+    std::vector<ValueId> args;
+    for (ValueId a : n.args) args.push_back(p(a));
+    for (size_t k = 0; k < cf.result_types.size(); ++k)
+      if (cf.result_types[k].is_float()) args.push_back(tuple_adj(v, k, cf.result_types[k]));
+    for (size_t i = 0; i < n.args.size(); ++i)
+      if (act[i] && f_.type(n.args[i]).kind == TypeKind::buf) args.push_back(adjoint_buffer(n.args[i]));
+    loc_ = n.loc;
+    const ValueId r = emit(Op::Call, Type::tuple(), std::move(args), static_cast<int64_t>(s.rev));
+    size_t k = 0;
+    for (size_t i = 0; i < n.args.size(); ++i)
+      if (act[i] && f_.type(n.args[i]).is_float()) accumulate(n.args[i], get(r, k++, f_.type(n.args[i])));
+  }
+};
+
+Function Sweep::forward(std::string name) {
+  g_ = Function{};
+  g_.name = std::move(name);
+  g_.body = g_.add_region();
+  for (ValueId p : f_.params()) fwd_[p] = param(g_.body, f_.type(p));
+  g_.param_names = f_.param_names;
+  fwd_region(f_.body, g_.body);
+  for (ValueId y : f_.region(f_.body).yields) g_.regions[g_.body].yields.push_back(fv(y));
+  g_.result_types = f_.result_types;
+  return std::move(g_);
+}
+
+Function Sweep::reverse(std::string name) {
+  g_ = Function{};
+  g_.name = std::move(name);
+  g_.body = g_.add_region();
+  cur_ = g_.body;
+  const auto& ps = f_.params();
+  for (ValueId p : ps) pv_[p] = param(g_.body, f_.type(p));
+  std::vector<ValueId> cot;
+  for (Type t : f_.result_types)
+    if (t.is_float()) cot.push_back(param(g_.body, t));
+  for (size_t i = 0; i < ps.size(); ++i)
+    if (act(ps[i]) && f_.type(ps[i]).kind == TypeKind::buf)
+      adjbuf_[ps[i]] = param(g_.body, Type::buf(f_.type(ps[i]).elem, true));
+  if (!f_.param_names.empty()) {
+    g_.param_names = f_.param_names;
+    for (size_t k = 0; k < cot.size(); ++k) g_.param_names.push_back("ct" + std::to_string(k));
+    for (size_t i = 0; i < ps.size(); ++i)
+      if (adjbuf_[ps[i]] != no_value) g_.param_names.push_back("grad_" + f_.param_names[i]);
+  }
+  const auto& ys = f_.region(f_.body).yields;
+  std::vector<ValueId> yield_adjs;
+  size_t k = 0;
+  for (ValueId y : ys) yield_adjs.push_back(f_.type(y).is_float() ? cot[k++] : no_value);
+  std::vector<ValueId> pa = rev_region(f_.body, yield_adjs);
+  for (size_t i = 0; i < ps.size(); ++i)
+    if (act(ps[i]) && f_.type(ps[i]).is_float()) {
+      g_.regions[g_.body].yields.push_back(pa[i] != no_value ? pa[i] : constant(f_.type(ps[i]), 0.0));
+      g_.result_types.push_back(f_.type(ps[i]));
+    }
+  return std::move(g_);
+}
+
+Sweeps Reverse::derive(size_t fn, std::vector<bool> active) {
+  const Function& f = m_.functions[fn];
+  for (size_t i = 0; i < active.size(); ++i) {
+    const Type t = f.type(f.params()[i]);
+    active[i] = (active[i] && (t.is_float() || is_float_buffer(t))) || (is_float_buffer(t) && t.writable);
+  }
+  auto key = std::make_pair(fn, active);
+  if (auto it = done_.find(key); it != done_.end()) return it->second;
+  Sweeps s{out_.functions.size(), out_.functions.size() + 1};
+  done_.emplace(key, s);
+  out_.functions.resize(out_.functions.size() + 2);  // filled below; recursive calls find the indices
+  const int variant = variants_[fn]++;
+  const std::string suffix = variant ? std::to_string(variant + 1) : "";
+  Sweep sweep(*this, m_, f, active, level_);
+  Function fwd = sweep.forward(f.name + "_fwd" + suffix);
+  Function rev = sweep.reverse(f.name + "_rev" + suffix);
+  out_.functions[s.fwd] = std::move(fwd);
+  out_.functions[s.rev] = std::move(rev);
+  return s;
+}
+
+// One above the highest tape level m uses.
+int64_t next_level(const Module& m) {
+  int64_t level = 0;
+  for (const Function& f : m.functions)
+    walk(f, [&](ValueId v) {
+      const Node& n = f.node(v);
+      if (n.op == Op::TapePush || n.op == Op::TapePop) level = std::max(level, n.imm + 1);
+    });
+  if (level >= tape_levels)
+    throw StagingError("reverse mode nested " + std::to_string(tape_levels) +
+                       " deep: kiln has that many tapes; differentiate in forward mode (jvp) instead");
+  return level;
+}
+
+// The entry: zero the adjoint buffers, run the forward sweep, seed, run the
+// reverse sweep.
+Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<bool>& active, ReverseMode mode) {
+  const Function& f = m.functions[0];
+  const Function& rev = out.functions[s.rev];
+  Function g;
+  const char* suffix = mode == ReverseMode::vjp ? "_vjp" : mode == ReverseMode::grad ? "_grad" : "_value_and_grad";
+  g.name = f.name + suffix;
+  g.body = g.add_region();
+  auto add = [&](Op op, Type t, std::vector<ValueId> args, int64_t imm = 0, std::vector<RegionId> regions = {},
+                 RegionId into = UINT32_MAX) {
+    ValueId v = g.add(op, t, std::move(args), imm, {}, std::move(regions));
+    g.regions[into == UINT32_MAX ? g.body : into].body.push_back(v);
+    return v;
+  };
+  auto param = [&](Type t) {
+    ValueId p = g.add(Op::Param, t, {}, static_cast<int64_t>(g.regions[g.body].params.size()));
+    g.regions[g.body].params.push_back(p);
+    return p;
+  };
+  const auto& ps = f.params();
+  std::vector<ValueId> params;
+  for (ValueId p : ps) params.push_back(param(f.type(p)));
+  std::vector<ValueId> cot;
+  if (mode == ReverseMode::vjp)
+    for (Type t : f.result_types)
+      if (t.is_float()) cot.push_back(param(t));
+  std::vector<ValueId> adjbufs;
+  for (size_t i = 0; i < ps.size(); ++i)
+    if (active[i] && f.type(ps[i]).kind == TypeKind::buf) {
+      const ValueId b = param(Type::buf(f.type(ps[i]).elem, true));
+      adjbufs.push_back(b);
+      if (mode != ReverseMode::vjp || !f.type(ps[i]).writable) {  // overwritten, not accumulated into
+        const Type i64 = Type::scalar(Scalar::i64);
+        const RegionId body = g.add_region();
+        const ValueId idx = g.add(Op::Param, i64, {}, 0);
+        g.regions[body].params.push_back(idx);
+        const ValueId z = add(Op::Const, Type::scalar(f.type(ps[i]).elem), {}, encode_const(f.type(ps[i]).elem, 0.0),
+                              {}, body);
+        add(Op::Store, {}, {b, idx, z}, 0, {}, body);
+        const ValueId lo = add(Op::Const, i64, {}, 0), step = add(Op::Const, i64, {}, 1);
+        const ValueId hi = add(Op::Size, i64, {b});
+        add(Op::For, Type::tuple(), {lo, hi, step}, 0, {body});
+      }
+    }
+  if (!f.param_names.empty()) {
+    g.param_names = f.param_names;
+    for (size_t k = 0; k < cot.size(); ++k) g.param_names.push_back("ct" + std::to_string(k));
+    for (size_t i = 0; i < ps.size(); ++i)
+      if (active[i] && f.type(ps[i]).kind == TypeKind::buf) g.param_names.push_back("grad_" + f.param_names[i]);
+  }
+  const ValueId r = add(Op::Call, Type::tuple(), params, static_cast<int64_t>(s.fwd));
+  if (mode != ReverseMode::vjp) {
+    const Type t = f.result_types[0];
+    cot.push_back(add(Op::Const, t, {}, encode_const(t.elem, 1.0)));
+  }
+  std::vector<ValueId> args = params;
+  for (ValueId c : cot) args.push_back(c);
+  for (ValueId b : adjbufs) args.push_back(b);
+  const ValueId d = add(Op::Call, Type::tuple(), std::move(args), static_cast<int64_t>(s.rev));
+  if (mode == ReverseMode::value_and_grad) {
+    g.regions[g.body].yields.push_back(add(Op::Get, f.result_types[0], {r}, 0));
+    g.result_types.push_back(f.result_types[0]);
+  }
+  for (size_t k = 0; k < rev.result_types.size(); ++k) {
+    g.regions[g.body].yields.push_back(add(Op::Get, rev.result_types[k], {d}, static_cast<int64_t>(k)));
+    g.result_types.push_back(rev.result_types[k]);
+  }
+  return g;
+}
+
+}  // namespace
+
+Module reverse(const Module& m, const std::vector<size_t>& wrt, ReverseMode mode) {
+  const Function& f = m.functions.at(0);
+  std::vector<bool> active = jvp_active(f, wrt);
+  if (mode != ReverseMode::vjp && (f.result_types.size() != 1 || !f.result_types[0].is_float()))
+    throw StagingError("grad: @" + f.name + " must return one floating-point value to have a gradient");
+  Reverse rv(m, next_level(m));
+  rv.out().functions.emplace_back();  // the entry, made last
+  const Sweeps s = rv.derive(0, active);
+  Module out = std::move(rv.out());
+  const auto& ps = f.params();
+  for (size_t i = 0; i < ps.size(); ++i) {
+    const Type t = f.type(ps[i]);
+    active[i] = (active[i] && (t.is_float() || is_float_buffer(t))) || (is_float_buffer(t) && t.writable);
+  }
+  out.functions[0] = entry(m, out, s, active, mode);
+  return out;
+}
+
+}  // namespace kiln::autodiff

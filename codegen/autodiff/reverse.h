@@ -1,0 +1,38 @@
+// Reverse-mode differentiation (vjp, grad, value_and_grad) as an IR -> IR
+// transformation.
+#pragma once
+
+#include <kiln/ir/ir.h>
+
+#include <vector>
+
+namespace kiln::autodiff {
+
+/// What the entry of a reverse-mode module takes and returns (include/kiln/autodiff.h).
+enum class ReverseMode {
+  vjp,             // (params, one cotangent per float result, adjoint buffers) -> scalar gradients
+  grad,            // (params, adjoint buffers) -> scalar gradients; f returns one float
+  value_and_grad,  // (params, adjoint buffers) -> (value, scalar gradients...)
+};
+
+/// The reverse-mode derivative of m's entry (functions[0], promoted and
+/// optimised). Active parameters are those of jvp_active: the floating-point
+/// scalars and buffers named in `wrt` and every writable floating-point
+/// buffer. The entry takes the entry's parameters, then (vjp only) one
+/// cotangent per floating-point result, then one adjoint buffer per active
+/// buffer parameter, in parameter order; it returns (value_and_grad: the
+/// value, then) the gradients of the active scalar parameters, in order.
+///
+/// An adjoint buffer receives the gradient with respect to the buffer's
+/// contents on entry. For vjp, the adjoint buffer of a writable buffer holds,
+/// on entry, the cotangent of the contents f leaves there; every other
+/// adjoint buffer is overwritten (zeroed first), never accumulated into.
+///
+/// Each function of the call graph becomes a forward sweep (the primal,
+/// pushing what the reverse sweep needs onto tape `level`, one above any
+/// tape m already uses) and a reverse sweep (popping it); see reverse.cpp.
+/// Throws kiln::StagingError for a `wrt` entry that is not differentiable,
+/// and for grad of a function whose result is not one floating-point value.
+ir::Module reverse(const ir::Module& m, const std::vector<size_t>& wrt, ReverseMode mode);
+
+}  // namespace kiln::autodiff

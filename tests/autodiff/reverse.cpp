@@ -1,0 +1,355 @@
+// Reverse mode (kiln::vjp, kiln::grad, kiln::value_and_grad): every
+// derivative rule against its analytic derivative, a central finite
+// difference and forward mode; every form of control flow (if_, for_ with a
+// 1,000-step recurrence, while_ with an input-dependent trip count, nested
+// loops, parallel_for_), buffers read and overwritten, staged calls and
+// recursion, and second derivatives. Each derived function runs on the
+// interpreter, cross-checked bit for bit against the C++ and LLVM backends
+// (kiln::test::interp).
+#include "support.h"
+
+#include "../../codegen/autodiff/reverse.h"
+
+#include <cmath>
+#include <functional>
+#include <numeric>
+
+using kiln::Arr;
+using kiln::Rep;
+
+namespace {
+
+double central(const std::function<double(double)>& g, double x) {
+  const double h = 1e-6 * std::max(1.0, std::abs(x));
+  return (g(x + h) - g(x - h)) / (2 * h);
+}
+
+bool close(double a, double b, double tol) { return std::abs(a - b) <= tol * std::max(1.0, std::abs(b)); }
+
+// f: double -> double; grad(f) against `df`, a central difference, jvp(f),
+// vjp(f) (linear in the cotangent) and value_and_grad(f).
+template <class F>
+void check_unary(const char* name, F body, const std::function<double(double)>& df, std::vector<double> points,
+                 double fd_tol = 1e-6) {
+  auto f = kiln::stage(name, body);
+  auto primal = kiln::test::interp(f);
+  auto g = kiln::test::interp(kiln::grad(f));
+  auto vg = kiln::test::interp(kiln::value_and_grad(f));
+  auto v = kiln::test::interp(kiln::vjp(f));
+  auto j = kiln::test::interp(kiln::jvp(f));
+  for (double x : points) {
+    INFO(name << " at " << x);
+    const double dy = g(x);
+    CHECK(close(dy, df(x), 1e-12));
+    CHECK(close(dy, central([&](double z) { return primal(z); }, x), fd_tol));
+    CHECK(close(dy, std::get<1>(j(x, 1.0)), 1e-14));
+    auto [y, dy2] = vg(x);
+    CHECK(y == primal(x));
+    CHECK(dy2 == dy);
+    CHECK(close(v(x, -2.5), -2.5 * dy, 1e-14));
+  }
+}
+
+}  // namespace
+
+TEST_CASE("grad: the rule of every unary operation", "[autodiff][grad]") {
+  const std::vector<double> pts = {-1.7, -0.3, 0.4, 2.2};
+  const std::vector<double> pos = {0.2, 1.0, 3.5};
+  check_unary("neg", [](Rep<double> x) { return -x; }, [](double) { return -1.0; }, pts);
+  check_unary("abs", [](Rep<double> x) { return kiln::abs(x); }, [](double x) { return x > 0 ? 1.0 : -1.0; }, pts);
+  check_unary("sqrt", [](Rep<double> x) { return kiln::sqrt(x); }, [](double x) { return 0.5 / std::sqrt(x); }, pos);
+  check_unary("exp", [](Rep<double> x) { return kiln::exp(x); }, [](double x) { return std::exp(x); }, pts);
+  check_unary("log", [](Rep<double> x) { return kiln::log(x); }, [](double x) { return 1 / x; }, pos);
+  check_unary("sin", [](Rep<double> x) { return kiln::sin(x); }, [](double x) { return std::cos(x); }, pts);
+  check_unary("cos", [](Rep<double> x) { return kiln::cos(x); }, [](double x) { return -std::sin(x); }, pts);
+  check_unary("tanh", [](Rep<double> x) { return kiln::tanh(x); },
+              [](double x) { return 1 - std::tanh(x) * std::tanh(x); }, pts);
+  check_unary("floor_plus", [](Rep<double> x) { return kiln::floor(x) + x; }, [](double) { return 1.0; }, pts);
+  check_unary("square", [](Rep<double> x) { return x * x; }, [](double x) { return 2 * x; }, pts);
+  check_unary("recip", [](Rep<double> x) { return 1.0 / x; }, [](double x) { return -1 / (x * x); }, pts);
+  check_unary("quotient", [](Rep<double> x) { return kiln::sin(x) / (2.0 + x * x); },
+              [](double x) { return (std::cos(x) * (2 + x * x) - std::sin(x) * 2 * x) / ((2 + x * x) * (2 + x * x)); },
+              pts);
+  check_unary("difference", [](Rep<double> x) { return 3.0 - x * 2.0; }, [](double) { return -2.0; }, pts);
+  check_unary("pow_const", [](Rep<double> x) { return kiln::pow(x, 3.0); }, [](double x) { return 3 * x * x; }, pts);
+  check_unary("const_pow", [](Rep<double> x) { return kiln::pow(2.0, x); },
+              [](double x) { return std::pow(2.0, x) * std::log(2.0); }, pts);
+  check_unary("pow_both", [](Rep<double> x) { return kiln::pow(x, x); },
+              [](double x) { return std::pow(x, x) * (std::log(x) + 1); }, pos);
+  check_unary("min", [](Rep<double> x) { return kiln::min(x, 0.5); }, [](double x) { return 0.5 < x ? 0.0 : 1.0; }, pts);
+  check_unary("max", [](Rep<double> x) { return kiln::max(x * 2, 0.5); }, [](double x) { return 2 * x < 0.5 ? 0.0 : 2.0; },
+              pts);
+  check_unary("fma", [](Rep<double> x) { return kiln::fma(x, x, x); }, [](double x) { return 2 * x + 1; }, pts);
+  check_unary("select", [](Rep<double> x) { return kiln::select(x < 0.0, x * x, 3.0 * x); },
+              [](double x) { return x < 0 ? 2 * x : 3.0; }, pts);
+  check_unary("casts", [](Rep<double> x) { return kiln::cast<double>(kiln::cast<float>(x) * 2.0f); },
+              [](double) { return 2.0; }, {1.0, 2.0}, 0.25);
+  check_unary("int_path", [](Rep<double> x) { return kiln::cast<double>(kiln::cast<int64_t>(x * 10.0)) + x; },
+              [](double) { return 1.0; }, {0.25, 1.75});
+}
+
+TEST_CASE("grad: non-differentiable points give the documented one-sided or zero derivatives", "[autodiff][grad]") {
+  auto at0 = [](auto body) { return kiln::test::interp(kiln::grad(kiln::stage("kink", body)))(0.0); };
+  CHECK(at0([](Rep<double> x) { return kiln::abs(x); }) == 0.0);
+  CHECK(at0([](Rep<double> x) { return kiln::floor(x); }) == 0.0);
+  CHECK(at0([](Rep<double> x) { return kiln::min(x, 0.0); }) == 1.0);  // a tie follows the first operand
+  CHECK(at0([](Rep<double> x) { return kiln::max(x, 0.0); }) == 1.0);
+  CHECK(at0([](Rep<double> x) { return kiln::pow(x, 0.0); }) == 0.0);  // no NaN from 0 * x^-1
+  CHECK(at0([](Rep<double> x) { return kiln::cast<double>(x < 0.0); }) == 0.0);  // comparisons: none
+}
+
+TEST_CASE("grad and vjp: several inputs and results, wrt subsets, float32", "[autodiff][grad][vjp]") {
+  auto f = kiln::stage("two", {"x", "y"}, [](Rep<double> x, Rep<double> y) {
+    return x * kiln::sin(y) + kiln::pow(x, y) / (1.0 + y * y);
+  });
+  auto primal = kiln::test::interp(f);
+  auto g = kiln::test::interp(kiln::grad(f));
+  auto gy = kiln::test::interp(kiln::grad<1>(f));
+  for (auto [x, y] : {std::pair{1.3, 0.7}, std::pair{2.0, -1.1}, std::pair{0.5, 2.5}}) {
+    auto [dx, dy] = g(x, y);
+    CHECK(close(dx, central([&](double z) { return primal(z, y); }, x), 1e-6));
+    CHECK(close(dy, central([&](double z) { return primal(x, z); }, y), 1e-6));
+    CHECK(gy(x, y) == dy);
+  }
+  CHECK_THAT(kiln::grad(f).ir(), Catch::Matchers::Contains("func @two_grad(%0: f64, %1: f64) -> (f64, f64)"));
+
+  // Two results: the vjp is the cotangent-weighted sum of their gradients.
+  auto h = kiln::stage("pair", [](Rep<float> x, Rep<int32_t> n, Rep<float> y) {
+    return std::make_tuple(x * y, n * 2, kiln::exp(x) - y);
+  });
+  auto v = kiln::test::interp(kiln::vjp(h));  // (x, n, y, ct0, ct1) -> (gx, gy)
+  auto [gx, gyy] = v(1.5f, 3, 2.0f, 1.0f, 0.5f);
+  CHECK(gx == 2.0f + 0.5f * std::exp(1.5f));
+  CHECK(gyy == 1.5f - 0.5f);
+}
+
+TEST_CASE("grad: if_ and cond differentiate the taken branch; the other leaks no NaN", "[autodiff][grad]") {
+  auto f = kiln::stage("branchy", [](Rep<double> x) {
+    Rep<double> r = 0.0;
+    kiln::if_(x > 0.0, [&] { r = kiln::sqrt(x) * 3.0; }, [&] { r = -x * x * x; });
+    return r + kiln::cond(x < 1.0, [&] { return kiln::log(1.0 - x); }, [&] { return Rep<double>(0.0); });
+  });
+  auto primal = kiln::test::interp(f);
+  auto g = kiln::test::interp(kiln::grad(f));
+  for (double x : {-2.0, -0.5, 0.25, 0.81, 4.0}) {
+    INFO(x);
+    const double want = (x > 0 ? 1.5 / std::sqrt(x) : -3 * x * x) + (x < 1 ? -1 / (1 - x) : 0.0);
+    CHECK(std::isfinite(g(x)));
+    CHECK(close(g(x), want, 1e-12));
+    CHECK(close(g(x), central([&](double z) { return primal(z); }, x), 1e-6));
+  }
+}
+
+TEST_CASE("grad: a nonlinear recurrence over 1,000 iterations of for_", "[autodiff][grad]") {
+  auto f = kiln::stage("recur", [](Rep<double> x, Rep<double> a) {
+    Rep<double> s = x;
+    kiln::for_(0, 1000, [&](Rep<int64_t>) { s = kiln::sin(s) * a + 0.1 * x; });
+    return s;
+  });
+  auto primal = kiln::test::interp(f);
+  auto g = kiln::test::interp(kiln::grad(f));
+  auto j = kiln::test::interp(kiln::jvp(f));
+  for (auto [x, a] : {std::pair{0.3, 0.9}, std::pair{-1.2, 0.5}}) {
+    auto [gx, ga] = g(x, a);
+    CHECK(close(gx, central([&](double z) { return primal(z, a); }, x), 1e-6));
+    CHECK(close(ga, central([&](double z) { return primal(x, z); }, a), 1e-6));
+    CHECK(close(gx, std::get<1>(j(x, a, 1.0, 0.0)), 1e-12));
+    CHECK(close(ga, std::get<1>(j(x, a, 0.0, 1.0)), 1e-12));
+  }
+}
+
+TEST_CASE("grad: while_ with a trip count that depends on the input, and no bound", "[autodiff][grad]") {
+  // Newton's square root: the number of steps grows with a.
+  auto f = kiln::stage("newton", [](Rep<double> a) {
+    Rep<double> x = kiln::max(a, 1.0);
+    kiln::while_([&] { return kiln::abs(x * x - a) > 1e-12 * a; }, [&] { x = 0.5 * (x + a / x); });
+    return x;
+  });
+  auto g = kiln::test::interp(kiln::grad(f));
+  for (double a : {0.5, 2.0, 10.0, 12345.0, 1e12}) {
+    INFO(a);
+    CHECK(close(g(a), 0.5 / std::sqrt(a), 1e-9));
+  }
+  // A loop whose carried values feed the exit test and a forwarded value:
+  // halve until below 1, counting; y = x * 0.5^k piecewise linear in x.
+  auto h = kiln::stage("halve", [](Rep<double> x, Rep<double> w) {
+    Rep<double> y = x;
+    Rep<double> acc = 0.0;
+    kiln::while_([&] { return y > 1.0; }, [&] {
+      acc = acc + kiln::sin(y) * w;
+      y = y * 0.5;
+    });
+    return acc + y * y;
+  });
+  auto hp = kiln::test::interp(h);
+  auto hg = kiln::test::interp(kiln::grad(h));
+  auto hj = kiln::test::interp(kiln::jvp(h));
+  for (double x : {0.7, 3.0, 100.0, 5000.5}) {
+    INFO(x);
+    auto [gx, gw] = hg(x, 0.3);
+    CHECK(close(gx, central([&](double z) { return hp(z, 0.3); }, x), 1e-6));
+    CHECK(close(gw, central([&](double z) { return hp(x, z); }, 0.3), 1e-6));
+    CHECK(close(gx, std::get<1>(hj(x, 0.3, 1.0, 0.0)), 1e-13));
+  }
+}
+
+TEST_CASE("grad: nested loops over buffers, loads and overwritten stores", "[autodiff][grad]") {
+  // loss = sum_i tanh(sum_j A[i,j] x[j])^2, through a scratch buffer h that
+  // is written, read back and overwritten.
+  const int64_t n = 4, m = 3;
+  auto f = kiln::stage("layer", {"a", "x", "h"}, [&](Arr<const double> a, Arr<const double> x, Arr<double> h) {
+    kiln::for_(0, n, [&](Rep<int64_t> i) {
+      h[i] = 0.0;
+      kiln::for_(0, m, [&](Rep<int64_t> j) { h[i] = h[i] + a[i * m + j] * x[j]; });
+      h[i] = kiln::tanh(h[i]);
+    });
+    Rep<double> s = 0.0;
+    kiln::for_(0, n, [&](Rep<int64_t> i) { s += h[i] * h[i]; });
+    return s;
+  });
+  std::vector<double> a = {0.1, -0.2, 0.3, 0.4, 0.5, -0.6, 0.7, 0.8, 0.9, -1.0, 0.2, 0.1}, x = {0.5, -1.0, 2.0};
+  std::vector<double> h(n), ga(a.size()), gx(x.size()), gh(n, 99.0);
+  auto g = kiln::test::interp(kiln::grad(f));  // (a, x, h, grad_a, grad_x, grad_h)
+  g(a, x, h, ga, gx, gh);
+  auto primal = kiln::test::interp(f);
+  auto loss = [&](std::vector<double> aa, std::vector<double> xx) {
+    std::vector<double> hh(n);
+    return primal(aa, xx, hh);
+  };
+  for (size_t k = 0; k < x.size(); ++k) {
+    auto at = [&](double z) { auto xx = x; xx[k] = z; return loss(a, xx); };
+    CHECK(close(gx[k], central(at, x[k]), 1e-6));
+  }
+  for (size_t k = 0; k < a.size(); ++k) {
+    auto at = [&](double z) { auto aa = a; aa[k] = z; return loss(aa, x); };
+    CHECK(close(ga[k], central(at, a[k]), 1e-6));
+  }
+  // h is overwritten before it is read: its contents on entry do not matter.
+  CHECK(gh == std::vector<double>(n, 0.0));
+}
+
+TEST_CASE("vjp: a writable buffer's adjoint is in-out; saxpy in place", "[autodiff][vjp]") {
+  auto saxpy = kiln::stage("saxpy", {"a", "x", "y"}, [](Rep<double> a, Arr<const double> x, Arr<double> y) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = a * x[i] + y[i] * y[i]; });
+  });
+  // (a, x, y, grad_x, grad_y in-out) -> grad a
+  auto v = kiln::test::interp(kiln::vjp(saxpy));
+  std::vector<double> x = {1, 2, 3}, y = {0.5, -1, 2}, gx(3, 7.0), gy = {1, 0.5, -2};
+  const std::vector<double> y0 = y, ct = gy;
+  const double ga = v(2.0, x, y, gx, gy);
+  CHECK(ga == ct[0] * 1 + ct[1] * 2 + ct[2] * 3);
+  CHECK(y == std::vector<double>{2 + 0.25, 4 + 1, 6 + 4});  // the primal still runs
+  for (size_t i = 0; i < 3; ++i) {
+    CHECK(gx[i] == ct[i] * 2.0);
+    CHECK(gy[i] == ct[i] * 2 * y0[i]);
+  }
+}
+
+TEST_CASE("grad: parallel_for_ bodies, and buffers read by many iterations", "[autodiff][grad]") {
+  auto f = kiln::stage("par", [](Arr<const double> x, Arr<const double> w, Arr<double> y) {
+    kiln::parallel_for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = kiln::exp(x[i] * w[0]) + w[1] * x[i]; });
+    Rep<double> s = 0.0;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { s += y[i]; });
+    return s;
+  });
+  std::vector<double> x(500), w = {0.5, -0.25}, y(500), gx(500), gw(2), gy(500);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<double>(i) / 500;
+  kiln::test::interp(kiln::grad(f))(x, w, y, gx, gw, gy);
+  double want0 = 0, want1 = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    CHECK(close(gx[i], std::exp(x[i] * 0.5) * 0.5 - 0.25, 1e-14));
+    want0 += std::exp(x[i] * 0.5) * x[i];
+    want1 += x[i];
+  }
+  CHECK(close(gw[0], want0, 1e-12));
+  CHECK(close(gw[1], want1, 1e-12));
+}
+
+TEST_CASE("grad: staged calls and recursion go through the callee's sweeps", "[autodiff][grad]") {
+  kiln::Staged<double(double, int64_t)> power;
+  power = kiln::stage("power", [&](Rep<double> x, Rep<int64_t> n) {
+    return kiln::cond(n == 0, [&] { return Rep<double>(1.0); }, [&] { return x * power(x, n - 1); });
+  });
+  auto g = kiln::test::interp(kiln::grad(power));
+  for (int64_t n : {0, 1, 5, 12}) CHECK(close(g(1.5, n), n * std::pow(1.5, n - 1), 1e-14));
+  const std::string ir = kiln::grad(power).ir();
+  CHECK_THAT(ir, Catch::Matchers::Contains("call @power_fwd("));
+  CHECK_THAT(ir, Catch::Matchers::Contains("call @power_rev("));
+
+  // One callee, called twice with different activity, and with a buffer.
+  auto sq = kiln::stage("sq_sum", [](Arr<const double> v, Rep<double> s) {
+    Rep<double> acc = 0.0;
+    kiln::for_(0, v.size(), [&](Rep<int64_t> i) { acc += v[i] * v[i] * s; });
+    return acc;
+  });
+  auto outer = kiln::stage("outer", [&](Arr<const double> v, Rep<double> s) {
+    return sq(v, s) + sq(v, 2.0) * s;
+  });
+  std::vector<double> v = {1, -2, 3}, gv(3);
+  const double gs = kiln::test::interp(kiln::grad(outer))(v, 0.5, gv);
+  CHECK(gs == 14.0 + 28.0);
+  for (size_t i = 0; i < 3; ++i) CHECK(gv[i] == 2 * v[i] * 0.5 + 2 * v[i] * 2.0 * 0.5);
+}
+
+TEST_CASE("second derivatives: grad of grad, forward over reverse, reverse over forward", "[autodiff][grad]") {
+  auto f = kiln::stage("cubic_sin", [](Rep<double> x) { return x * x * x * kiln::sin(x); });
+  auto f1 = [](double x) { return 3 * x * x * std::sin(x) + x * x * x * std::cos(x); };
+  auto f2 = [](double x) { return 6 * x * std::sin(x) + 6 * x * x * std::cos(x) - x * x * x * std::sin(x); };
+  auto gg = kiln::test::interp(kiln::grad(kiln::grad(f)));
+  auto jg = kiln::test::interp(kiln::jvp(kiln::grad(f)));        // (x, dx) -> (f', f'' dx)
+  auto gj = kiln::test::interp(kiln::grad<0>(kiln::stage("df", [&](Rep<double> x) {
+    auto [y, dy] = kiln::jvp(f)(x, 1.0);
+    return dy + y * 0.0;
+  })));
+  for (double x : {-1.0, 0.5, 2.0}) {
+    INFO(x);
+    CHECK(close(gg(x), f2(x), 1e-12));
+    auto [d1, d2] = jg(x, 1.0);
+    CHECK(close(d1, f1(x), 1e-12));
+    CHECK(close(d2, f2(x), 1e-12));
+    CHECK(close(gj(x), f2(x), 1e-12));
+  }
+  // A Hessian-vector product through a loop: f(x, y) = sum over 50 steps.
+  auto h = kiln::stage("loopy", [](Rep<double> x, Rep<double> y) {
+    Rep<double> s = 0.0;
+    kiln::for_(0, 50, [&](Rep<int64_t> i) { s += kiln::sin(x * kiln::cast<double>(i) * 0.01) * y * y; });
+    return s;
+  });
+  auto hvp = kiln::test::interp(kiln::jvp(kiln::grad(h)));  // (x, y, dx, dy) -> (gx, gy, Hv_x, Hv_y)
+  auto gh = kiln::test::interp(kiln::grad(h));
+  const double x = 0.7, y = -1.3, vx = 0.25, vy = 1.0, e = 1e-5;
+  auto [gx, gy, hx, hy] = hvp(x, y, vx, vy);
+  auto [px, py] = gh(x + e * vx, y + e * vy);
+  auto [mx, my] = gh(x - e * vx, y - e * vy);
+  CHECK(close(hx, (px - mx) / (2 * e), 1e-6));
+  CHECK(close(hy, (py - my) / (2 * e), 1e-6));
+  CHECK(std::get<0>(gh(x, y)) == gx);
+}
+
+TEST_CASE("grad: the derived function compiles with the LLVM backend", "[autodiff][grad][llvm]") {
+  if (!kiln::available(kiln::Backend::llvm)) {
+    WARN("SKIPPED: Backend::llvm is not built into this kiln");
+    return;
+  }
+  auto f = kiln::stage("chain", [](Arr<const float> x) {
+    Rep<float> s = 0.0f;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { s += kiln::sqrt(kiln::fma(x[i], x[i], 1.0f)) * x[i]; });
+    return s;
+  });
+  auto g = kiln::compile(kiln::grad(f), {.backend = kiln::Backend::llvm});
+  std::vector<float> x(1027), gx(1027);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i) / 100;
+  g(x, gx);
+  for (size_t i = 0; i < x.size(); i += 101) {
+    const double v = x[i], want = std::sqrt(v * v + 1) + v * v / std::sqrt(v * v + 1);
+    CHECK(close(gx[i], want, 1e-5));
+  }
+}
+
+TEST_CASE("grad: a function that is not scalar-valued is a staging error", "[autodiff][grad][errors]") {
+  auto f = kiln::stage("ints", [](Rep<double> x) { return kiln::cast<int64_t>(x); });
+  // grad<...>(f) does not compile (static_assert); the IR-level check:
+  kiln::ir::Module m = f.module();
+  CHECK_THROWS_AS(kiln::autodiff::reverse(m, {0}, kiln::autodiff::ReverseMode::grad), kiln::StagingError);
+  CHECK_NOTHROW(kiln::autodiff::reverse(m, {0}, kiln::autodiff::ReverseMode::vjp));
+}
