@@ -237,6 +237,7 @@ class Sweep {
       const Node& n = f_.node(v);
       bool rel = false;
       for (RegionId c : n.regions) rel = mark_relevant(c) || rel;
+      for (char e : tact_[v]) rel = rel || e;  // adjoints pass through, even with nothing inside
       switch (n.op) {
         case Op::Load:
         case Op::Store:
@@ -782,9 +783,10 @@ class Sweep {
     }
     loc_ = n.loc;
     const ValueId r = emit(Op::For, Type::tuple(), std::move(inits), 0, {rb});
+    // Outside values first: an init may also be used inside the loop.
+    for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = get(r, carried.size() + j, f_.type(fr[j]));
     for (size_t k = 0; k < carried.size(); ++k)
       accumulate(n.args[3 + carried[k]], get(r, k, f_.type(n.args[3 + carried[k]])));
-    for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = get(r, carried.size() + j, f_.type(fr[j]));
   }
 
   void rev_while(ValueId v, const Node& n) {
@@ -829,8 +831,8 @@ class Sweep {
     }
     loc_ = n.loc;
     const ValueId r = emit(Op::For, Type::tuple(), std::move(inits), 0, {rb});
-    for (size_t k = 0; k < carried.size(); ++k) accumulate(n.args[carried[k]], get(r, k, f_.type(n.args[carried[k]])));
     for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = get(r, carried.size() + j, f_.type(fr[j]));
+    for (size_t k = 0; k < carried.size(); ++k) accumulate(n.args[carried[k]], get(r, k, f_.type(n.args[carried[k]])));
   }
 
   void rev_call(ValueId v, const Node& n) {

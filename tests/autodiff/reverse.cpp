@@ -353,3 +353,30 @@ TEST_CASE("grad: a function that is not scalar-valued is a staging error", "[aut
   CHECK_THROWS_AS(kiln::autodiff::reverse(m, {0}, kiln::autodiff::ReverseMode::grad), kiln::StagingError);
   CHECK_NOTHROW(kiln::autodiff::reverse(m, {0}, kiln::autodiff::ReverseMode::vjp));
 }
+
+TEST_CASE("grad: loops that may run zero times pass adjoints through; an init also used inside", "[autodiff][grad]") {
+  // Found by kiln-fuzz --grad: a loop with nothing to differentiate inside
+  // still carries x's adjoint when it runs zero times.
+  auto f = kiln::stage("zero_trip", [](Rep<double> x, Rep<int64_t> n) {
+    Rep<double> s = x;
+    kiln::for_(0, n, [&](Rep<int64_t>) { s = 1.5; });
+    return s * 3.0;
+  });
+  auto g = kiln::test::interp(kiln::grad(f));
+  CHECK(g(2.0, 0) == 3.0);
+  CHECK(g(2.0, 4) == 0.0);
+  // x starts the carried value and is read in the body.
+  auto h = kiln::stage("init_inside", [](Rep<double> x, Rep<int64_t> n) {
+    Rep<double> s = x;
+    kiln::for_(0, n, [&](Rep<int64_t>) { s = s * x; });
+    Rep<double> t = x;
+    kiln::while_([&] { return t < 100.0; }, [&] { t = t * x + 1.0; });
+    return s + t;
+  });
+  auto hp = kiln::test::interp(h);
+  auto hg = kiln::test::interp(kiln::grad(h));
+  for (int64_t n : {0, 1, 3}) {
+    INFO(n);
+    CHECK(close(hg(1.7, n), central([&](double z) { return hp(z, n); }, 1.7), 1e-6));
+  }
+}

@@ -8,9 +8,11 @@
 #include <kiln/ir/printer.h>
 
 #include "codegen/autodiff/forward.h"
+#include "codegen/autodiff/reverse.h"
 #include "codegen/passes/pipeline.h"
 #include <kiln/ir/verifier.h>
 
+#include <cmath>
 #include <cstdio>
 #include <optional>
 #include <sstream>
@@ -44,7 +46,8 @@ Report failure(Report r, Verdict v, const Step& at, std::string detail) {
 std::string encode(const Report& r) {
   std::ostringstream out;
   out << "report\nverdict " << static_cast<int>(r.verdict) << "\nstep " << r.at.variant << ' ' << r.at.backend << ' '
-      << r.at.stage << "\nnodes " << r.nodes << ' ' << r.optimised_nodes << "\ntally";
+      << r.at.stage << "\nnodes " << r.nodes << ' ' << r.optimised_nodes << "\ngrad " << r.grad_vs_jvp << ' '
+      << r.grad_vs_difference << "\ntally";
   for (uint32_t n : r.tally) out << ' ' << n;
   out << "\ndetail " << r.detail.size() << '\n' << r.detail << "\nir " << r.variant_ir.size() << '\n' << r.variant_ir;
   return out.str();
@@ -63,7 +66,8 @@ std::optional<Report> decode(const std::string& text, Step& last) {
     Report r;
     int verdict = 0;
     size_t n = 0;
-    in >> word >> verdict >> word >> r.at.variant >> r.at.backend >> r.at.stage >> word >> r.nodes >> r.optimised_nodes >> word;
+    in >> word >> verdict >> word >> r.at.variant >> r.at.backend >> r.at.stage >> word >> r.nodes >> r.optimised_nodes >> word >>
+        r.grad_vs_jvp >> r.grad_vs_difference >> word;
     r.verdict = static_cast<Verdict>(verdict);
     std::string line;
     std::getline(in, line);
@@ -175,10 +179,19 @@ Report check_program(const Program& p, const Progress& progress) {
   }
   if (p.jvp) {
     Report j = check_jvp(ref, p.seed, p.backends, progress);
-    j.nodes = r.nodes;
-    j.optimised_nodes = r.optimised_nodes;
-    j.tally = std::move(r.tally);
-    return j;
+    if (j.verdict != Verdict::pass || !p.grad) {
+      j.nodes = r.nodes;
+      j.optimised_nodes = r.optimised_nodes;
+      j.tally = std::move(r.tally);
+      return j;
+    }
+  }
+  if (p.grad) {
+    Report g = check_grad(ref, p.seed, p.backends, progress);
+    g.nodes = r.nodes;
+    g.optimised_nodes = r.optimised_nodes;
+    g.tally = std::move(r.tally);
+    return g;
   }
   return r;
 }
@@ -237,6 +250,232 @@ Report check_jvp(const ir::Module& ref, uint64_t seed, const std::vector<const B
     }
     std::string diff = differences(d.functions[0], expected, got);
     if (!diff.empty()) return failure(r, Verdict::mismatch, step, diff);
+  }
+  return r;
+}
+
+namespace {
+// A direction component in [-1, 1], from (seed, a, b).
+double direction(uint64_t seed, uint64_t a, uint64_t b) {
+  uint64_t z = seed ^ (a * 0x9e3779b97f4a7c15ull) ^ (b * 0xbf58476d1ce4e5b9ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  z ^= z >> 31;
+  return static_cast<double>(z >> 11) / static_cast<double>(1ull << 52) - 1.0;
+}
+double as_double(ir::Scalar s, const detail::Slot& v) { return s == ir::Scalar::f32 ? v.f32 : v.f64; }
+double element(ir::Scalar s, const std::vector<unsigned char>& bytes, int64_t e) {
+  return s == ir::Scalar::f32 ? reinterpret_cast<const float*>(bytes.data())[e]
+                              : reinterpret_cast<const double*>(bytes.data())[e];
+}
+}  // namespace
+
+Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const Backend*>& backends,
+                  const Progress& progress) {
+  Report r;
+  Step step{-1, "-", "grad"};
+  progress(step);
+  const ir::Function& entry = ref.functions[0];
+  const auto& ps = entry.params();
+  std::vector<size_t> wrt;
+  bool any_float32 = false;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    const ir::Type t = entry.type(ps[i]);
+    if (t.elem == ir::Scalar::f32 || t.elem == ir::Scalar::f64) wrt.push_back(i);
+  }
+  for (const ir::Function& f : ref.functions)
+    for (const ir::Node& n : f.nodes) any_float32 = any_float32 || n.type.elem == ir::Scalar::f32;
+  ir::Module rv, rv_opt, fw;
+  try {
+    const ir::Module opt = passes::run_pipeline(ref, Options{});
+    rv = autodiff::reverse(opt, wrt, autodiff::ReverseMode::vjp);
+    ir::verify(rv, "autodiff::reverse");
+    rv_opt = passes::run_pipeline(rv, Options{});
+    fw = autodiff::jvp(opt, wrt);
+  } catch (const std::exception& e) {
+    return failure(r, Verdict::pipeline_error, step, describe(e));
+  }
+  std::vector<size_t> float_results, buffers;  // float results; active (float) buffer parameters
+  std::vector<ir::Type> tangents, cotangents;
+  for (size_t i : wrt) tangents.push_back(entry.type(ps[i]));
+  for (size_t k = 0; k < entry.result_types.size(); ++k)
+    if (entry.result_types[k].is_float()) {
+      float_results.push_back(k);
+      cotangents.push_back(entry.result_types[k]);
+    }
+  for (size_t i : wrt)
+    if (entry.type(ps[i]).kind == ir::TypeKind::buf) {
+      buffers.push_back(i);
+      cotangents.push_back(ir::Type::buf(entry.type(ps[i]).elem, true));
+    }
+  // Ordinary inputs only: with an edge case (1e-38, 3e38) an adjoint that
+  // cancels exactly, like x's in (x - x) * huge, swamps its neighbours in
+  // float arithmetic, and reverse mode would differ from forward mode by
+  // rounding alone.
+  const Inputs base(entry, seed ^ 0x9e3779b97f4a7c15ull, /*edge_cases=*/false);
+  const uint64_t dseed = seed ^ 0x5eed6a7d1e5ull;
+  // Directions: u on the inputs (per parameter and element), w on the
+  // outputs (results by index, writable buffers as 1000 + parameter); with
+  // `doubles`, zero on every float component.
+  auto is_double = [&](size_t param) { return entry.type(ps[param]).elem == ir::Scalar::f64; };
+  // With `doubles`, also zero on huge or non-finite inputs (a difference
+  // step could not move them).
+  auto u_of = [&](bool doubles) {
+    return [=, &is_double, &base](size_t param, int64_t e) {
+      if (doubles && (!is_double(param) || !(std::abs(base.value(param, e)) <= 1e4))) return 0.0;
+      return direction(dseed, param, static_cast<uint64_t>(e));
+    };
+  };
+  auto w_of = [&](bool doubles) {
+    return [=, &entry](size_t k, int64_t e) {
+      const ir::Scalar s = k >= 1000 ? entry.type(entry.params()[k - 1000]).elem : entry.result_types[k].elem;
+      return doubles && s != ir::Scalar::f64 ? 0.0 : direction(dseed ^ 0xc07a11ull, k, static_cast<uint64_t>(e));
+    };
+  };
+  auto vjp_inputs = [&](bool doubles) {
+    auto w = w_of(doubles);
+    return base.append(cotangents, [&, w](size_t k, int64_t e) {
+      if (k < float_results.size()) return w(float_results[k], 0);
+      const size_t b = buffers[k - float_results.size()];
+      return entry.type(ps[b]).writable ? w(1000 + b, e) : 7.0;  // a read-only buffer's adjoint is overwritten
+    });
+  };
+  const Inputs rin = vjp_inputs(false);
+
+  step = {-1, std::string(interpreter().name), "grad-oracle"};
+  progress(step);
+  Outcome expected;
+  try {
+    expected = execute(interpreter(), rv, rin);
+  } catch (const std::exception& e) {
+    return failure(r, Verdict::reference_error, step, describe(e));
+  }
+  step = {-1, std::string(interpreter().name), "grad-primal"};
+  progress(step);
+  try {
+    const Outcome primal = execute(interpreter(), ref, base);
+    Outcome head;
+    head.buffers.assign(expected.buffers.begin(), expected.buffers.begin() + static_cast<std::ptrdiff_t>(ps.size()));
+    ir::Function no_results = entry;
+    no_results.result_types.clear();
+    std::string diff = differences(no_results, Outcome{{}, primal.buffers}, head);
+    if (!diff.empty()) return failure(r, Verdict::mismatch, step, "the vjp leaves other buffers than the program:\n" + diff);
+  } catch (const std::exception& e) {
+    return failure(r, Verdict::run_error, step, describe(e));
+  }
+  for (const Backend* b : backends) {
+    step = {-1, std::string(b->name), "grad-run"};
+    progress(step);
+    Outcome got;
+    try {
+      got = execute(*b, rv_opt, rin);
+    } catch (const std::exception& e) {
+      return failure(r, Verdict::run_error, step, describe(e));
+    }
+    std::string diff = differences(rv.functions[0], expected, got);
+    if (!diff.empty()) return failure(r, Verdict::mismatch, step, diff);
+  }
+
+  // <w, J u> from the jvp against <J^T w, u> from the vjp: over every float
+  // component, then over the double ones only (for the differences below).
+  struct Directional {
+    double jvp = 0, vjp = 0, scale = 0;  // scale: the sum of |terms| of both
+    bool finite() const { return std::isfinite(jvp) && std::isfinite(vjp) && std::isfinite(scale); }
+  };
+  auto directional = [&](bool doubles) {
+    auto u = u_of(doubles);
+    auto w = w_of(doubles);
+    const Outcome jv = execute(interpreter(), fw, base.append(tangents, [&](size_t k, int64_t e) { return u(wrt[k], e); }));
+    const Outcome rv_out = doubles ? execute(interpreter(), rv, vjp_inputs(true)) : expected;
+    Directional d;
+    auto add = [&](double& side, double term) {
+      side += term;
+      d.scale += std::abs(term);
+    };
+    for (size_t j = 0; j < float_results.size(); ++j)  // the jvp returns f's results, then the float ones' tangents
+      add(d.jvp, w(float_results[j], 0) *
+                     as_double(entry.result_types[float_results[j]].elem, jv.results[entry.result_types.size() + j]));
+    for (size_t k = 0; k < wrt.size(); ++k) {
+      const ir::Type t = entry.type(ps[wrt[k]]);
+      if (t.kind == ir::TypeKind::buf && t.writable)  // the tangent of what f leaves there
+        for (int64_t e = 0; e < buffer_size; ++e)
+          add(d.jvp, w(1000 + wrt[k], e) * element(t.elem, jv.buffers[ps.size() + k], e));
+    }
+    size_t g = 0;
+    for (size_t i : wrt)
+      if (entry.type(ps[i]).kind != ir::TypeKind::buf) add(d.vjp, as_double(entry.type(ps[i]).elem, rv_out.results[g++]) * u(i, 0));
+    for (size_t k = 0; k < buffers.size(); ++k)
+      for (int64_t e = 0; e < buffer_size; ++e)
+        add(d.vjp, element(entry.type(ps[buffers[k]]).elem, rv_out.buffers[ps.size() + float_results.size() + k], e) *
+                       u(buffers[k], e));
+    return d;
+  };
+  // Float intermediates round tangents and adjoints to float precision.
+  const double tol = any_float32 ? 1e-5 : 1e-10;
+  auto disagree = [&](const Directional& d) { return std::abs(d.jvp - d.vjp) > tol * d.scale + 1e-300; };
+  auto show = [](const Directional& d) {
+    std::ostringstream os;
+    os.precision(17);
+    os << "<w, J u> = " << d.jvp << " (jvp), <J^T w, u> = " << d.vjp << " (vjp); sum of |terms| " << d.scale;
+    return os.str();
+  };
+  step = {-1, std::string(interpreter().name), "grad-vs-jvp"};
+  progress(step);
+  Directional all, doubles;
+  try {
+    all = directional(false);
+    doubles = directional(true);
+  } catch (const std::exception& e) {
+    return failure(r, Verdict::run_error, step, describe(e));
+  }
+  if (all.finite() && disagree(all))
+    return failure(r, Verdict::mismatch, step, "  reverse and forward mode disagree: " + show(all) + "\n");
+  r.grad_vs_jvp = all.finite() || doubles.finite();
+  if (!doubles.finite()) return r;  // no derivative to compare
+  if (disagree(doubles))
+    return failure(r, Verdict::mismatch, step,
+                   "  reverse and forward mode disagree along the double components: " + show(doubles) + "\n");
+
+  // Both against a central difference along the double components, where
+  // the program is smooth (two step sizes agree).
+  step = {-1, std::string(interpreter().name), "grad-vs-difference"};
+  progress(step);
+  auto u = u_of(true);
+  auto w = w_of(true);
+  double size = 1;
+  for (size_t i : wrt)
+    if (is_double(i))
+      for (int64_t e = 0; e < (entry.type(ps[i]).kind == ir::TypeKind::buf ? buffer_size : 1); ++e)
+        if (u(i, e) != 0) size = std::max(size, std::abs(base.value(i, e)));
+  auto phi = [&](double t) {
+    const Outcome o = execute(interpreter(), ref, base.shifted(u, t));
+    double v = 0;
+    for (size_t j : float_results)
+      if (entry.result_types[j].elem == ir::Scalar::f64) v += w(j, 0) * o.results[j].f64;
+    for (size_t i : wrt)
+      if (entry.type(ps[i]).kind == ir::TypeKind::buf && entry.type(ps[i]).writable && is_double(i))
+        for (int64_t e = 0; e < buffer_size; ++e) v += w(1000 + i, e) * element(ir::Scalar::f64, o.buffers[i], e);
+    return v;
+  };
+  double d1 = 0, d2 = 0;
+  const double h = 1e-5 * size;
+  try {
+    d1 = (phi(h) - phi(-h)) / (2 * h);
+    d2 = (phi(h / 4) - phi(-h / 4)) / (h / 2);
+  } catch (const RuntimeError&) {
+    return r;  // a nearby input traps: no difference to compare
+  }
+  // Not smooth here (a branch, floor, cast), or flat at this step (a value
+  // rounded through float): no difference to compare.
+  const double fd = std::max(std::abs(d1), std::abs(d2));
+  if (!std::isfinite(fd) || std::abs(d1 - d2) > 1e-6 * fd || fd == 0) return r;
+  r.grad_vs_difference = 1;
+  if (std::abs(d2 - doubles.jvp) > 1e-4 * std::max(fd, std::abs(doubles.jvp)) + 1e-12 * doubles.scale) {
+    std::ostringstream os;
+    os.precision(17);
+    os << "  the derivative along u disagrees with central differences: " << show(doubles) << "; differences "
+       << d1 << " (h = " << h << ") and " << d2 << " (h / 4)\n";
+    return failure(r, Verdict::mismatch, step, os.str());
   }
   return r;
 }

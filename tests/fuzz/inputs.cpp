@@ -38,10 +38,10 @@ void store_element(ir::Scalar s, unsigned char* data, int64_t i, const detail::S
 }
 
 /// A value of type s: mostly ordinary, sometimes an edge case.
-detail::Slot draw(ir::Scalar s, Rng& rng) {
+detail::Slot draw(ir::Scalar s, Rng& rng, bool edge_cases) {
   detail::Slot v;
   v.i = 0;
-  const bool edge = rng.chance(0.2);
+  const bool edge = rng.chance(0.2) && edge_cases;
   switch (s) {
     case ir::Scalar::i1: v.i = rng.chance(0.5); break;
     case ir::Scalar::i32: v.i = edge ? interesting<int32_t>(rng) : rng.range(-50, 50); break;
@@ -92,7 +92,7 @@ bool same(ir::Scalar s, const detail::Slot& a, const detail::Slot& b) {
 
 }  // namespace
 
-Inputs::Inputs(const ir::Function& entry, uint64_t seed) {
+Inputs::Inputs(const ir::Function& entry, uint64_t seed, bool edge_cases) {
   Rng rng(seed ^ 0x1f2e3d4c5b6a7988ull);
   for (ir::ValueId p : entry.params()) {
     ir::Type t = entry.type(p);
@@ -102,9 +102,9 @@ Inputs::Inputs(const ir::Function& entry, uint64_t seed) {
     std::vector<unsigned char> bytes;
     if (t.kind == ir::TypeKind::buf) {
       bytes.resize(ir::byte_width(t.elem) * buffer_size);
-      for (int64_t i = 0; i < buffer_size; ++i) store_element(t.elem, bytes.data(), i, draw(t.elem, rng));
+      for (int64_t i = 0; i < buffer_size; ++i) store_element(t.elem, bytes.data(), i, draw(t.elem, rng, edge_cases));
     } else {
-      s = draw(t.elem, rng);
+      s = draw(t.elem, rng, edge_cases);
     }
     scalars_.push_back(s);
     buffers_.push_back(std::move(bytes));
@@ -128,6 +128,68 @@ Inputs Inputs::prefix(size_t n) const {
   out.scalars_.assign(scalars_.begin(), scalars_.begin() + static_cast<std::ptrdiff_t>(out.types_.size()));
   out.buffers_.assign(buffers_.begin(), buffers_.begin() + static_cast<std::ptrdiff_t>(out.types_.size()));
   return out;
+}
+
+namespace {
+detail::Slot from_double(ir::Scalar s, double x) {
+  detail::Slot v;
+  v.i = 0;
+  switch (s) {
+    case ir::Scalar::f32: v.f32 = static_cast<float>(x); break;
+    case ir::Scalar::f64: v.f64 = x; break;
+    default: v.i = static_cast<int64_t>(x); break;
+  }
+  return v;
+}
+double to_double(ir::Scalar s, const detail::Slot& v) {
+  switch (s) {
+    case ir::Scalar::f32: return v.f32;
+    case ir::Scalar::f64: return v.f64;
+    default: return static_cast<double>(v.i);
+  }
+}
+}  // namespace
+
+Inputs Inputs::append(const std::vector<ir::Type>& more, const std::function<double(size_t, int64_t)>& value) const {
+  Inputs out = *this;
+  for (size_t k = 0; k < more.size(); ++k) {
+    const ir::Type t = more[k];
+    out.types_.push_back(t);
+    detail::Slot s;
+    s.i = 0;
+    std::vector<unsigned char> bytes;
+    if (t.kind == ir::TypeKind::buf) {
+      bytes.resize(ir::byte_width(t.elem) * buffer_size);
+      for (int64_t e = 0; e < buffer_size; ++e) store_element(t.elem, bytes.data(), e, from_double(t.elem, value(k, e)));
+    } else {
+      s = from_double(t.elem, value(k, 0));
+    }
+    out.scalars_.push_back(s);
+    out.buffers_.push_back(std::move(bytes));
+  }
+  return out;
+}
+
+Inputs Inputs::shifted(const std::function<double(size_t, int64_t)>& dir, double h) const {
+  Inputs out = *this;
+  for (size_t i = 0; i < types_.size(); ++i) {
+    const ir::Scalar s = types_[i].elem;
+    if (s != ir::Scalar::f32 && s != ir::Scalar::f64) continue;
+    if (types_[i].kind != ir::TypeKind::buf) {
+      out.scalars_[i] = from_double(s, to_double(s, scalars_[i]) + h * dir(i, 0));
+      continue;
+    }
+    for (int64_t e = 0; e < buffer_size; ++e)
+      store_element(s, out.buffers_[i].data(), e,
+                    from_double(s, to_double(s, load_element(s, buffers_[i].data(), e)) + h * dir(i, e)));
+  }
+  return out;
+}
+
+double Inputs::value(size_t i, int64_t e) const {
+  const ir::Scalar s = types_[i].elem;
+  if (types_[i].kind != ir::TypeKind::buf) return to_double(s, scalars_[i]);
+  return to_double(s, load_element(s, buffers_[i].data(), e));
 }
 
 std::string Inputs::describe() const {

@@ -5,6 +5,7 @@
 #include "backends.h"
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -15,7 +16,9 @@ namespace kiln::fuzz {
 class Inputs {
  public:
   Inputs() = default;
-  Inputs(const ir::Function& entry, uint64_t seed);
+  /// Without edge_cases, only ordinary values (small integers, floats on a
+  /// 1/256 grid within a few hundred).
+  Inputs(const ir::Function& entry, uint64_t seed, bool edge_cases = true);
 
   /// Argument slots pointing into fresh copies of the buffers (`storage`).
   std::vector<detail::Slot> call(std::vector<std::vector<unsigned char>>& storage) const;
@@ -23,6 +26,14 @@ class Inputs {
   std::string describe() const;
   /// The first n arguments (a jvp's primal parameters).
   Inputs prefix(size_t n) const;
+  /// These arguments followed by one per type in `more`: a scalar is
+  /// value(k, 0), element e of a buffer value(k, e), for the k-th new one.
+  Inputs append(const std::vector<ir::Type>& more, const std::function<double(size_t, int64_t)>& value) const;
+  /// These arguments with every floating-point scalar and buffer element
+  /// (parameter i, element e; a scalar is element 0) moved by h * dir(i, e).
+  Inputs shifted(const std::function<double(size_t, int64_t)>& dir, double h) const;
+  /// Argument i (element e of a buffer) as a double.
+  double value(size_t i, int64_t e = 0) const;
 
  private:
   std::vector<ir::Type> types_;

@@ -36,27 +36,31 @@ struct Cli {
   std::string backends = "interp";
   int size = Knobs{}.size;
   bool keep_going = false, verbose = false, inject = false, require_coverage = false, fork = true, dump = false,
-       jvp = false;
+       jvp = false,
+       grad = false;
   double timeout = 30, minimize_time = 60;
 };
 
 constexpr const char* usage =
     "usage: kiln-fuzz [--seed S] [--count N] [--backends interp|llvm|cxx|cuda,...|all] [--size K]\n"
     "                 [--keep-going] [--verbose] [--inject-bug] [--require-coverage]\n"
-    "                 [--timeout SECONDS] [--minimize-time SECONDS] [--no-fork] [--dump] [--jvp]\n"
+    "                 [--timeout SECONDS] [--minimize-time SECONDS] [--no-fork] [--dump] [--jvp] [--grad]\n"
     "  Checks programs from seeds S .. S+N-1 (defaults: 1, 100) against the interpreter on the\n"
     "  unoptimised module; exits non-zero on any mismatch or error.\n"
     "  --size K            rough size of each program in IR nodes (default 400)\n"
     "  --keep-going        report (and minimise) every failure, not only the first\n"
     "  --inject-bug        miscompile the optimised modules on purpose: the run must fail\n"
-    "  --require-coverage  fail unless every IR op (but var.load, var.store, param) was generated\n"
+    "  --require-coverage  fail unless every IR op (but var.*, param, tape.*) was generated\n"
     "  --timeout           seconds per program before it counts as hung (default 30)\n"
     "  --minimize-time     seconds to spend minimising one failure (default 60)\n"
     "  --no-fork           check in this process (for debuggers; a crash ends the run)\n"
     "  --dump              print each program's promoted and fully optimised IR\n"
     "  --jvp               also differentiate each program (forward mode, every floating-point\n"
     "                      parameter): its primal part must equal the program, every backend\n"
-    "                      the interpreter on the unoptimised jvp\n";
+    "                      the interpreter on the unoptimised jvp\n"
+    "  --grad              also check reverse mode (every floating-point parameter): every backend\n"
+    "                      agrees with the interpreter on the vjp, reverse agrees with forward mode\n"
+    "                      along a random direction, and both with central differences where smooth\n";
 
 [[noreturn]] void usage_error(const std::string& what) {
   std::cerr << "kiln-fuzz: " << what << "\n" << usage;
@@ -95,6 +99,7 @@ Cli parse(int argc, char** argv) {
     else if (a == "--no-fork") cli.fork = false;
     else if (a == "--dump") cli.dump = true;
     else if (a == "--jvp") cli.jvp = true;
+    else if (a == "--grad") cli.grad = true;
     else if (a == "--help" || a == "-h") {
       std::cout << usage;
       std::exit(0);
@@ -218,7 +223,9 @@ bool print_coverage(const std::vector<uint64_t>& tally) {
       line.clear();
     }
     line += entry;
-    if (n == 0 && op != kiln::ir::Op::VarLoad && op != kiln::ir::Op::VarStore && op != kiln::ir::Op::Param)
+    // Staging never makes var ops after promotion, params as nodes, or tape ops (reverse mode does).
+    if (n == 0 && op != kiln::ir::Op::VarLoad && op != kiln::ir::Op::VarStore && op != kiln::ir::Op::Param &&
+        op != kiln::ir::Op::TapePush && op != kiln::ir::Op::TapePop)
       missing += " " + name;
   }
   std::cout << "  " << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
@@ -251,15 +258,18 @@ int main(int argc, char** argv) {
   std::vector<uint64_t> tally(kiln::ir::all_ops().size(), 0);
   int passed = 0, failed = 0, skipped = 0;
   size_t nodes = 0, optimised = 0;
+  int grad_vs_jvp = 0, grad_vs_difference = 0;
   const auto start = Clock::now();
   for (int i = 0; i < cli.count; ++i) {
-    const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject, backends, cli.dump, cli.jvp};
+    const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject, backends, cli.dump, cli.jvp, cli.grad};
     const auto t0 = Clock::now();
     const Report r = isolated([&](const Progress& progress) { return check_program(p, progress); }, cli.timeout, cli.fork);
     if (r.tally.size() == tally.size())
       for (size_t k = 0; k < tally.size(); ++k) tally[k] += r.tally[k];
     nodes += r.nodes;
     optimised += r.optimised_nodes;
+    grad_vs_jvp += r.grad_vs_jvp;
+    grad_vs_difference += r.grad_vs_difference;
     if (cli.verbose)
       std::printf("seed %llu: %s (%zu nodes, %zu after all passes, %.0f ms)\n", static_cast<unsigned long long>(p.seed),
                   to_string(r.verdict), r.nodes, r.optimised_nodes, 1000 * seconds_since(t0));
@@ -281,6 +291,10 @@ int main(int argc, char** argv) {
   bool coverage_ok = true;
   if (cli.require_coverage) coverage_ok = print_coverage(tally);
   std::printf("%d passed, %d failed\n", passed, failed);
+  if (cli.grad)
+    std::printf("reverse mode compared with forward mode on %d programs (finite derivative), with central "
+                "differences on %d (smooth there)\n",
+                grad_vs_jvp, grad_vs_difference);
   const size_t per = std::max(ran, 1);
   std::printf("%d skipped (reference trapped); %.1f s, %.0f ms per program; nodes per program: %zu, %zu after all passes\n",
               skipped, total, 1000 * total / per, nodes / per, optimised / per);
