@@ -30,6 +30,7 @@
 #include <llvm/Transforms/Scalar/IndVarSimplify.h>
 #include <llvm/Transforms/Scalar/LICM.h>
 #include <llvm/Transforms/Scalar/LoopDeletion.h>
+#include <llvm/Transforms/Scalar/LoopLoadElimination.h>
 #include <llvm/Transforms/Scalar/LoopPassManager.h>
 #include <llvm/Transforms/Scalar/LoopRotation.h>
 #include <llvm/Transforms/Scalar/LoopUnrollPass.h>
@@ -150,6 +151,9 @@ void optimise(L::Module& m, L::TargetMachine& tm) {
     fpm.addPass(L::createFunctionToLoopPassAdaptor(std::move(loops)));
   }
   fpm.addPass(L::LoopVectorizePass());
+  // A value stored in one iteration and loaded in the next stays in a
+  // register (reverse mode's adjoint updates of a stencil, x[i-1] += ...).
+  fpm.addPass(L::LoopLoadEliminationPass());
   fpm.addPass(L::EarlyCSEPass());
   fpm.addPass(L::InstCombinePass());
   fpm.addPass(L::SLPVectorizerPass());
@@ -249,10 +253,9 @@ class Jit {
     runtime[es.intern("kiln_rt_trap")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_trap), L::JITSymbolFlags::Exported};
     runtime[es.intern("kiln_rt_parallel_for")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_parallel_for),
                                                   L::JITSymbolFlags::Exported};
-    runtime[es.intern("kiln_rt_tape_push")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_push),
+    runtime[es.intern("kiln_rt_tape")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape), L::JITSymbolFlags::Exported};
+    runtime[es.intern("kiln_rt_tape_grow")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_grow),
                                             L::JITSymbolFlags::Exported};
-    runtime[es.intern("kiln_rt_tape_pop")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_pop),
-                                           L::JITSymbolFlags::Exported};
     if (auto e = main.define(orc::absoluteSymbols(std::move(runtime))))
       throw CompileError("LLVM JIT: " + message_of(std::move(e)));
   }

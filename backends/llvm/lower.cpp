@@ -17,6 +17,8 @@
 // and handed to the runtime's thread pool.
 #include "lower.h"
 
+#include <map>
+
 #include <kiln/error.h>
 
 #include <llvm/IR/Constants.h>
@@ -78,18 +80,46 @@ struct ModuleState {
     L::Type* ptr = L::PointerType::get(ctx, 0);
     return lm.getOrInsertFunction(parallel_for_symbol, L::Type::getVoidTy(ctx), i64, ptr, ptr);
   }
-  L::FunctionCallee tape_push() {
+  // The thread's tape (backends/runtime/tape.h): {ptr data, i64 size, i64 cap}.
+  L::StructType* tape_type() {
     L::Type* i64 = L::Type::getInt64Ty(ctx);
-    auto callee = lm.getOrInsertFunction(tape_push_symbol, L::Type::getVoidTy(ctx), i64, i64);
-    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) f->setDoesNotThrow();
+    return L::StructType::get(ctx, {L::PointerType::get(ctx, 0), i64, i64});
+  }
+  L::FunctionCallee tape() {
+    L::Type* ptr = L::PointerType::get(ctx, 0);
+    auto callee = lm.getOrInsertFunction(tape_symbol, ptr, L::Type::getInt64Ty(ctx));
+    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) {
+      f->setDoesNotThrow();
+      f->setWillReturn();
+      f->setDoesNotAccessMemory();  // the address of a thread-local: the same for every call on one thread
+    }
     return callee;
   }
-  L::FunctionCallee tape_pop() {
-    L::Type* i64 = L::Type::getInt64Ty(ctx);
-    auto callee = lm.getOrInsertFunction(tape_pop_symbol, i64, i64);
-    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) f->setDoesNotThrow();
+  L::FunctionCallee tape_grow() {
+    L::Type* ptr = L::PointerType::get(ctx, 0);
+    auto callee = lm.getOrInsertFunction(tape_grow_symbol, L::Type::getVoidTy(ctx), ptr);
+    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) {
+      f->setDoesNotThrow();
+      f->addFnAttr(L::Attribute::Cold);
+    }
     return callee;
   }
+  // TBAA for the tape: its header fields and its words alias nothing kiln's
+  // buffers are known not to alias, and not each other.
+  L::MDNode* tbaa(int which) {  // 0 data pointer, 1 size, 2 word
+    if (!tbaa_root) {
+      L::MDBuilder mb(ctx);
+      tbaa_root = mb.createTBAARoot("kiln tape");
+      const char* names[] = {"kiln tape data", "kiln tape size", "kiln tape word"};
+      for (int k = 0; k < 3; ++k) {
+        L::MDNode* type = mb.createTBAAScalarTypeNode(names[k], tbaa_root);
+        tbaa_tags[k] = mb.createTBAAStructTagNode(type, type, 0);
+      }
+    }
+    return tbaa_tags[which];
+  }
+  L::MDNode* tbaa_root = nullptr;
+  L::MDNode* tbaa_tags[3] = {};
   L::FunctionCallee libm(Op op, Scalar s) {
     const bool single = s == Scalar::f32;
     std::string name;
@@ -238,6 +268,53 @@ class FunctionLowerer {
     return ys;
   }
 
+  // This function's pointer to its thread's tape `level`, fetched once in
+  // the entry block.
+  L::Value* tape_of(int64_t level) {
+    auto it = tapes_.find(level);
+    if (it != tapes_.end()) return it->second;
+    L::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+    L::Value* t = entry.CreateCall(st_.tape(), {entry.getInt64(static_cast<uint64_t>(level))}, "tape");
+    tapes_.emplace(level, t);
+    return t;
+  }
+  L::Value* tape_field(L::Value* tape, unsigned k) { return b_.CreateStructGEP(st_.tape_type(), tape, k); }
+
+  // data[size++] = word, growing the tape when it is full.
+  void tape_push(int64_t level, L::Value* word) {
+    L::Value* t = tape_of(level);
+    L::Type* i64 = b_.getInt64Ty();
+    L::Type* ptr = L::PointerType::get(st_.ctx, 0);
+    auto tag = [&](L::Instruction* i, int k) { i->setMetadata(L::LLVMContext::MD_tbaa, st_.tbaa(k)); return i; };
+    L::Value* size = tag(b_.CreateLoad(i64, tape_field(t, 1)), 1);
+    L::Value* cap = tag(b_.CreateLoad(i64, tape_field(t, 2)), 1);
+    L::BasicBlock* grow = block("tape.grow");
+    L::BasicBlock* room = block("tape.room");
+    b_.CreateCondBr(b_.CreateICmpEQ(size, cap), grow, room, L::MDBuilder(st_.ctx).createBranchWeights(1, 1 << 20));
+    b_.SetInsertPoint(grow);
+    b_.CreateCall(st_.tape_grow(), {t});
+    b_.CreateBr(room);
+    b_.SetInsertPoint(room);
+    L::Value* data = tag(b_.CreateLoad(ptr, tape_field(t, 0)), 0);
+    tag(b_.CreateStore(word, b_.CreateInBoundsGEP(i64, data, size)), 2);
+    tag(b_.CreateStore(b_.CreateAdd(size, b_.getInt64(1)), tape_field(t, 1)), 1);
+  }
+
+  // data[--size]; an empty tape (a kiln bug) traps.
+  L::Value* tape_pop(const Node& n) {
+    L::Value* t = tape_of(n.imm);
+    L::Type* i64 = b_.getInt64Ty();
+    L::Type* ptr = L::PointerType::get(st_.ctx, 0);
+    auto tag = [&](L::Instruction* i, int k) { i->setMetadata(L::LLVMContext::MD_tbaa, st_.tbaa(k)); return i; };
+    L::Value* size = tag(b_.CreateLoad(i64, tape_field(t, 1)), 1);
+    trap_if(b_.CreateICmpSLE(size, b_.getInt64(0)), n, "internal: tape.pop on an empty tape", "report a kiln bug");
+    L::Value* last = b_.CreateSub(size, b_.getInt64(1));
+    L::Value* data = tag(b_.CreateLoad(ptr, tape_field(t, 0)), 0);
+    L::Value* w = tag(b_.CreateLoad(i64, b_.CreateInBoundsGEP(i64, data, last)), 2);
+    tag(b_.CreateStore(last, tape_field(t, 1)), 1);
+    return w;
+  }
+
   // Calls the runtime's trap with the interpreter's message for node n.
   void trap_if(L::Value* condition, const Node& n, const std::string& what, const std::string& remedy) {
     L::BasicBlock* trap_bb = block("trap");
@@ -300,14 +377,12 @@ class FunctionLowerer {
         const Scalar s = f_.type(n.args[0]).elem;
         L::Value* x = val_[n.args[0]];
         if (is_float(s)) x = b_.CreateBitCast(x, b_.getIntNTy(static_cast<unsigned>(bit_width(s))));
-        x = b_.CreateZExt(x, b_.getInt64Ty());
-        b_.CreateCall(st_.tape_push(), {b_.getInt64(static_cast<uint64_t>(n.imm)), x});
+        tape_push(n.imm, b_.CreateZExt(x, b_.getInt64Ty()));
         return;
       }
       case Op::TapePop: {
         const Scalar s = n.type.elem;
-        L::Value* w = b_.CreateCall(st_.tape_pop(), {b_.getInt64(static_cast<uint64_t>(n.imm))});
-        w = b_.CreateTrunc(w, b_.getIntNTy(static_cast<unsigned>(bit_width(s))));
+        L::Value* w = b_.CreateTrunc(tape_pop(n), b_.getIntNTy(static_cast<unsigned>(bit_width(s))));
         val_[v] = is_float(s) ? b_.CreateBitCast(w, scalar_type(st_.ctx, s)) : w;
         return;
       }
@@ -635,6 +710,7 @@ class FunctionLowerer {
   std::vector<L::Value*> val_;   // per value; the pointer for a buffer
   std::vector<L::Value*> size_;  // per buffer value: its size
   std::vector<std::vector<L::Value*>> tuple_;
+  std::map<int64_t, L::Value*> tapes_;  // tape level -> this function's tape pointer
 };
 
 // void kiln_call(const Slot* args, Slot* results): unpacks kiln's 16-byte

@@ -26,8 +26,8 @@ struct LowerOptions {
 /// The runtime symbols lowered code calls (backends/runtime/).
 inline constexpr const char* trap_symbol = "kiln_rt_trap";
 inline constexpr const char* parallel_for_symbol = "kiln_rt_parallel_for";
-inline constexpr const char* tape_push_symbol = "kiln_rt_tape_push";
-inline constexpr const char* tape_pop_symbol = "kiln_rt_tape_pop";
+inline constexpr const char* tape_symbol = "kiln_rt_tape";
+inline constexpr const char* tape_grow_symbol = "kiln_rt_tape_grow";
 /// The entry point: void kiln_call(const kiln::detail::Slot*, kiln::detail::Slot*).
 inline constexpr const char* entry_symbol = "kiln_call";
 

@@ -1,28 +1,30 @@
 #include "tape.h"
 
-#include "trap.h"
-
 #include <kiln/ir/ir.h>
 
-#include <vector>
+#include <cstdlib>
+#include <cstring>
 
 namespace {
-std::vector<uint64_t>& tape(int64_t level) {
-  static thread_local std::vector<uint64_t> tapes[kiln::ir::tape_levels];
-  return tapes[level];
-}
+struct Tapes {
+  KilnTape level[kiln::ir::tape_levels] = {};
+  ~Tapes() {
+    for (KilnTape& t : level) std::free(t.data);
+  }
+};
+thread_local Tapes tapes;
 }  // namespace
 
 extern "C" {
 
-void kiln_rt_tape_push(int64_t level, uint64_t word) { tape(level).push_back(word); }
+KilnTape* kiln_rt_tape(int64_t level) { return &tapes.level[level]; }
 
-uint64_t kiln_rt_tape_pop(int64_t level) {
-  std::vector<uint64_t>& t = tape(level);
-  if (t.empty()) kiln_rt_trap("internal: tape.pop on an empty tape");
-  const uint64_t w = t.back();
-  t.pop_back();
-  return w;
+void kiln_rt_tape_grow(KilnTape* t) {
+  const int64_t cap = t->cap ? 2 * t->cap : 1024;
+  auto* data = static_cast<uint64_t*>(std::realloc(t->data, static_cast<size_t>(cap) * sizeof(uint64_t)));
+  if (!data) std::abort();  // out of memory: no way to report it from compiled code
+  t->data = data;
+  t->cap = cap;
 }
 
 }  // extern "C"

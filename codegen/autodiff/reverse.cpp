@@ -79,6 +79,11 @@ class Sweep {
         relevant_(n_, 0), def_(n_, no_region), owner_(f.regions.size(), no_value), parent_(f.regions.size(), no_region),
         seg_needs_(f.regions.size()), fwd_(n_, no_value), pv_(n_, no_value), adj_(n_, no_value), tadj_(n_),
         adjbuf_(n_, no_value), trips_(n_, no_value) {
+    remat_.assign(n_, 0);
+    pv_region_.assign(n_, 0);
+    reload_ = true;
+    for (const Function& fn : m.functions)
+      for (const Node& x : fn.nodes) reload_ = reload_ && !writes_state(x.op);
     analyse();
   }
 
@@ -101,6 +106,8 @@ class Sweep {
   std::vector<RegionId> parent_;           // region that holds a region's owner
   std::vector<std::vector<std::vector<ValueId>>> seg_needs_;  // per region, per segment
   std::map<ValueId, std::vector<ValueId>> free_act_;  // structured node -> active floats it uses from outside
+  bool reload_ = false;                     // no function of the module stores: loads can be redone
+  mutable std::vector<char> remat_;         // rematerialisable: 0 unknown, 1 yes, 2 no
 
   // Emission state.
   Function g_;
@@ -108,6 +115,8 @@ class Sweep {
   std::source_location loc_;
   std::vector<ValueId> fwd_;            // source value -> value in f_fwd
   std::vector<ValueId> pv_;             // source value -> primal value in f_rev
+  std::vector<RegionId> pv_region_;     // ... and the f_rev region it is defined in
+  std::vector<RegionId> open_;          // the f_rev regions being emitted, outermost first
   std::vector<ValueId> adj_;            // source value -> adjoint in f_rev (no_value: zero)
   std::vector<std::vector<ValueId>> tadj_;  // tuple node -> adjoints of its elements
   std::vector<ValueId> adjbuf_;         // buffer parameter -> its adjoint buffer in f_rev
@@ -311,13 +320,40 @@ class Sweep {
     }
   }
 
-  // f_rev can make these without the tape.
+  // f_rev can make these without the tape: constants, the function's
+  // parameters, the index of a loop with step 1 (the reverse loop runs the
+  // indices backwards), loads when the program writes no buffer, and pure
+  // operations of such values (recomputed: cheaper than a push and a pop).
   bool rematerialisable(ValueId v) const {
+    if (remat_[v]) return remat_[v] == 1;
     const Node& n = f_.node(v);
-    if (n.op == Op::Const) return true;
-    if (n.op == Op::Param) return def_[v] == f_.body;
-    if (n.op == Op::Size) return rematerialisable(n.args[0]);
-    return false;
+    bool yes = false;
+    switch (n.op) {
+      case Op::Const:
+        yes = true;
+        break;
+      case Op::Param:
+        yes = def_[v] == f_.body || unit_index(v);
+        break;
+      case Op::Load:
+        yes = reload_ && rematerialisable(n.args[1]);
+        break;
+      default:
+        yes = info(n.op).effect == Effect::pure && n.op != Op::Get && n.type.is_scalar();
+        for (ValueId a : n.args) yes = yes && rematerialisable(a);
+        break;
+    }
+    remat_[v] = yes ? 1 : 2;
+    return yes;
+  }
+  // The index of a for / parallel_for with constant step 1.
+  bool unit_index(ValueId v) const {
+    const RegionId r = def_[v];
+    if (r == no_region || r == f_.body || owner_[r] == no_value) return false;
+    const Node& loop = f_.node(owner_[r]);
+    if ((loop.op != Op::For && loop.op != Op::ParallelFor) || f_.region(r).params[0] != v) return false;
+    const Node& step = f_.node(loop.args[2]);
+    return step.op == Op::Const && step.imm == 1;
   }
 
   static bool ends_segment(const Node& n) { return !n.regions.empty() || n.op == Op::Call; }
@@ -505,15 +541,38 @@ class Sweep {
 
   // --- the reverse sweep ------------------------------------------------------
 
-  // The primal value of src in f_rev.
+  // The primal value of src in f_rev: popped (or a parameter), or
+  // recomputed here.
   ValueId p(ValueId src) {
-    const Node& n = f_.node(src);
-    if (n.op == Op::Const) return emit(Op::Const, n.type, {}, n.imm);
-    if (n.op == Op::Size && rematerialisable(src)) return emit(Op::Size, n.type, {p(n.args[0])});
-    if (pv_[src] == no_value)
+    if (pv_[src] != no_value && std::find(open_.begin(), open_.end(), pv_region_[src]) != open_.end())
+      return pv_[src];
+    if (!rematerialisable(src))
       throw InternalError("autodiff: reverse sweep of @" + f_.name + " reads %" + std::to_string(src) +
-                          ", which it neither popped nor has");
-    return pv_[src];
+                          ", which it neither popped nor can recompute");
+    const Node& n = f_.node(src);
+    std::vector<ValueId> args;
+    for (ValueId a : n.args) args.push_back(p(a));
+    const std::source_location saved = loc_;
+    loc_ = n.loc;
+    const ValueId v = emit(n.op, n.type, std::move(args), n.imm);
+    loc_ = saved;
+    bind(src, v);
+    return v;
+  }
+  void bind(ValueId src, ValueId v) {
+    pv_[src] = v;
+    pv_region_[src] = cur_;
+  }
+  // Emission into region r (of f_rev) from here until the matching leave().
+  RegionId enter(RegionId r) {
+    const RegionId saved = cur_;
+    cur_ = r;
+    open_.push_back(r);
+    return saved;
+  }
+  void leave(RegionId saved) {
+    open_.pop_back();
+    cur_ = saved;
   }
 
   void accumulate(ValueId src, ValueId contribution) {
@@ -552,7 +611,7 @@ class Sweep {
       const ValueId last = body[segs[s].second - 1];
       if (trips_[last] != no_value && relevant_[last]) trips_rev_ = emit(Op::TapePop, Type::scalar(Scalar::i64), {}, level_);
       const auto& needs = seg_needs_[r][s];
-      for (size_t k = needs.size(); k-- > 0;) pv_[needs[k]] = emit(Op::TapePop, f_.type(needs[k]), {}, level_);
+      for (size_t k = needs.size(); k-- > 0;) bind(needs[k], emit(Op::TapePop, f_.type(needs[k]), {}, level_));
       for (size_t i = segs[s].second; i-- > segs[s].first;) rev_node(body[i]);
     }
   }
@@ -740,12 +799,11 @@ class Sweep {
     RegionId branches[2];
     for (int k = 0; k < 2; ++k) {
       branches[k] = g_.add_region();
-      const RegionId saved = cur_;
-      cur_ = branches[k];
+      const RegionId saved = enter(branches[k]);
       for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = outer[j];
       rev_region(n.regions[k], result_adjs);
       g_.regions[branches[k]].yields = free_adjs(v);
-      cur_ = saved;
+      leave(saved);
     }
     loc_ = n.loc;
     const ValueId r = emit(Op::If, Type::tuple(), {c}, 0, {branches[0], branches[1]});
@@ -764,22 +822,28 @@ class Sweep {
         inits.push_back(tuple_adj(v, j, f_.type(n.args[3 + j])));
       }
     for (ValueId x : free_adjs(v)) inits.push_back(x);
+    // With step 1 the reverse loop runs j over the same range and the body
+    // sees index lo + hi - 1 - j (wrapping arithmetic is exact here), so the
+    // index need not be pushed.
+    const Type it = f_.type(n.args[0]);
+    const bool unit = unit_index(body.params[0]);
+    const ValueId last = unit ? emit(Op::Sub, it, {emit(Op::Add, it, {inits[0], inits[1]}), constant(it, 1.0)}) : no_value;
     const RegionId rb = g_.add_region();
-    param(rb, f_.type(n.args[0]));
+    const ValueId j = param(rb, it);
     std::vector<ValueId> yield_adjs(nc, no_value);
-    for (size_t j : carried) yield_adjs[j] = param(rb, f_.type(n.args[3 + j]));
+    for (size_t k : carried) yield_adjs[k] = param(rb, f_.type(n.args[3 + k]));
     std::vector<ValueId> acc;
     for (ValueId x : fr) acc.push_back(param(rb, f_.type(x)));
     {
-      const RegionId saved = cur_;
-      cur_ = rb;
-      for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = acc[j];
+      const RegionId saved = enter(rb);
+      if (unit) bind(body.params[0], emit(Op::Sub, it, {last, j}));
+      for (size_t k = 0; k < fr.size(); ++k) adj_[fr[k]] = acc[k];
       std::vector<ValueId> pa = rev_region(n.regions[0], yield_adjs);
       std::vector<ValueId> ys;
-      for (size_t j : carried) ys.push_back(pa[j + 1] != no_value ? pa[j + 1] : constant(f_.type(body.params[j + 1]), 0.0));
+      for (size_t k : carried) ys.push_back(pa[k + 1] != no_value ? pa[k + 1] : constant(f_.type(body.params[k + 1]), 0.0));
       for (ValueId x : free_adjs(v)) ys.push_back(x);
       g_.regions[rb].yields = std::move(ys);
-      cur_ = saved;
+      leave(saved);
     }
     loc_ = n.loc;
     const ValueId r = emit(Op::For, Type::tuple(), std::move(inits), 0, {rb});
@@ -816,8 +880,7 @@ class Sweep {
     std::vector<ValueId> acc;
     for (ValueId x : fr) acc.push_back(param(rb, f_.type(x)));
     {
-      const RegionId saved = cur_;
-      cur_ = rb;
+      const RegionId saved = enter(rb);
       for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = acc[j];
       std::vector<ValueId> va = rev_region(n.regions[1], body_adjs);
       std::vector<ValueId> cond_adjs(nres, no_value);
@@ -827,7 +890,7 @@ class Sweep {
       for (size_t j : carried) ys.push_back(c2[j] != no_value ? c2[j] : constant(f_.type(n.args[j]), 0.0));
       for (ValueId x : free_adjs(v)) ys.push_back(x);
       g_.regions[rb].yields = std::move(ys);
-      cur_ = saved;
+      leave(saved);
     }
     loc_ = n.loc;
     const ValueId r = emit(Op::For, Type::tuple(), std::move(inits), 0, {rb});
@@ -873,7 +936,8 @@ Function Sweep::reverse(std::string name) {
   g_.body = g_.add_region();
   cur_ = g_.body;
   const auto& ps = f_.params();
-  for (ValueId p : ps) pv_[p] = param(g_.body, f_.type(p));
+  open_.assign(1, g_.body);
+  for (ValueId p : ps) bind(p, param(g_.body, f_.type(p)));
   std::vector<ValueId> cot;
   for (Type t : f_.result_types)
     if (t.is_float()) cot.push_back(param(g_.body, t));

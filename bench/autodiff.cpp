@@ -1,0 +1,263 @@
+// Reverse mode's cost: the run time of kiln::grad(f) over the run time of f,
+// both compiled by Backend::llvm, for the kernels of the LLVM benchmark
+// written as scalar losses (double precision):
+//
+//   dot        sum x[i] y[i], 65536 elements              grad: x and y
+//   chain      sum sqrt(fma(x, x, 1)) x, 65536            grad: x
+//   stencil    sum (x[i-1] - 2 x[i] + x[i+1])^2, 65536    grad: x
+//   matmul     sum (A B)_ij^2, 64x64x64                   grad: A and B
+//   recurrence s <- sin(s) a + 0.1 x, 1000 steps (for_)   grad: x and a
+//   mandel     z <- z^2 + c while |z|^2 < 4, at most 64,  grad: the scale of c
+//              on a 64x64 grid, loss sum |z|^2 (while_)
+//
+// Before timing, each gradient is checked bit for bit against the
+// interpreter's (the oracle). After the Google Benchmark runs, a summary
+// measured with std::chrono (medians of alternating samples) prints one
+// row per kernel with both times and their ratio (`grep ^RESULT`), and the
+// tape each loop iteration of the reverse-mode code writes (8 bytes per
+// tape.push in the loop's body, counted in the optimised IR).
+#include "bench_support.h"
+
+#include <kiln/autodiff.h>
+#include <kiln/kiln.h>
+
+#include <benchmark/benchmark.h>
+
+#include <cstdio>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace kiln::bench;
+using kiln::Arr;
+using kiln::Rep;
+
+constexpr int kReps = 9;
+constexpr double kTarget = 0.02;  // seconds per timed sample
+const kiln::Options kLlvm{.backend = kiln::Backend::llvm};
+const kiln::Options kInterp{.backend = kiln::Backend::interp};
+
+struct Case {
+  std::string name, what;
+  std::function<void()> primal, grad;
+  std::string ir;  // the optimised gradient, for the tape count
+};
+
+// tape.push nodes directly in each loop body (not in nested loops): words
+// written per iteration. "loop: n words" per loop, outermost first.
+std::string tape_per_iteration(const kiln::ir::Module& m) {
+  using namespace kiln::ir;
+  std::string out;
+  const Function& f = m.functions.at(0);
+  std::function<size_t(RegionId)> count = [&](RegionId r) {
+    size_t n = 0;
+    for (ValueId v : f.region(r).body) {
+      const Node& x = f.node(v);
+      if (x.op == Op::TapePush) ++n;
+      if (x.op == Op::If)
+        for (RegionId c : x.regions) n = std::max(n, count(c));
+    }
+    return n;
+  };
+  walk(f, [&](ValueId v) {
+    const Node& x = f.node(v);
+    if (x.op != Op::For && x.op != Op::While && x.op != Op::ParallelFor) return;
+    size_t n = 0;
+    for (RegionId r : x.regions) n += count(r);
+    if (n == 0) return;
+    out += (out.empty() ? "" : ", ") + std::string(info(x.op).spelling) + " " + std::to_string(n * 8) + " B/iter";
+  });
+  return out.empty() ? "none" : out;
+}
+
+template <class T>
+void same_buffers(const std::string& name, const std::vector<T>& a, const std::vector<T>& b) {
+  for (size_t i = 0; i < a.size(); ++i)
+    if (std::bit_cast<uint64_t>(static_cast<double>(a[i])) != std::bit_cast<uint64_t>(static_cast<double>(b[i])))
+      die(name + ": the LLVM gradient differs from the interpreter's at element " + std::to_string(i));
+}
+
+// A loss over one or two buffers: grad writes one gradient buffer per input.
+template <class Fn>
+Case buffer_case(const std::string& name, const std::string& what, size_t n, Fn body, bool two) {
+  Case c{name, what, {}, {}, {}};
+  auto x = std::make_shared<std::vector<double>>(values<double>(n, 11));
+  auto y = std::make_shared<std::vector<double>>(values<double>(n, 12));
+  auto gx = std::make_shared<std::vector<double>>(n), gy = std::make_shared<std::vector<double>>(n);
+  if (two) {
+    auto f = kiln::stage(name, [&](Arr<const double> a, Arr<const double> b) { return body(a, b); });
+    auto g = kiln::grad(f);
+    auto fp = kiln::compile(f, kLlvm);
+    auto gp = kiln::compile(g, kLlvm);
+    auto gi = kiln::compile(g, kInterp);
+    std::vector<double> ix(n), iy(n);
+    gi(*x, *y, ix, iy);
+    gp(*x, *y, *gx, *gy);
+    same_buffers(name, ix, *gx);
+    same_buffers(name, iy, *gy);
+    c.primal = [=] { benchmark::DoNotOptimize(fp(*x, *y)); };
+    c.grad = [=] { gp(*x, *y, *gx, *gy); };
+    c.ir = tape_per_iteration(g.module());
+  } else {
+    auto f = kiln::stage(name, [&](Arr<const double> a) { return body(a, a); });
+    auto g = kiln::grad(f);
+    auto fp = kiln::compile(f, kLlvm);
+    auto gp = kiln::compile(g, kLlvm);
+    auto gi = kiln::compile(g, kInterp);
+    std::vector<double> ix(n);
+    gi(*x, ix);
+    gp(*x, *gx);
+    same_buffers(name, ix, *gx);
+    c.primal = [=] { benchmark::DoNotOptimize(fp(*x)); };
+    c.grad = [=] { gp(*x, *gx); };
+    c.ir = tape_per_iteration(g.module());
+  }
+  return c;
+}
+
+constexpr size_t kN = 1 << 16;
+constexpr int64_t kM = 64;
+
+Case dot_case() {
+  return buffer_case("dot", "sum x[i] y[i], 65536", kN, [](auto x, auto y) {
+    Rep<double> s = 0.0;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { s += x[i] * y[i]; });
+    return s;
+  }, true);
+}
+
+Case chain_case() {
+  return buffer_case("chain", "sum sqrt(fma(x, x, 1)) x, 65536", kN, [](auto x, auto) {
+    Rep<double> s = 0.0;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { s += kiln::sqrt(kiln::fma(x[i], x[i], 1.0)) * x[i]; });
+    return s;
+  }, false);
+}
+
+Case stencil_case() {
+  return buffer_case("stencil", "sum (x[i-1] - 2 x[i] + x[i+1])^2, 65536", kN, [](auto x, auto) {
+    Rep<double> s = 0.0;
+    kiln::for_(1, x.size() - 1, [&](Rep<int64_t> i) {
+      Rep<double> d = x[i - 1] - 2.0 * x[i] + x[i + 1];
+      s += d * d;
+    });
+    return s;
+  }, false);
+}
+
+Case matmul_case() {
+  return buffer_case("matmul", "sum (A B)_ij^2, 64x64x64", static_cast<size_t>(kM * kM), [](auto a, auto b) {
+    Rep<double> s = 0.0;
+    kiln::for_(0, kM, [&](Rep<int64_t> i) {
+      kiln::for_(0, kM, [&](Rep<int64_t> j) {
+        Rep<double> acc = 0.0;
+        kiln::for_(0, kM, [&](Rep<int64_t> k) { acc += a[i * kM + k] * b[k * kM + j]; });
+        s += acc * acc;
+      });
+    });
+    return s;
+  }, true);
+}
+
+Case recurrence_case() {
+  auto f = kiln::stage("recurrence", [](Rep<double> x, Rep<double> a) {
+    Rep<double> s = x;
+    kiln::for_(0, 1000, [&](Rep<int64_t>) { s = kiln::sin(s) * a + 0.1 * x; });
+    return s;
+  });
+  auto g = kiln::grad(f);
+  auto fp = kiln::compile(f, kLlvm);
+  auto gp = kiln::compile(g, kLlvm);
+  if (gp(0.3, 0.9) != kiln::compile(g, kInterp)(0.3, 0.9)) die("recurrence: the LLVM gradient differs from the interpreter's");
+  Case c{"recurrence", "s <- sin(s) a + 0.1 x, 1000 steps", {}, {}, tape_per_iteration(g.module())};
+  c.primal = [=] { benchmark::DoNotOptimize(fp(0.3, 0.9)); };
+  c.grad = [=] { benchmark::DoNotOptimize(gp(0.3, 0.9)); };
+  return c;
+}
+
+Case mandel_case() {
+  auto f = kiln::stage("mandel", [](Rep<double> scale) {
+    Rep<double> loss = 0.0;
+    kiln::for_(0, kM, [&](Rep<int64_t> py) {
+      kiln::for_(0, kM, [&](Rep<int64_t> px) {
+        Rep<double> cr = (kiln::cast<double>(px) * (3.0 / kM) - 2.0) * scale;
+        Rep<double> ci = (kiln::cast<double>(py) * (2.5 / kM) - 1.25) * scale;
+        Rep<double> zr = 0.0, zi = 0.0;
+        Rep<int64_t> k = 0;
+        kiln::while_([&] { return zr * zr + zi * zi < 4.0 && k < 64; }, [&] {
+          Rep<double> t = zr * zr - zi * zi + cr;
+          zi = 2.0 * zr * zi + ci;
+          zr = t;
+          k += 1;
+        });
+        loss += zr * zr + zi * zi;
+      });
+    });
+    return loss;
+  });
+  auto g = kiln::grad(f);
+  auto fp = kiln::compile(f, kLlvm);
+  auto gp = kiln::compile(g, kLlvm);
+  if (gp(0.9) != kiln::compile(g, kInterp)(0.9)) die("mandel: the LLVM gradient differs from the interpreter's");
+  Case c{"mandel", "z <- z^2 + c while |z|^2 < 4 (at most 64), 64x64 points", {}, {}, tape_per_iteration(g.module())};
+  c.primal = [=] { benchmark::DoNotOptimize(fp(0.9)); };
+  c.grad = [=] { benchmark::DoNotOptimize(gp(0.9)); };
+  return c;
+}
+
+void BM_call(benchmark::State& state, const std::function<void()>* fn) {
+  for (auto _ : state) (*fn)();
+}
+
+void print_summary(const std::vector<Case>& cases) {
+  std::printf("\nReverse mode on Backend::llvm: gradient / primal run time (median of %d alternating samples)\n\n", kReps);
+  std::printf("| kernel | primal ms | grad ms | grad / primal | tape per loop iteration |\n|---|---|---|---|---|\n");
+  std::vector<std::string> results;
+  for (const Case& c : cases) {
+    auto [p, g] = median_pair(kReps, c.primal, c.grad, kTarget);
+    std::printf("| %s (%s) | %.4f | %.4f | %.2f | %s |\n", c.name.c_str(), c.what.c_str(), p * 1e3, g * 1e3, g / p,
+                c.ir.c_str());
+    char buf[256];
+    std::snprintf(buf, sizeof buf, "RESULT grad_%s primal_ms=%.4f grad_ms=%.4f ratio=%.3f", c.name.c_str(), p * 1e3,
+                  g * 1e3, g / p);
+    results.push_back(buf);
+  }
+  std::printf("\n");
+  for (const auto& r : results) std::printf("%s\n", r.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  g_program_name = "kiln_bench_autodiff";
+  if (!kiln::available(kiln::Backend::llvm)) {
+    std::printf("Backend::llvm not built\n");
+    return 0;
+  }
+  const bool summary = !take_flag(argc, argv, "--no_summary");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  use_fresh_cache_dir("kiln-bench-autodiff-");
+  std::vector<Case> cases;
+  try {
+    cases.push_back(dot_case());
+    cases.push_back(chain_case());
+    cases.push_back(stencil_case());
+    cases.push_back(matmul_case());
+    cases.push_back(recurrence_case());
+    cases.push_back(mandel_case());
+  } catch (const std::exception& e) {
+    die(std::string("setting up failed: ") + e.what());
+  }
+  for (const Case& c : cases) {
+    benchmark::RegisterBenchmark(("grad/" + c.name + "/primal").c_str(), BM_call, &c.primal)->Unit(benchmark::kMillisecond);
+    benchmark::RegisterBenchmark(("grad/" + c.name + "/grad").c_str(), BM_call, &c.grad)->Unit(benchmark::kMillisecond);
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  if (summary) print_summary(cases);
+  remove_cache_dir();
+  return 0;
+}
