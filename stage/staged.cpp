@@ -136,6 +136,23 @@ std::shared_ptr<StagedState> define_derived(ir::Module m, Loc loc) {
   return s;
 }
 
+std::shared_ptr<StagedState> define_custom_vjp(const std::shared_ptr<StagedState>& f,
+                                              const std::shared_ptr<StagedState>& rule, Loc loc) {
+  for (const auto& s : {f, rule})
+    if (!s->fn)
+      throw StagingError(user_message("kiln::custom_vjp: '" + s->name + "' is declared but not defined", loc,
+                                      "define both functions with kiln::stage(...) first"));
+  if (f->derived)
+    throw StagingError(user_message("kiln::custom_vjp: '" + f->name + "' was made by a transformation (jvp, grad)",
+                                    loc, "give the rule to a function you staged yourself"));
+  auto s = declare(f->name, f->params, f->results);
+  assign(*s, *f);
+  s->loc = loc;
+  s->fn->custom_vjp = static_cast<int64_t>(rule->id);
+  s->callees.push_back(rule);
+  return s;
+}
+
 ir::Module build_module(const std::shared_ptr<StagedState>& root) {
   if (root->derived) return *root->derived;
   std::vector<const StagedState*> order;
@@ -186,6 +203,7 @@ ir::Module build_module(const std::shared_ptr<StagedState>& root) {
       for (ir::Function f : s->derived->functions) {
         for (ir::Node& n : f.nodes)
           if (n.op == ir::Op::Call) n.imm += static_cast<int64_t>(offset);
+        if (f.custom_vjp >= 0) f.custom_vjp += static_cast<int64_t>(offset);
         add(std::move(f));
       }
       continue;
@@ -197,6 +215,11 @@ ir::Module build_module(const std::shared_ptr<StagedState>& root) {
         if (it == position.end()) throw InternalError("call of a staged function outside the module");
         n.imm = static_cast<int64_t>(it->second);
       }
+    if (f.custom_vjp >= 0) {
+      auto it = position.find(static_cast<uint64_t>(f.custom_vjp));
+      if (it == position.end()) throw InternalError("custom_vjp rule outside the module");
+      f.custom_vjp = static_cast<int64_t>(it->second);
+    }
     add(std::move(f));
   }
   ir::verify(m, "staging", {.allow_variables = true});

@@ -354,6 +354,9 @@ size_t Forward::derive(size_t fn, const std::vector<bool>& active) {
   const size_t index = out_.functions.size();
   done_.emplace(key, index);
   out_.functions.emplace_back();  // filled below; recursive calls find the index
+  if (m_.functions[fn].custom_vjp >= 0)
+    throw StagingError("jvp: @" + m_.functions[fn].name +
+                       " has a custom reverse-mode rule (kiln::custom_vjp), which forward mode cannot use");
   const int variant = variants_[fn]++;
   std::string name = m_.functions[fn].name + "_jvp" + (variant ? std::to_string(variant + 1) : "");
   Function g = Deriver(*this, m_, m_.functions[fn], active).run(std::move(name));

@@ -963,6 +963,8 @@ Function Sweep::reverse(std::string name) {
   return std::move(g_);
 }
 
+Function custom_reverse(const Function& f, const std::vector<bool>& active, size_t rule, std::string name);
+
 Sweeps Reverse::derive(size_t fn, std::vector<bool> active) {
   const Function& f = m_.functions[fn];
   for (size_t i = 0; i < active.size(); ++i) {
@@ -976,12 +978,52 @@ Sweeps Reverse::derive(size_t fn, std::vector<bool> active) {
   out_.functions.resize(out_.functions.size() + 2);  // filled below; recursive calls find the indices
   const int variant = variants_[fn]++;
   const std::string suffix = variant ? std::to_string(variant + 1) : "";
-  Sweep sweep(*this, m_, f, active, level_);
-  Function fwd = sweep.forward(f.name + "_fwd" + suffix);
-  Function rev = sweep.reverse(f.name + "_rev" + suffix);
+  Function fwd, rev;
+  if (f.custom_vjp >= 0) {
+    // The rule replaces the reverse sweep: the forward sweep is f itself.
+    const std::vector<bool> none(active.size(), false);
+    fwd = Sweep(*this, m_, f, none, level_).forward(f.name + "_fwd" + suffix);
+    const size_t rule = derive(static_cast<size_t>(f.custom_vjp), std::vector<bool>(
+                                   m_.functions[static_cast<size_t>(f.custom_vjp)].params().size(), false)).fwd;
+    rev = custom_reverse(f, active, rule, f.name + "_rev" + suffix);
+  } else {
+    Sweep sweep(*this, m_, f, active, level_);
+    fwd = sweep.forward(f.name + "_fwd" + suffix);
+    rev = sweep.reverse(f.name + "_rev" + suffix);
+  }
   out_.functions[s.fwd] = std::move(fwd);
   out_.functions[s.rev] = std::move(rev);
   return s;
+}
+
+// f_rev of a function with a custom rule: (params, cotangents) -> the
+// rule's gradients of the active float parameters.
+Function custom_reverse(const Function& f, const std::vector<bool>& active, size_t rule, std::string name) {
+  Function g;
+  g.name = std::move(name);
+  g.body = g.add_region();
+  std::vector<ValueId> args;
+  auto param = [&](Type t) {
+    ValueId p = g.add(Op::Param, t, {}, static_cast<int64_t>(g.regions[g.body].params.size()));
+    g.regions[g.body].params.push_back(p);
+    return p;
+  };
+  for (ValueId p : f.params()) args.push_back(param(f.type(p)));
+  for (Type t : f.result_types)
+    if (t.is_float()) args.push_back(param(t));
+  const ValueId r = g.add(Op::Call, Type::tuple(), std::move(args), static_cast<int64_t>(rule));
+  g.regions[g.body].body.push_back(r);
+  size_t k = 0;
+  for (size_t i = 0; i < f.params().size(); ++i) {
+    const Type t = f.type(f.params()[i]);
+    if (!t.is_float()) continue;
+    const ValueId gi = g.add(Op::Get, t, {r}, static_cast<int64_t>(k++));
+    g.regions[g.body].body.push_back(gi);
+    if (!active[i]) continue;
+    g.regions[g.body].yields.push_back(gi);
+    g.result_types.push_back(t);
+  }
+  return g;
 }
 
 // One above the highest tape level m uses.

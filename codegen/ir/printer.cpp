@@ -67,7 +67,12 @@ class Printer {
       if (i) out_ += ", ";
       out_ += def(body.params[i]) + ": " + to_string(f_.type(body.params[i]));
     }
-    out_ += ") -> " + type_list(f_.result_types) + " {\n";
+    out_ += ") -> " + type_list(f_.result_types);
+    if (f_.custom_vjp >= 0)
+      out_ += " custom_vjp " + (m_ && static_cast<size_t>(f_.custom_vjp) < m_->functions.size()
+                                    ? function_ref(m_->functions[f_.custom_vjp].name)
+                                    : "@" + std::to_string(f_.custom_vjp));
+    out_ += " {\n";
     statements(body, 1);
     indent(1);
     out_ += "return" + (body.yields.empty() ? "" : " " + refs(body.yields)) + "\n}\n";

@@ -57,6 +57,30 @@ class Verifier {
       if (body.yields[i] < f.nodes.size() && f.type(body.yields[i]) != f.result_types[i])
         error("result " + std::to_string(i) + " has type " + to_string(f.type(body.yields[i])) + ", declared " +
               to_string(f.result_types[i]));
+    if (f.custom_vjp >= 0) custom_vjp(f);
+  }
+
+  // A rule takes f's parameters, then a cotangent per float result, and
+  // returns the gradient of each float parameter; f has scalars only.
+  void custom_vjp(const Function& f) {
+    if (static_cast<size_t>(f.custom_vjp) >= m_.functions.size())
+      return error("custom_vjp names function #" + std::to_string(f.custom_vjp) + ", which is not in the module");
+    const Function& rule = m_.functions[static_cast<size_t>(f.custom_vjp)];
+    std::vector<Type> params, results;
+    for (ValueId p : f.params()) {
+      if (!f.type(p).is_scalar()) return error("has a custom_vjp rule but takes a buffer (rules are for scalars)");
+      params.push_back(f.type(p));
+      if (f.type(p).is_float()) results.push_back(f.type(p));
+    }
+    for (Type t : f.result_types) {
+      if (!t.is_scalar()) return error("has a custom_vjp rule but returns a non-scalar");
+      if (t.is_float()) params.push_back(t);
+    }
+    std::vector<Type> got;
+    for (ValueId p : rule.params()) got.push_back(rule.type(p));
+    if (got != params || rule.result_types != results)
+      error("custom_vjp rule @" + rule.name + " must take the parameters and float-result cotangents and return the "
+            "float-parameter gradients");
   }
 
   bool use(ValueId v, ValueId user) {

@@ -4,7 +4,8 @@
 // call graph) and is small (fewer than inline_threshold nodes) or called
 // from exactly one place. Functions are processed callees first, so a
 // callee's own calls are already inlined when it is copied. The call's
-// `get`s become the copied body's yields. Functions no longer reachable
+// `get`s become the copied body's yields. A function with a custom reverse
+// rule (custom_vjp) is never inlined: reverse mode must still see its calls. Functions no longer reachable
 // from the entry are removed and call indices renumbered.
 #include "passes.h"
 
@@ -60,6 +61,7 @@ class Inliner {
 
   bool inlinable(size_t callee) {
     if (recursive_[callee]) return false;
+    if (m_.functions[callee].custom_vjp >= 0) return false;  // reverse mode must still see the call
     if (sites_[callee] == 1) return true;
     if (sizes_.empty()) sizes_.assign(m_.functions.size(), SIZE_MAX);
     if (sizes_[callee] == SIZE_MAX) sizes_[callee] = node_count(m_.functions[callee]);

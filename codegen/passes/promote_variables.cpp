@@ -27,6 +27,7 @@ class Promoter {
     out_.name = in_.name;
     out_.result_types = in_.result_types;
     out_.param_names = in_.param_names;
+    out_.custom_vjp = in_.custom_vjp;
     out_.body = out_.add_region();
     Env env{nullptr, {}};
     copy_params(in_.body, out_.body, 0);

@@ -140,6 +140,7 @@ void compact(Function& f) {
   out.name = f.name;
   out.result_types = f.result_types;
   out.param_names = f.param_names;
+  out.custom_vjp = f.custom_vjp;
   std::vector<ValueId> map(f.nodes.size(), no_value);
   out.body = clone_region(out, f, f.body, map);
   f = std::move(out);
@@ -177,6 +178,7 @@ std::vector<std::vector<size_t>> call_graph(const Module& m) {
     walk(f, [&](ValueId v) {
       if (f.node(v).op == Op::Call) g[i].push_back(static_cast<size_t>(f.node(v).imm));
     });
+    if (f.custom_vjp >= 0) g[i].push_back(static_cast<size_t>(f.custom_vjp));  // reverse mode may call it
   }
   return g;
 }
@@ -205,10 +207,12 @@ void remove_uncalled_functions(Module& m) {
   std::vector<Function> kept;
   for (size_t i : keep) kept.push_back(std::move(m.functions[i]));
   m.functions = std::move(kept);
-  for (Function& f : m.functions)
+  for (Function& f : m.functions) {
     for (Node& n : f.nodes)
       if (n.op == Op::Call && n.imm >= 0 && static_cast<size_t>(n.imm) < index.size())
         n.imm = index[static_cast<size_t>(n.imm)];
+    if (f.custom_vjp >= 0) f.custom_vjp = index[static_cast<size_t>(f.custom_vjp)];
+  }
 }
 
 }  // namespace kiln::passes

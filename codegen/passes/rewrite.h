@@ -56,7 +56,8 @@ void rebuild_region(ir::Function& f, ir::RegionId r, Substitution& sub, Step&& s
 /// unused and moved like loads.
 std::vector<bool> writes_memory(const ir::Module& m);
 
-/// The call graph: per function, the callee index of each of its calls.
+/// The call graph: per function, the callee index of each of its calls (and
+/// its custom_vjp rule, which reverse mode calls).
 std::vector<std::vector<size_t>> call_graph(const ir::Module& m);
 /// Functions reachable from the entry (functions[0]), callees before callers.
 std::vector<size_t> post_order(const std::vector<std::vector<size_t>>& graph);

@@ -255,4 +255,34 @@ auto value_and_grad(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::
   return Staged<Sig>(detail::reverse_state(f.state(), wrt, 2, loc));
 }
 
+/// A custom reverse-mode rule: returns a staged function that computes what
+/// `f` computes, but whose gradient is `rule` wherever reverse mode (vjp,
+/// grad, value_and_grad) meets it, as the function differentiated or as a
+/// call inside another. `rule` has the signature of kiln::vjp(f): f's
+/// parameters, then one cotangent per floating-point result; it returns
+/// the gradient of each floating-point parameter (T for one, a std::tuple
+/// for several). f must take and return scalars only. Forward mode (jvp)
+/// refuses such a function (kiln::StagingError), as JAX does; reverse mode
+/// differentiates through the rule itself, so grad(grad(...)) works.
+///
+///   auto clip = kiln::stage("clip", [](Rep<double> x) { return x; });
+///   auto clip_rule = kiln::stage("clip_rule", [](Rep<double> x, Rep<double> ct) {
+///     return kiln::max(kiln::min(ct, 1.0), -1.0);   // a clipped gradient
+///   });
+///   auto clipped = kiln::custom_vjp(clip, clip_rule);
+template <class R, class... Args, class RuleSig>
+Staged<R(Args...)> custom_vjp(const Staged<R(Args...)>& f, const Staged<RuleSig>& rule,
+                              detail::Loc loc = detail::Loc::current()) {
+  static_assert((std::is_arithmetic_v<Args> && ...), "kiln::custom_vjp: f must take scalars only");
+  using Mask = detail::jvp_mask<Args...>;
+  constexpr std::array<bool, sizeof...(Args)> mask = Mask::template get<>();
+  using M = detail::reverse_masks<mask, Args...>;
+  using Params = typename detail::concat<detail::type_list<Args...>, typename detail::float_results<R>::type>::type;
+  using Expected = typename detail::fn_of<typename detail::as_result<typename M::grads>::type, Params>::type;
+  static_assert(std::is_same_v<RuleSig, Expected>,
+                "kiln::custom_vjp: the rule must take f's parameters, then one cotangent per floating-point "
+                "result, and return the gradient of each floating-point parameter (the signature of kiln::vjp(f))");
+  return Staged<R(Args...)>(detail::define_custom_vjp(f.state(), rule.state(), loc));
+}
+
 }  // namespace kiln

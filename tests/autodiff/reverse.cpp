@@ -380,3 +380,34 @@ TEST_CASE("grad: loops that may run zero times pass adjoints through; an init al
     CHECK(close(hg(1.7, n), central([&](double z) { return hp(z, n); }, 1.7), 1e-6));
   }
 }
+
+TEST_CASE("custom_vjp: a rule replaces the derivative wherever reverse mode meets the function", "[autodiff][grad]") {
+  // A clipped gradient: the identity forward, its gradient clipped to [-1, 1].
+  auto clip = kiln::stage("clip", [](Rep<double> x) { return x; });
+  auto clip_rule = kiln::stage("clip_rule", [](Rep<double>, Rep<double> ct) {
+    return kiln::max(kiln::min(ct, 1.0), -1.0);
+  });
+  auto clipped = kiln::custom_vjp(clip, clip_rule);
+  CHECK(kiln::test::interp(clipped)(2.5) == 2.5);  // the primal is f's
+  CHECK_THAT(clipped.ir(), Catch::Matchers::Contains("custom_vjp @clip_rule"));
+  auto loss = kiln::stage("loss", [&](Rep<double> x) {
+    Rep<double> s = 0.0;
+    kiln::for_(0, 3, [&](Rep<int64_t>) { s += clipped(x * x * 10.0); });  // called in a loop, not inlined
+    return s;
+  });
+  auto g = kiln::test::interp(kiln::grad(loss));
+  CHECK(g(0.5) == 3 * 1.0 * 2 * 0.5 * 10.0);  // each call's cotangent 1 passes unclipped
+  auto v = kiln::test::interp(kiln::vjp(loss));
+  CHECK(v(0.5, 4.0) == 3 * 1.0 * 2 * 0.5 * 10.0);  // cotangent 4 is clipped to 1 inside
+  CHECK(kiln::test::interp(kiln::vjp(clipped))(7.0, -3.0) == -1.0);  // the rule as the entry's derivative
+
+  // Two parameters, an integer one, and a rule with the true derivative:
+  // reverse over the rule gives second derivatives.
+  auto cube = kiln::stage("cube", [](Rep<double> x, Rep<int64_t> n) { return x * x * x + kiln::cast<double>(n); });
+  auto cube_rule = kiln::stage("cube_rule", [](Rep<double> x, Rep<int64_t>, Rep<double> ct) { return 3.0 * x * x * ct; });
+  auto cube2 = kiln::custom_vjp(cube, cube_rule);
+  CHECK(kiln::test::interp(kiln::grad(cube2))(2.0, 5) == 12.0);
+  CHECK(kiln::test::interp(kiln::grad(kiln::grad(cube2)))(2.0, 5) == 12.0);  // d/dx 3x^2 = 6x
+  // Forward mode refuses it.
+  CHECK_THROWS_WITH(kiln::jvp(cube2), Catch::Matchers::Contains("custom reverse-mode rule"));
+}

@@ -133,6 +133,10 @@ ValueId emit_call(const std::shared_ptr<StagedState>& callee, std::vector<ValueI
 /// A staged function defined by a module a transformation made (entry
 /// first, promoted): compile() and ir() use the module as it is.
 std::shared_ptr<StagedState> define_derived(ir::Module m, Loc loc);
+/// A copy of staged function f whose reverse-mode derivative is `rule`
+/// (kiln::custom_vjp).
+std::shared_ptr<StagedState> define_custom_vjp(const std::shared_ptr<StagedState>& f,
+                                              const std::shared_ptr<StagedState>& rule, Loc loc);
 
 /// The module rooted at `root`: it first, then every function it reaches.
 ir::Module build_module(const std::shared_ptr<StagedState>& root);

@@ -227,6 +227,12 @@ struct Function {
   /// The user's names for the parameters (kiln::stage("f", {"a", "x"}, ...));
   /// empty, or one per parameter. Emitters name parameters after them.
   std::vector<std::string> param_names;
+  /// A custom reverse-mode rule (kiln::custom_vjp): the index in the module
+  /// of the function reverse mode calls instead of differentiating this
+  /// one, or -1. The rule takes this function's parameters, then one
+  /// cotangent per floating-point result, and returns the gradient of each
+  /// floating-point parameter. Only functions of scalars have rules.
+  int64_t custom_vjp = -1;
 
   const Node& node(ValueId v) const { return nodes[v]; }
   const Region& region(RegionId r) const { return regions[r]; }
