@@ -1,5 +1,6 @@
 #include "tape.h"
 
+#include <kiln/autodiff.h>
 #include <kiln/ir/ir.h>
 
 #include <cstdlib>
@@ -14,6 +15,24 @@ struct Tapes {
 };
 thread_local Tapes tapes;
 }  // namespace
+
+namespace kiln {
+
+size_t tape_bytes() {
+  size_t out = 0;
+  for (const KilnTape& t : tapes.level) out += static_cast<size_t>(t.cap) * sizeof(uint64_t);
+  return out;
+}
+
+void release_tapes() {
+  for (KilnTape& t : tapes.level)
+    if (t.size == 0) {
+      std::free(t.data);
+      t = KilnTape{};
+    }
+}
+
+}  // namespace kiln
 
 extern "C" {
 

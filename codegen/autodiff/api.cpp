@@ -23,12 +23,15 @@ std::shared_ptr<StagedState> jvp_state(const std::shared_ptr<StagedState>& f, co
 }
 
 std::shared_ptr<StagedState> reverse_state(const std::shared_ptr<StagedState>& f, const std::vector<size_t>& wrt,
-                                           int mode, Loc loc) {
+                                           int mode, const ReverseOptions& opts, Loc loc) {
+  if (opts.checkpoint_every < 0)
+    throw StagingError(user_message("ReverseOptions::checkpoint_every is " + std::to_string(opts.checkpoint_every), loc,
+                                    "give a positive interval, or 0 to tape every iteration"));
   ir::Module m = staged_module(f, nullptr);
   ir::Module d;
   const auto rm = static_cast<autodiff::ReverseMode>(mode);
   try {
-    d = autodiff::reverse(m, wrt, rm);
+    d = autodiff::reverse(m, wrt, rm, opts.checkpoint_every);
   } catch (const StagingError& e) {
     throw StagingError(user_message(e.what(), loc, "differentiate a function of floating-point parameters"));
   }

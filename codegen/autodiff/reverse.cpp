@@ -35,6 +35,8 @@
 
 #include "forward.h"
 
+#include "../passes/rewrite.h"
+
 #include <kiln/error.h>
 
 #include <algorithm>
@@ -55,7 +57,8 @@ struct Sweeps {
 
 class Reverse {
  public:
-  Reverse(const Module& m, int64_t level) : m_(m), level_(level) {}
+  Reverse(const Module& m, int64_t level, int64_t checkpoint)
+      : m_(m), level_(level), checkpoint_(checkpoint), writes_(passes::writes_memory(m)) {}
 
   // The sweeps of function fn for the active parameters `active` (writable
   // float buffers are always active); derived once per pair.
@@ -66,6 +69,12 @@ class Reverse {
  private:
   const Module& m_;
   int64_t level_;
+
+ public:
+  const int64_t checkpoint_;        // while_ snapshots every this many iterations (0: tape every one)
+  const std::vector<bool> writes_;  // per function of m: may write memory or a tape
+
+ private:
   Module out_;
   std::map<std::pair<size_t, std::vector<bool>>, Sweeps> done_;
   std::map<size_t, int> variants_;
@@ -121,6 +130,7 @@ class Sweep {
   std::vector<std::vector<ValueId>> tadj_;  // tuple node -> adjoints of its elements
   std::vector<ValueId> adjbuf_;         // buffer parameter -> its adjoint buffer in f_rev
   std::vector<ValueId> trips_;          // while node -> its trip count in f_fwd
+  bool quiet_ = false;                  // emitting a checkpointed loop's forward sweep: no pushes
 
   // --- analysis -------------------------------------------------------------
 
@@ -376,10 +386,41 @@ class Sweep {
       if (relevant_[v])
         for (RegionId c : n.regions)
           for (ValueId x : analyse_needs(c)) need(x);
+      if (checkpointed(v))  // the reverse sweep replays it: everything it reads from outside
+        for (RegionId c : n.regions) collect_used(v, c, need);
       if (ends_segment(n) && i + 1 < body.size()) segs.emplace_back();
     }
     for (auto& s : segs) std::sort(s.begin(), s.end());
     return outside;
+  }
+
+  // A relevant while_ whose regions write nothing (no store, no tape, no
+  // call that may write): with a checkpoint interval K, the forward sweep
+  // keeps only a snapshot of its carried values every K iterations and the
+  // reverse sweep replays each stretch of K iterations, taping it, before
+  // reversing it.
+  bool checkpointed(ValueId v) const {
+    if (rv_.checkpoint_ <= 0 || f_.node(v).op != Op::While || !relevant_[v]) return false;
+    bool clean = true;
+    for (RegionId r : f_.node(v).regions)
+      walk(f_, r, [&](ValueId x) {
+        const Node& n = f_.node(x);
+        if (writes_state(n.op) || (n.op == Op::Call && rv_.writes_[static_cast<size_t>(n.imm)])) clean = false;
+      });
+    return clean;
+  }
+
+  template <class Need>
+  void collect_used(ValueId s, RegionId r, Need& need) const {
+    const Region& reg = f_.region(r);
+    auto use = [&](ValueId x) {
+      if (!inside(x, s)) need(x);
+    };
+    for (ValueId v : reg.body) {
+      for (ValueId a : f_.node(v).args) use(a);
+      for (RegionId c : f_.node(v).regions) collect_used(s, c, need);
+    }
+    for (ValueId y : reg.yields) use(y);
   }
 
   void collect_free(ValueId s, RegionId r, std::vector<ValueId>& out) const {
@@ -451,7 +492,7 @@ class Sweep {
   }
 
   void push_segment(RegionId r, size_t seg, ValueId last) {
-    if (seg >= seg_needs_[r].size()) return;  // a region with nothing to reverse
+    if (seg >= seg_needs_[r].size() || quiet_) return;  // nothing to reverse, or a checkpointed stretch
     for (ValueId x : seg_needs_[r][seg]) emit(Op::TapePush, {}, {fv(x)}, level_);
     if (trips_[last] != no_value && relevant_[last]) emit(Op::TapePush, {}, {trips_[last]}, level_);
   }
@@ -509,9 +550,26 @@ class Sweep {
         }
         // Carries an iteration count after the values.
         const Type i64 = Type::scalar(Scalar::i64);
+        const bool snapshots = checkpointed(v) && !quiet_;
+        if (snapshots) quiet_ = true;
         RegionId c = fwd_copy_region(n.regions[0], {i64});
         g_.regions[c].yields.push_back(g_.regions[c].params.back());
+        if (snapshots) {  // at counts 0, K, 2K, ...: push the carried values
+          const RegionId saved = cur_;
+          cur_ = c;
+          const ValueId count = g_.regions[c].params.back();
+          const ValueId k = constant(i64, static_cast<double>(rv_.checkpoint_));
+          const ValueId at = emit(Op::Eq, Type::scalar(Scalar::i1), {emit(Op::Rem, i64, {count, k}), constant(i64, 0.0)});
+          const RegionId then = g_.add_region(), other = g_.add_region();
+          cur_ = then;
+          for (size_t j = 0; j + 1 < g_.regions[c].params.size(); ++j)
+            emit(Op::TapePush, {}, {g_.regions[c].params[j]}, level_);
+          cur_ = c;  // the cond's own code pushes nothing (quiet), so the order within it is free
+          emit(Op::If, Type::tuple(), {at}, 0, {then, other});
+          cur_ = saved;
+        }
         RegionId b = fwd_copy_region(n.regions[1], {i64});
+        if (snapshots) quiet_ = false;
         {
           const RegionId saved = cur_;
           cur_ = b;
@@ -528,7 +586,7 @@ class Sweep {
       }
       case Op::Call: {
         std::vector<bool> act(n.args.size());
-        for (size_t i = 0; i < n.args.size(); ++i) act[i] = act_[n.args[i]] != 0;
+        for (size_t i = 0; i < n.args.size(); ++i) act[i] = act_[n.args[i]] != 0 && !quiet_;  // quiet: tape nothing
         const Sweeps s = rv_.derive(static_cast<size_t>(n.imm), act);
         fwd_[v] = emit(Op::Call, n.type, fargs(n), static_cast<int64_t>(s.fwd));
         return;
@@ -636,7 +694,7 @@ class Sweep {
     switch (n.op) {
       case Op::If: return rev_if(v, n);
       case Op::For: case Op::ParallelFor: return rev_for(v, n);
-      case Op::While: return rev_while(v, n);
+      case Op::While: return checkpointed(v) ? rev_while_checkpointed(v, n) : rev_while(v, n);
       case Op::Call: return rev_call(v, n);
       case Op::Get: {
         if (adj_[v] == no_value) return;
@@ -898,6 +956,143 @@ class Sweep {
     for (size_t k = 0; k < carried.size(); ++k) accumulate(n.args[carried[k]], get(r, k, f_.type(n.args[carried[k]])));
   }
 
+  // Emits region r's forward sweep (taping) into the current region with its
+  // parameters bound to `params`; returns its yields.
+  std::vector<ValueId> replay(RegionId r, const std::vector<ValueId>& params) {
+    const Region& reg = f_.region(r);
+    for (size_t k = 0; k < reg.params.size(); ++k) fwd_[reg.params[k]] = params[k];
+    fwd_region(r, cur_);
+    std::vector<ValueId> out;
+    for (ValueId y : reg.yields) out.push_back(fv(y));
+    return out;
+  }
+
+  // The reverse of a checkpointed while_ (see checkpointed()). The forward
+  // sweep pushed the carried values at counts 0, K, 2K, ... and the count n.
+  // For each stretch, last first: pop its snapshot, replay its iterations
+  // taping them (the last stretch also the final cond), then reverse them.
+  void rev_while_checkpointed(ValueId v, const Node& n) {
+    const auto& fr = free_act_[v];
+    const Region& cond = f_.region(n.regions[0]);
+    const ValueId trips = trips_rev_;
+    const size_t nres = cond.yields.size() - 1, nc = n.args.size();
+    const Type i64 = Type::scalar(Scalar::i64), i1 = Type::scalar(Scalar::i1);
+    // What the replays read from outside, as f_rev values.
+    std::vector<ValueId> used;
+    auto use = [&](ValueId x) {
+      if (std::find(used.begin(), used.end(), x) == used.end()) used.push_back(x);
+    };
+    for (RegionId r : n.regions) collect_used(v, r, use);
+    for (ValueId x : used) fwd_[x] = p(x);
+    std::vector<ValueId> res_adjs;
+    for (size_t k = 0; k < nres; ++k) {
+      const Type t = f_.type(cond.yields[k + 1]);
+      res_adjs.push_back(t.is_float() ? tuple_adj(v, k, t) : no_value);
+    }
+    std::vector<size_t> carried;
+    for (size_t j = 0; j < nc; ++j)
+      if (f_.type(n.args[j]).is_float()) carried.push_back(j);
+    auto zero_or = [&](ValueId x, Type t) { return x != no_value ? x : constant(t, 0.0); };
+
+    const ValueId k = constant(i64, static_cast<double>(rv_.checkpoint_));
+    const ValueId zero = constant(i64, 0.0), one = constant(i64, 1.0);
+    const ValueId nsnap = emit(Op::Add, i64, {emit(Op::Div, i64, {trips, k}), one});
+    std::vector<ValueId> inits = {zero, nsnap, one};
+    for (size_t j : carried) inits.push_back(constant(f_.type(n.args[j]), 0.0));
+    for (ValueId x : free_adjs(v)) inits.push_back(x);
+    const RegionId outer = g_.add_region();
+    const ValueId jv = param(outer, i64);
+    std::vector<ValueId> adj_c, acc;
+    for (size_t j : carried) adj_c.push_back(param(outer, f_.type(n.args[j])));
+    for (ValueId x : fr) acc.push_back(param(outer, f_.type(x)));
+    {
+      const RegionId saved = enter(outer);
+      const ValueId seg = emit(Op::Sub, i64, {emit(Op::Sub, i64, {nsnap, one}), jv});
+      const ValueId start = emit(Op::Mul, i64, {seg, k});
+      const ValueId final = emit(Op::Eq, i1, {jv, zero});
+      const ValueId len = emit(Op::Select, i64, {final, emit(Op::Sub, i64, {trips, start}), k});
+      std::vector<ValueId> snap(nc);
+      for (size_t j = nc; j-- > 0;) snap[j] = emit(Op::TapePop, f_.type(n.args[j]), {}, level_);
+      // Replay the stretch, taping it.
+      std::vector<ValueId> rinit = {zero, len, one};
+      for (ValueId x : snap) rinit.push_back(x);
+      const RegionId rr = g_.add_region();
+      param(rr, i64);
+      std::vector<ValueId> c;
+      for (size_t j = 0; j < nc; ++j) c.push_back(param(rr, f_.type(n.args[j])));
+      {
+        const RegionId s2 = cur_;
+        cur_ = rr;
+        std::vector<ValueId> cy = replay(n.regions[0], c);
+        std::vector<ValueId> vals(cy.begin() + 1, cy.end());
+        g_.regions[rr].yields = replay(n.regions[1], vals);
+        cur_ = s2;
+      }
+      const ValueId rep = emit(Op::For, Type::tuple(), std::move(rinit), 0, {rr});
+      std::vector<ValueId> c_end;
+      for (size_t j = 0; j < nc; ++j) c_end.push_back(get(rep, j, f_.type(n.args[j])));
+      // The final cond (last stretch only): tape it, then reverse it.
+      const RegionId tape_then = g_.add_region(), tape_else = g_.add_region();
+      {
+        const RegionId s2 = cur_;
+        cur_ = tape_then;
+        replay(n.regions[0], c_end);
+        cur_ = s2;
+      }
+      emit(Op::If, Type::tuple(), {final}, 0, {tape_then, tape_else});
+      const RegionId fin_then = g_.add_region(), fin_else = g_.add_region();
+      {
+        const RegionId s2 = enter(fin_then);
+        for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = acc[j];
+        std::vector<ValueId> ca = rev_region(n.regions[0], res_adjs, 1);
+        std::vector<ValueId> ys;
+        for (size_t q = 0; q < carried.size(); ++q)
+          ys.push_back(zero_or(ca[carried[q]], f_.type(n.args[carried[q]])));
+        for (ValueId x : free_adjs(v)) ys.push_back(x);
+        g_.regions[fin_then].yields = std::move(ys);
+        leave(s2);
+      }
+      {
+        std::vector<ValueId> ys = adj_c;
+        for (ValueId x : acc) ys.push_back(x);
+        g_.regions[fin_else].yields = std::move(ys);
+      }
+      const ValueId fin = emit(Op::If, Type::tuple(), {final}, 0, {fin_then, fin_else});
+      // The stretch's iterations backwards.
+      std::vector<ValueId> binit = {zero, len, one};
+      for (size_t q = 0; q < carried.size(); ++q) binit.push_back(get(fin, q, f_.type(n.args[carried[q]])));
+      for (size_t q = 0; q < fr.size(); ++q) binit.push_back(get(fin, carried.size() + q, f_.type(fr[q])));
+      const RegionId rb = g_.add_region();
+      param(rb, i64);
+      std::vector<ValueId> body_adjs(nc, no_value);
+      for (size_t j : carried) body_adjs[j] = param(rb, f_.type(n.args[j]));
+      std::vector<ValueId> acc2;
+      for (ValueId x : fr) acc2.push_back(param(rb, f_.type(x)));
+      {
+        const RegionId s2 = enter(rb);
+        for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = acc2[j];
+        std::vector<ValueId> va = rev_region(n.regions[1], body_adjs);
+        std::vector<ValueId> cond_adjs(va.begin(), va.begin() + static_cast<std::ptrdiff_t>(nres));
+        std::vector<ValueId> c2 = rev_region(n.regions[0], cond_adjs, 1);
+        std::vector<ValueId> ys;
+        for (size_t j : carried) ys.push_back(zero_or(c2[j], f_.type(n.args[j])));
+        for (ValueId x : free_adjs(v)) ys.push_back(x);
+        g_.regions[rb].yields = std::move(ys);
+        leave(s2);
+      }
+      const ValueId back = emit(Op::For, Type::tuple(), std::move(binit), 0, {rb});
+      std::vector<ValueId> ys;
+      for (size_t q = 0; q < carried.size() + fr.size(); ++q)
+        ys.push_back(get(back, q, q < carried.size() ? f_.type(n.args[carried[q]]) : f_.type(fr[q - carried.size()])));
+      g_.regions[outer].yields = std::move(ys);
+      leave(saved);
+    }
+    loc_ = n.loc;
+    const ValueId r = emit(Op::For, Type::tuple(), std::move(inits), 0, {outer});
+    for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = get(r, carried.size() + j, f_.type(fr[j]));
+    for (size_t q = 0; q < carried.size(); ++q) accumulate(n.args[carried[q]], get(r, q, f_.type(n.args[carried[q]])));
+  }
+
   void rev_call(ValueId v, const Node& n) {
     const size_t callee = static_cast<size_t>(n.imm);
     std::vector<bool> act(n.args.size());
@@ -1113,12 +1308,12 @@ Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<b
 
 }  // namespace
 
-Module reverse(const Module& m, const std::vector<size_t>& wrt, ReverseMode mode) {
+Module reverse(const Module& m, const std::vector<size_t>& wrt, ReverseMode mode, int64_t checkpoint_every) {
   const Function& f = m.functions.at(0);
   std::vector<bool> active = jvp_active(f, wrt);
   if (mode != ReverseMode::vjp && (f.result_types.size() != 1 || !f.result_types[0].is_float()))
     throw StagingError("grad: @" + f.name + " must return one floating-point value to have a gradient");
-  Reverse rv(m, next_level(m));
+  Reverse rv(m, next_level(m), checkpoint_every);
   rv.out().functions.emplace_back();  // the entry, made last
   const Sweeps s = rv.derive(0, active);
   Module out = std::move(rv.out());

@@ -31,8 +31,14 @@ enum class ReverseMode {
 /// Each function of the call graph becomes a forward sweep (the primal,
 /// pushing what the reverse sweep needs onto tape `level`, one above any
 /// tape m already uses) and a reverse sweep (popping it); see reverse.cpp.
+/// With checkpoint_every = K > 0, a while_ loop that writes nothing (no
+/// store, no call that may write) keeps a snapshot of its carried values
+/// every K iterations instead of taping each one, and the reverse sweep
+/// replays each stretch of K iterations before reversing it: tape memory
+/// (n / K) snapshots + K iterations instead of n iterations, for one more
+/// run of the loop.
 /// Throws kiln::StagingError for a `wrt` entry that is not differentiable,
 /// and for grad of a function whose result is not one floating-point value.
-ir::Module reverse(const ir::Module& m, const std::vector<size_t>& wrt, ReverseMode mode);
+ir::Module reverse(const ir::Module& m, const std::vector<size_t>& wrt, ReverseMode mode, int64_t checkpoint_every = 0);
 
 }  // namespace kiln::autodiff

@@ -28,10 +28,31 @@ namespace detail {
 /// name `loc`.
 std::shared_ptr<StagedState> jvp_state(const std::shared_ptr<StagedState>& f, const std::vector<size_t>& wrt, Loc loc);
 
+}  // namespace detail
+
+/// How reverse mode saves what its reverse sweep needs.
+struct ReverseOptions {
+  /// 0: tape every loop iteration. K > 0: a while_ loop that writes no
+  /// buffer keeps only its carried values every K iterations, and the
+  /// reverse sweep recomputes each stretch of K iterations from its
+  /// snapshot: tape memory about n/K snapshots + K iterations instead of n
+  /// iterations, for one more run of the loop (docs/autodiff.md).
+  int64_t checkpoint_every = 0;
+};
+
+/// Bytes the calling thread's reverse-mode tapes hold (Backend::llvm; the
+/// C++ backend and the interpreter keep their own). A tape grows to the
+/// most a derivative needed and keeps that memory for the next call.
+size_t tape_bytes();
+/// Frees the calling thread's empty tapes (Backend::llvm).
+void release_tapes();
+
+namespace detail {
+
 /// The reverse-mode derivative of `f` (autodiff/reverse.h): 0 vjp, 1 grad,
 /// 2 value_and_grad.
 std::shared_ptr<StagedState> reverse_state(const std::shared_ptr<StagedState>& f, const std::vector<size_t>& wrt,
-                                           int mode, Loc loc);
+                                           int mode, const ReverseOptions& opts, Loc loc);
 
 template <class A> inline constexpr bool is_float_scalar_v = std::is_floating_point_v<A>;
 template <class A> inline constexpr bool is_float_span_v = false;
@@ -195,7 +216,7 @@ auto jvp(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) 
 ///   auto f = kiln::stage("f", [](Rep<double> x, Rep<double> y) { return x * kiln::sin(y); });
 ///   auto [gx, gy] = kiln::compile(kiln::vjp(f))(1.0, 2.0, /*cotangent*/ 1.0);
 template <size_t... W, class R, class... Args>
-auto vjp(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) {
+auto vjp(const Staged<R(Args...)>& f, const ReverseOptions& opts = {}, detail::Loc loc = detail::Loc::current()) {
   using Mask = detail::jvp_mask<Args...>;
   static_assert(Mask::template valid<W...>(),
                 "kiln::vjp<W...>: every index must name a floating-point scalar or buffer parameter of f");
@@ -207,7 +228,7 @@ auto vjp(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) 
   std::vector<size_t> wrt;
   for (size_t i = 0; i < mask.size(); ++i)
     if (mask[i]) wrt.push_back(i);
-  return Staged<Sig>(detail::reverse_state(f.state(), wrt, 0, loc));
+  return Staged<Sig>(detail::reverse_state(f.state(), wrt, 0, opts, loc));
 }
 
 /// Reverse mode: the gradient of a scalar-valued `f` (R is float or
@@ -222,7 +243,7 @@ auto vjp(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) 
 ///   std::vector<double> gw(w.size());
 ///   double gb = kiln::compile(kiln::grad(loss))(w, b, gw);
 template <size_t... W, class R, class... Args>
-auto grad(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) {
+auto grad(const Staged<R(Args...)>& f, const ReverseOptions& opts = {}, detail::Loc loc = detail::Loc::current()) {
   static_assert(std::is_floating_point_v<R>, "kiln::grad: f must return one float or double; use kiln::vjp");
   using Mask = detail::jvp_mask<Args...>;
   static_assert(Mask::template valid<W...>(),
@@ -234,12 +255,12 @@ auto grad(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current())
   std::vector<size_t> wrt;
   for (size_t i = 0; i < mask.size(); ++i)
     if (mask[i]) wrt.push_back(i);
-  return Staged<Sig>(detail::reverse_state(f.state(), wrt, 1, loc));
+  return Staged<Sig>(detail::reverse_state(f.state(), wrt, 1, opts, loc));
 }
 
 /// As grad, returning f's value first: std::tuple<R, gradients...>.
 template <size_t... W, class R, class... Args>
-auto value_and_grad(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) {
+auto value_and_grad(const Staged<R(Args...)>& f, const ReverseOptions& opts = {}, detail::Loc loc = detail::Loc::current()) {
   static_assert(std::is_floating_point_v<R>,
                 "kiln::value_and_grad: f must return one float or double; use kiln::vjp");
   using Mask = detail::jvp_mask<Args...>;
@@ -252,7 +273,7 @@ auto value_and_grad(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::
   std::vector<size_t> wrt;
   for (size_t i = 0; i < mask.size(); ++i)
     if (mask[i]) wrt.push_back(i);
-  return Staged<Sig>(detail::reverse_state(f.state(), wrt, 2, loc));
+  return Staged<Sig>(detail::reverse_state(f.state(), wrt, 2, opts, loc));
 }
 
 /// A custom reverse-mode rule: returns a staged function that computes what

@@ -411,3 +411,49 @@ TEST_CASE("custom_vjp: a rule replaces the derivative wherever reverse mode meet
   // Forward mode refuses it.
   CHECK_THROWS_WITH(kiln::jvp(cube2), Catch::Matchers::Contains("custom reverse-mode rule"));
 }
+
+TEST_CASE("grad with checkpointing: while_ keeps snapshots every K iterations, same gradients", "[autodiff][grad]") {
+  // Carried values feed the exit test, a forwarded value and a free one.
+  auto h = kiln::stage("halve_ck", [](Rep<double> x, Rep<double> w) {
+    Rep<double> y = x;
+    Rep<double> acc = 0.0;
+    Rep<int64_t> k = 0;
+    kiln::while_([&] { return y > 1.0; }, [&] {
+      acc = acc + kiln::sin(y) * w + kiln::cast<double>(k);
+      y = y * 0.5 + 0.01 * w;
+      k += 1;
+    });
+    return acc + y * y;
+  });
+  auto plain = kiln::test::interp(kiln::grad(h));
+  for (int64_t every : {1, 2, 3, 7, 1000}) {
+    INFO("checkpoint_every " << every);
+    auto ck = kiln::grad(h, {.checkpoint_every = every});
+    CHECK(kiln::test::count(ck.ir(), "tape.push") > 0);
+    auto g = kiln::test::interp(ck);
+    for (double x : {0.5, 1.5, 3.0, 100.0, 5000.5, 1e9}) {  // 0 to 30 iterations
+      INFO(x);
+      CHECK(g(x, 0.3) == plain(x, 0.3));
+    }
+  }
+  // Newton: the iteration count depends on a; reverse over 1,000 steps of a
+  // fixed-count while_ with K = 32.
+  auto f = kiln::stage("newton_ck", [](Rep<double> a) {
+    Rep<double> x = kiln::max(a, 1.0);
+    kiln::while_([&] { return kiln::abs(x * x - a) > 1e-12 * a; }, [&] { x = 0.5 * (x + a / x); });
+    return x;
+  });
+  auto gf = kiln::test::interp(kiln::grad(f, {.checkpoint_every = 4}));
+  for (double a : {0.5, 2.0, 12345.0}) CHECK(close(gf(a), 0.5 / std::sqrt(a), 1e-9));
+  auto r = kiln::stage("recur_ck", [](Rep<double> x) {
+    Rep<double> s = x;
+    Rep<int64_t> i = 0;
+    kiln::while_([&] { return i < 1000; }, [&] {
+      s = kiln::sin(s) * 0.9 + 0.1 * x;
+      i += 1;
+    });
+    return s;
+  });
+  CHECK(kiln::test::interp(kiln::grad(r, {.checkpoint_every = 32}))(0.3) == kiln::test::interp(kiln::grad(r))(0.3));
+  CHECK_THROWS_AS(kiln::grad(r, {.checkpoint_every = -1}), kiln::StagingError);
+}
