@@ -33,6 +33,7 @@ bool has_imm(ir::Shape s) {
     case ir::Shape::leaf:
     case ir::Shape::var_load:
     case ir::Shape::var_store:
+    case ir::Shape::tape_buffer:
     case ir::Shape::call:
     case ir::Shape::get: return true;
     case ir::Shape::unary_num:

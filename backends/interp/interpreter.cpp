@@ -5,6 +5,7 @@
 
 #include "../../codegen/ir/scalar_ops.h"
 
+#include <memory>
 #include <unordered_map>
 
 namespace kiln::interp {
@@ -37,6 +38,7 @@ class Machine {
   const Module& m_;
   int depth_ = 0;
   std::vector<Value> tape_[tape_levels];  // tape.push / tape.pop, per level
+  std::vector<std::unique_ptr<unsigned char[]>> blocks_;  // what tape.reserve made
 
   [[noreturn]] void trap(const Frame& fr, const Node& n, const std::string& what, const std::string& remedy) {
     throw RuntimeError(user_message(what + " in @" + fr.f.name, n.loc, remedy));
@@ -98,6 +100,24 @@ class Machine {
         out = tape_[n.imm].back();
         tape_[n.imm].pop_back();
         return;
+      case Op::TapeReserve: {  // a zeroed block, marked on the tape
+        const int64_t count = fr.env[n.args[0]].i;
+        auto block = std::make_unique<unsigned char[]>(static_cast<size_t>(count) * byte_width(n.type.elem) + 1);
+        Value mark{};
+        mark.p = block.get();
+        mark.size = count;
+        blocks_.push_back(std::move(block));
+        tape_[n.imm].push_back(mark);
+        out = mark;
+        return;
+      }
+      case Op::TapeRelease: {  // the block stays alive (blocks_) until the call ends
+        if (tape_[n.imm].empty() || tape_[n.imm].back().size != fr.env[n.args[0]].i)
+          throw InternalError("tape.release does not match a tape.reserve in @" + fr.f.name);
+        out = tape_[n.imm].back();
+        tape_[n.imm].pop_back();
+        return;
+      }
       case Op::Call:
         fr.tuples[v] = call(static_cast<size_t>(n.imm), args_of(fr, n));
         return;

@@ -256,6 +256,10 @@ class Jit {
     runtime[es.intern("kiln_rt_tape")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape), L::JITSymbolFlags::Exported};
     runtime[es.intern("kiln_rt_tape_grow")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_grow),
                                             L::JITSymbolFlags::Exported};
+    runtime[es.intern("kiln_rt_tape_reserve")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_reserve),
+                                               L::JITSymbolFlags::Exported};
+    runtime[es.intern("kiln_rt_tape_release")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_release),
+                                               L::JITSymbolFlags::Exported};
     if (auto e = main.define(orc::absoluteSymbols(std::move(runtime))))
       throw CompileError("LLVM JIT: " + message_of(std::move(e)));
   }

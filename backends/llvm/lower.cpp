@@ -104,6 +104,13 @@ struct ModuleState {
     }
     return callee;
   }
+  L::FunctionCallee tape_block(bool reserve) {
+    L::Type* ptr = L::PointerType::get(ctx, 0);
+    auto callee = lm.getOrInsertFunction(reserve ? "kiln_rt_tape_reserve" : "kiln_rt_tape_release", ptr, ptr,
+                                         L::Type::getInt64Ty(ctx));
+    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) f->setDoesNotThrow();
+    return callee;
+  }
   // TBAA for the tape: its header fields and its words alias nothing kiln's
   // buffers are known not to alias, and not each other.
   L::MDNode* tbaa(int which) {  // 0 data pointer, 1 size, 2 word
@@ -378,6 +385,16 @@ class FunctionLowerer {
         L::Value* x = val_[n.args[0]];
         if (is_float(s)) x = b_.CreateBitCast(x, b_.getIntNTy(static_cast<unsigned>(bit_width(s))));
         tape_push(n.imm, b_.CreateZExt(x, b_.getInt64Ty()));
+        return;
+      }
+      case Op::TapeReserve:
+      case Op::TapeRelease: {
+        L::Value* count = val_[n.args[0]];
+        const uint64_t width = byte_width(n.type.elem);
+        L::Value* words = b_.CreateUDiv(b_.CreateAdd(b_.CreateMul(count, b_.getInt64(width)), b_.getInt64(7)),
+                                        b_.getInt64(8));
+        val_[v] = b_.CreateCall(st_.tape_block(n.op == Op::TapeReserve), {tape_of(n.imm), words});
+        size_[v] = count;
         return;
       }
       case Op::TapePop: {

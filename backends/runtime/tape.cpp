@@ -1,5 +1,7 @@
 #include "tape.h"
 
+#include "trap.h"
+
 #include <kiln/autodiff.h>
 #include <kiln/ir/ir.h>
 
@@ -37,6 +39,20 @@ void release_tapes() {
 extern "C" {
 
 KilnTape* kiln_rt_tape(int64_t level) { return &tapes.level[level]; }
+
+uint64_t* kiln_rt_tape_reserve(KilnTape* t, int64_t words) {
+  while (t->cap - t->size < words) kiln_rt_tape_grow(t);
+  uint64_t* at = t->data + t->size;
+  std::memset(at, 0, static_cast<size_t>(words) * sizeof(uint64_t));
+  t->size += words;
+  return at;
+}
+
+uint64_t* kiln_rt_tape_release(KilnTape* t, int64_t words) {
+  if (words > t->size) kiln_rt_trap("internal: tape.release of more than the tape holds");
+  t->size -= words;
+  return t->data + t->size;
+}
 
 void kiln_rt_tape_grow(KilnTape* t) {
   const int64_t cap = t->cap ? 2 * t->cap : 1024;

@@ -23,5 +23,10 @@ struct KilnTape {
 KilnTape* kiln_rt_tape(int64_t level);
 /// Makes room for at least one more word (doubles the capacity).
 void kiln_rt_tape_grow(KilnTape* tape);
+/// tape.reserve: appends `words` zeroed words; returns where they start.
+uint64_t* kiln_rt_tape_reserve(KilnTape* tape, int64_t words);
+/// tape.release: pops `words` words; returns where they start (they stay
+/// in place until the next push).
+uint64_t* kiln_rt_tape_release(KilnTape* tape, int64_t words);
 
 }  // extern "C"

@@ -31,7 +31,7 @@ std::shared_ptr<StagedState> reverse_state(const std::shared_ptr<StagedState>& f
   ir::Module d;
   const auto rm = static_cast<autodiff::ReverseMode>(mode);
   try {
-    d = autodiff::reverse(m, wrt, rm, opts.checkpoint_every);
+    d = autodiff::reverse(m, wrt, rm, opts.checkpoint_every, opts.parallel);
   } catch (const StagingError& e) {
     throw StagingError(user_message(e.what(), loc, "differentiate a function of floating-point parameters"));
   }

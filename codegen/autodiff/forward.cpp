@@ -242,6 +242,16 @@ class Deriver {
         tan_[v] = tangent;
         return;
       }
+      case Op::TapeReserve: {  // a float block gets a tangent block reserved after it
+        prim_[v] = emit(Op::TapeReserve, n.type, {p(n.args[0])}, n.imm);
+        if (is_float_buffer(n.type)) tan_[v] = emit(Op::TapeReserve, n.type, {p(n.args[0])}, n.imm);
+        return;
+      }
+      case Op::TapeRelease: {
+        if (is_float_buffer(n.type)) tan_[v] = emit(Op::TapeRelease, n.type, {p(n.args[0])}, n.imm);
+        prim_[v] = emit(Op::TapeRelease, n.type, {p(n.args[0])}, n.imm);
+        return;
+      }
       case Op::Param:
         throw InternalError("autodiff: a parameter in a region body");
       default:

@@ -40,6 +40,7 @@
 #include <kiln/error.h>
 
 #include <algorithm>
+#include <functional>
 #include <map>
 #include <string>
 #include <utility>
@@ -57,8 +58,8 @@ struct Sweeps {
 
 class Reverse {
  public:
-  Reverse(const Module& m, int64_t level, int64_t checkpoint)
-      : m_(m), level_(level), checkpoint_(checkpoint), writes_(passes::writes_memory(m)) {}
+  Reverse(const Module& m, int64_t level, int64_t checkpoint, bool parallel)
+      : m_(m), level_(level), checkpoint_(checkpoint), parallel_(parallel), writes_(passes::writes_memory(m)) {}
 
   // The sweeps of function fn for the active parameters `active` (writable
   // float buffers are always active); derived once per pair.
@@ -72,6 +73,7 @@ class Reverse {
 
  public:
   const int64_t checkpoint_;        // while_ snapshots every this many iterations (0: tape every one)
+  const bool parallel_;             // parallel_for stays parallel where it can
   const std::vector<bool> writes_;  // per function of m: may write memory or a tape
 
  private:
@@ -436,6 +438,11 @@ class Sweep {
   }
 
   void analyse() {
+    for (const Node& n : f_.nodes)
+      if (n.op == Op::TapeReserve || n.op == Op::TapeRelease)
+        throw StagingError("reverse mode of @" + f_.name +
+                           ", a derivative that runs a parallel_for_ in parallel, is not supported: differentiate "
+                           "the inner function with kiln::ReverseOptions{.parallel = false}");
     index_region(f_.body);
     const auto& ps = f_.params();
     for (size_t i = 0; i < ps.size(); ++i) {
@@ -454,6 +461,114 @@ class Sweep {
         free_act_[v] = std::move(fr);
       }
     });
+    walk(f_, [&](ValueId v) {
+      if (f_.node(v).op == Op::ParallelFor) plan_parallel(v);
+    });
+  }
+
+  // --- parallel_for in parallel ------------------------------------------------
+  //
+  // A relevant parallel_for with step 1 whose body has no loop, no call and
+  // no tape op stays parallel in both sweeps. Instead of pushing, iteration
+  // k (= i - lo) of the forward sweep stores what its reverse needs in row k
+  // of one block of doubles reserved on the tape (tape.reserve; n rows of
+  // `width` columns; one block, since a second reserve could move the
+  // first). Every value kept there converts to double and back exactly:
+  // floats, conditions, and in-bounds indices. The reverse sweep releases the blocks
+  // and runs the reverse body in parallel, reading row k. What iterations
+  // would add to the same place goes to row k too and is added up by a
+  // sequential loop afterwards, in iteration order (deterministic, no
+  // atomics): the adjoints of outside scalars the body reads, and adjoint
+  // updates of a buffer unless every access to it in the body uses one index
+  // that differs per iteration (i, or i plus or minus an outside value).
+  struct Slots {
+    size_t width = 0;                                      // columns
+    std::map<ValueId, size_t> col;                         // need -> column
+    std::map<ValueId, size_t> free_col;                    // outside active scalar -> column
+    std::map<ValueId, std::pair<size_t, size_t>> rec_col;  // load -> (value column, index column)
+    ValueId k = no_value;                                  // emission: the row of this iteration
+    ValueId block = no_value;                              // emission: the block
+  };
+  std::map<ValueId, Slots> slots_;          // per parallel_for that stays parallel
+  std::map<RegionId, ValueId> slot_owner_;  // region in such a body -> its parallel_for
+
+  size_t column(Slots& s) { return s.width++; }
+
+  void plan_parallel(ValueId v) {
+    const Node& n = f_.node(v);
+    const Region& body = f_.region(n.regions[0]);
+    if (!relevant_[v] || !rv_.parallel_ || !unit_index(body.params[0])) return;
+    bool simple = true;
+    std::vector<RegionId> regions;
+    std::function<void(RegionId)> scan = [&](RegionId r) {
+      regions.push_back(r);
+      for (ValueId x : f_.region(r).body) {
+        const Node& m = f_.node(x);
+        if (m.op == Op::Call || is_tape_op(m.op) || (!m.regions.empty() && m.op != Op::If)) simple = false;
+        for (RegionId c : m.regions) scan(c);
+      }
+    };
+    scan(n.regions[0]);
+    if (!simple) return;
+    Slots s;
+    for (RegionId r : regions)
+      for (const auto& seg : seg_needs_[r])
+        for (ValueId x : seg) s.col.emplace(x, column(s));
+    for (ValueId x : free_act_[v]) s.free_col.emplace(x, column(s));
+    // Buffers accessed at one index that differs per iteration.
+    const ValueId i = body.params[0];
+    std::map<ValueId, ValueId> index_of;  // buffer -> its one index, or no_value when several
+    for (RegionId r : regions)
+      for (ValueId x : f_.region(r).body) {
+        const Node& m = f_.node(x);
+        if (m.op != Op::Load && m.op != Op::Store) continue;
+        auto [it, fresh] = index_of.emplace(m.args[0], m.args[1]);
+        if (!fresh && it->second != m.args[1]) it->second = no_value;
+      }
+    auto injective = [&](ValueId ix) {
+      if (ix == i) return true;
+      const Node& m = f_.node(ix);
+      if (m.op == Op::Add) return (m.args[0] == i && !inside(m.args[1], v)) || (m.args[1] == i && !inside(m.args[0], v));
+      if (m.op == Op::Sub) return m.args[0] == i && !inside(m.args[1], v);
+      return false;
+    };
+    for (RegionId r : regions)
+      for (ValueId x : f_.region(r).body) {
+        const Node& m = f_.node(x);
+        if (m.op != Op::Load || !act(m.args[0]) || !float_active(x)) continue;
+        const ValueId ix = index_of[m.args[0]];
+        if (ix != no_value && injective(ix)) continue;
+        const size_t val = column(s);
+        s.rec_col.emplace(x, std::make_pair(val, column(s)));
+      }
+    for (RegionId r : regions) slot_owner_[r] = v;
+    slots_.emplace(v, std::move(s));
+  }
+
+  // Element `col` of row k.
+  ValueId slot_index(Slots& s, size_t col) {
+    const Type i64 = Type::scalar(Scalar::i64);
+    return emit(Op::Add, i64, {emit(Op::Mul, i64, {s.k, constant(i64, static_cast<double>(s.width))}),
+                               constant(i64, static_cast<double>(col))});
+  }
+  void slot_store(Slots& s, size_t col, ValueId x) {
+    const Type f64 = Type::scalar(Scalar::f64);
+    if (g_.type(x) != f64) x = emit(Op::Cast, f64, {x});
+    emit(Op::Store, {}, {s.block, slot_index(s, col), x});
+  }
+  ValueId slot_load(Slots& s, size_t col, Type t) {
+    const ValueId x = emit(Op::Load, Type::scalar(Scalar::f64), {s.block, slot_index(s, col)});
+    return t == Type::scalar(Scalar::f64) ? x : emit(Op::Cast, t, {x});
+  }
+  ValueId as_i64(ValueId x) {
+    return g_.type(x) == Type::scalar(Scalar::i64) ? x : emit(Op::Cast, Type::scalar(Scalar::i64), {x});
+  }
+  // max(hi - lo, 0), in i64.
+  ValueId trip_rows(ValueId lo, ValueId hi) {
+    const Type i64 = Type::scalar(Scalar::i64);
+    const ValueId l = as_i64(lo), h = as_i64(hi);
+    return emit(Op::Select, i64, {emit(Op::Lt, Type::scalar(Scalar::i1), {l, h}), emit(Op::Sub, i64, {h, l}),
+                                  constant(i64, 0.0)});
   }
 
   // --- emission helpers -------------------------------------------------------
@@ -493,6 +608,11 @@ class Sweep {
 
   void push_segment(RegionId r, size_t seg, ValueId last) {
     if (seg >= seg_needs_[r].size() || quiet_) return;  // nothing to reverse, or a checkpointed stretch
+    if (auto owner = slot_owner_.find(r); owner != slot_owner_.end()) {  // a row of the parallel_for's blocks
+      Slots& sl = slots_.at(owner->second);
+      for (ValueId x : seg_needs_[r][seg]) slot_store(sl, sl.col.at(x), fv(x));
+      return;
+    }
     for (ValueId x : seg_needs_[r][seg]) emit(Op::TapePush, {}, {fv(x)}, level_);
     if (trips_[last] != no_value && relevant_[last]) emit(Op::TapePush, {}, {trips_[last]}, level_);
   }
@@ -532,6 +652,7 @@ class Sweep {
         return;
       }
       case Op::ParallelFor: {
+        if (slots_.count(v) && !quiet_) return fwd_parallel(v, n);
         RegionId body = fwd_copy_region(n.regions[0]);
         loc_ = n.loc;
         if (relevant_[v])  // sequential: see the file comment
@@ -595,6 +716,26 @@ class Sweep {
         fwd_[v] = emit(n.op, n.type, fargs(n), n.imm);
         return;
     }
+  }
+
+  void fwd_parallel(ValueId v, const Node& n) {
+    Slots& sl = slots_.at(v);
+    const ValueId rows = trip_rows(fv(n.args[0]), fv(n.args[1]));
+    const Type i64 = Type::scalar(Scalar::i64);
+    sl.block = emit(Op::TapeReserve, Type::buf(Scalar::f64, true),
+                    {emit(Op::Mul, i64, {rows, constant(i64, static_cast<double>(sl.width))})}, level_);
+    const Region& src = f_.region(n.regions[0]);
+    const RegionId body = g_.add_region();
+    fwd_[src.params[0]] = param(body, f_.type(src.params[0]));
+    {
+      const RegionId saved = cur_;
+      cur_ = body;
+      sl.k = emit(Op::Sub, Type::scalar(Scalar::i64), {as_i64(fwd_[src.params[0]]), as_i64(fv(n.args[0]))});
+      cur_ = saved;
+    }
+    fwd_region(n.regions[0], body);
+    loc_ = n.loc;
+    fwd_[v] = emit(Op::ParallelFor, n.type, fargs(n), n.imm, {body});
   }
 
   // --- the reverse sweep ------------------------------------------------------
@@ -669,7 +810,12 @@ class Sweep {
       const ValueId last = body[segs[s].second - 1];
       if (trips_[last] != no_value && relevant_[last]) trips_rev_ = emit(Op::TapePop, Type::scalar(Scalar::i64), {}, level_);
       const auto& needs = seg_needs_[r][s];
-      for (size_t k = needs.size(); k-- > 0;) bind(needs[k], emit(Op::TapePop, f_.type(needs[k]), {}, level_));
+      if (auto owner = slot_owner_.find(r); owner != slot_owner_.end()) {  // from this iteration's row
+        Slots& sl = slots_.at(owner->second);
+        for (ValueId x : needs) bind(x, slot_load(sl, sl.col.at(x), f_.type(x)));
+      } else {
+        for (size_t k = needs.size(); k-- > 0;) bind(needs[k], emit(Op::TapePop, f_.type(needs[k]), {}, level_));
+      }
       for (size_t i = segs[s].second; i-- > segs[s].first;) rev_node(body[i]);
     }
   }
@@ -693,7 +839,8 @@ class Sweep {
     loc_ = n.loc;
     switch (n.op) {
       case Op::If: return rev_if(v, n);
-      case Op::For: case Op::ParallelFor: return rev_for(v, n);
+      case Op::For: return rev_for(v, n);
+      case Op::ParallelFor: return slots_.count(v) ? rev_parallel(v, n) : rev_for(v, n);
       case Op::While: return checkpointed(v) ? rev_while_checkpointed(v, n) : rev_while(v, n);
       case Op::Call: return rev_call(v, n);
       case Op::Get: {
@@ -706,6 +853,12 @@ class Sweep {
       }
       case Op::Load: {
         if (adj_[v] == no_value) return;
+        if (record_ && record_->rec_col.count(v)) {  // added up after the parallel loop
+          const auto [val, idx] = record_->rec_col.at(v);
+          slot_store(*record_, idx, p(n.args[1]));
+          slot_store(*record_, val, adj_[v]);
+          return;
+        }
         const ValueId buf = adjoint_buffer(n.args[0]), i = p(n.args[1]);
         const ValueId old = emit(Op::Load, n.type, {buf, i});
         emit(Op::Store, {}, {buf, i, emit(Op::Add, n.type, {old, adj_[v]})});
@@ -1093,6 +1246,74 @@ class Sweep {
     for (size_t q = 0; q < carried.size(); ++q) accumulate(n.args[carried[q]], get(r, q, f_.type(n.args[carried[q]])));
   }
 
+  Slots* record_ = nullptr;  // the parallel_for whose reverse body is being emitted
+
+  void rev_parallel(ValueId v, const Node& n) {
+    Slots& sl = slots_.at(v);
+    const auto& fr = free_act_[v];
+    const Type i64 = Type::scalar(Scalar::i64);
+    const ValueId lo = p(n.args[0]), hi = p(n.args[1]), step = p(n.args[2]);
+    const ValueId rows = trip_rows(lo, hi);
+    const std::vector<ValueId> outer_adjs = free_adjs(v);
+    sl.block = emit(Op::TapeRelease, Type::buf(Scalar::f64, true),
+                    {emit(Op::Mul, i64, {rows, constant(i64, static_cast<double>(sl.width))})}, level_);
+    // The reverse body, in parallel: row k.
+    const Region& src = f_.region(n.regions[0]);
+    const RegionId rb = g_.add_region();
+    const ValueId i = param(rb, f_.type(src.params[0]));
+    {
+      const RegionId saved = enter(rb);
+      bind(src.params[0], i);
+      sl.k = emit(Op::Sub, i64, {as_i64(i), as_i64(lo)});
+      for (const auto& [load, cols] : sl.rec_col)  // -1: this iteration's load did not run
+        slot_store(sl, cols.second, constant(i64, -1.0));
+      for (ValueId x : fr) adj_[x] = no_value;  // this iteration's share only
+      Slots* outer = record_;
+      record_ = &sl;
+      rev_region(n.regions[0], {});
+      record_ = outer;
+      for (ValueId x : fr) slot_store(sl, sl.free_col.at(x), adj_or_zero(x));
+      leave(saved);
+    }
+    loc_ = n.loc;
+    emit(Op::ParallelFor, n.type, {lo, hi, step}, n.imm, {rb});
+    // Add up the rows in order: outside scalars' adjoints, recorded buffer updates.
+    std::vector<ValueId> inits = {constant(i64, 0.0), rows, constant(i64, 1.0)};
+    for (ValueId x : outer_adjs) inits.push_back(x);
+    const RegionId sum = g_.add_region();
+    const ValueId k = param(sum, i64);
+    std::vector<ValueId> acc;
+    for (ValueId x : fr) acc.push_back(param(sum, f_.type(x)));
+    {
+      const RegionId saved = enter(sum);
+      sl.k = k;
+      std::vector<ValueId> ys;
+      for (size_t q = 0; q < fr.size(); ++q) {
+        const Type t = f_.type(fr[q]);
+        const ValueId part = slot_load(sl, sl.free_col.at(fr[q]), t);
+        ys.push_back(emit(Op::Add, t, {acc[q], part}));
+      }
+      for (const auto& [load, cols] : sl.rec_col) {
+        const Node& ld = f_.node(load);
+        const ValueId ix = slot_load(sl, cols.second, i64);
+        const ValueId ran = emit(Op::Ge, Type::scalar(Scalar::i1), {ix, constant(i64, 0.0)});
+        const RegionId then = g_.add_region(), other = g_.add_region();
+        {
+          const RegionId s2 = enter(then);
+          const ValueId g = slot_load(sl, cols.first, ld.type);
+          const ValueId buf = adjoint_buffer(ld.args[0]);
+          emit(Op::Store, {}, {buf, ix, emit(Op::Add, ld.type, {emit(Op::Load, ld.type, {buf, ix}), g})});
+          leave(s2);
+        }
+        emit(Op::If, Type::tuple(), {ran}, 0, {then, other});
+      }
+      g_.regions[sum].yields = std::move(ys);
+      leave(saved);
+    }
+    const ValueId r = emit(Op::For, Type::tuple(), std::move(inits), 0, {sum});
+    for (size_t q = 0; q < fr.size(); ++q) adj_[fr[q]] = get(r, q, f_.type(fr[q]));
+  }
+
   void rev_call(ValueId v, const Node& n) {
     const size_t callee = static_cast<size_t>(n.imm);
     std::vector<bool> act(n.args.size());
@@ -1308,12 +1529,13 @@ Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<b
 
 }  // namespace
 
-Module reverse(const Module& m, const std::vector<size_t>& wrt, ReverseMode mode, int64_t checkpoint_every) {
+Module reverse(const Module& m, const std::vector<size_t>& wrt, ReverseMode mode, int64_t checkpoint_every,
+               bool parallel) {
   const Function& f = m.functions.at(0);
   std::vector<bool> active = jvp_active(f, wrt);
   if (mode != ReverseMode::vjp && (f.result_types.size() != 1 || !f.result_types[0].is_float()))
     throw StagingError("grad: @" + f.name + " must return one floating-point value to have a gradient");
-  Reverse rv(m, next_level(m), checkpoint_every);
+  Reverse rv(m, next_level(m), checkpoint_every, parallel);
   rv.out().functions.emplace_back();  // the entry, made last
   const Sweeps s = rv.derive(0, active);
   Module out = std::move(rv.out());

@@ -39,6 +39,10 @@ enum class ReverseMode {
 /// run of the loop.
 /// Throws kiln::StagingError for a `wrt` entry that is not differentiable,
 /// and for grad of a function whose result is not one floating-point value.
-ir::Module reverse(const ir::Module& m, const std::vector<size_t>& wrt, ReverseMode mode, int64_t checkpoint_every = 0);
+/// With `parallel`, a parallel_for with step 1 and a body without loops,
+/// calls or tape ops stays parallel in both sweeps (reverse.cpp, Slots);
+/// otherwise it becomes a sequential loop.
+ir::Module reverse(const ir::Module& m, const std::vector<size_t>& wrt, ReverseMode mode, int64_t checkpoint_every = 0,
+                   bool parallel = true);
 
 }  // namespace kiln::autodiff

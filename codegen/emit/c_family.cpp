@@ -280,6 +280,17 @@ class Writer {
           expr_[v] = define(v, pop);
         return;
       }
+      case Op::TapeReserve:
+      case Op::TapeRelease: {
+        locate(n);
+        const std::string name = names_.fresh("tape_buffer");
+        const std::string fn = n.op == Op::TapeReserve ? "kiln_tape_reserve<" : "kiln_tape_release<";
+        const std::string elem = d_.scalar_type(n.type.elem);
+        line(elem + "* const " + name + " = " + fn + elem + ">(" + std::to_string(n.imm) + ", " + expr_[n.args[0]] + ");");
+        expr_[v] = name;
+        size_[v] = expr_[n.args[0]];
+        return;
+      }
       case Op::Call:
         call(v, n);
         return;

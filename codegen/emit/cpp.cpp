@@ -116,6 +116,23 @@ const std::vector<Helper>& helpers() {
        "  std::memcpy(&x, &w, sizeof x);\n"
        "  return x;\n"
        "}\n"},
+      {"kiln_tape_reserve", {"kiln_tape"},
+       "// Room for n elements of T on the tape; valid until the next push or pop.\n"
+       "template <class T> T* kiln_tape_reserve(int level, int64_t n) {\n"
+       "  std::vector<uint64_t>& t = kiln_tape(level);\n"
+       "  const size_t words = (size_t(n) * sizeof(T) + 7) / 8;\n"
+       "  t.resize(t.size() + words);\n"
+       "  return reinterpret_cast<T*>(t.data() + t.size() - words);\n"
+       "}\n"},
+      {"kiln_tape_release", {"kiln_tape"},
+       "// Pops what kiln_tape_reserve made; the words stay in place (a vector keeps its\n"
+       "// storage when it shrinks) until the next push.\n"
+       "template <class T> T* kiln_tape_release(int level, int64_t n) {\n"
+       "  std::vector<uint64_t>& t = kiln_tape(level);\n"
+       "  const size_t words = (size_t(n) * sizeof(T) + 7) / 8;\n"
+       "  t.resize(t.size() - words);\n"
+       "  return reinterpret_cast<T*>(t.data() + t.size());\n"
+       "}\n"},
   };
   return table;
 }

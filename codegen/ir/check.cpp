@@ -99,6 +99,11 @@ std::string check_operands(const Function& f, Op op, Type type, const std::vecto
       if (!arg(0).is_scalar() || type.kind != TypeKind::void_)
         return mismatch(op, "stores a scalar and has no result");
       return {};
+    case Shape::tape_buffer:
+      if (arg(0) != Type::scalar(Scalar::i64) || type.kind != TypeKind::buf || !type.writable)
+        return mismatch(op, "takes an i64 count and gives a writable buffer, got " + to_string(arg(0)) + " -> " +
+                                to_string(type));
+      return {};
     case Shape::call:
     case Shape::if_:
     case Shape::while_:

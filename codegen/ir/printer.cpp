@@ -174,6 +174,10 @@ class Printer {
       case Op::TapePush:
         out_ += "tape.push " + std::to_string(n.imm) + ", " + ref(n.args[0]);
         break;
+      case Op::TapeReserve:
+      case Op::TapeRelease:
+        out_ += lhs + std::string(op) + " " + std::to_string(n.imm) + ", " + ref(n.args[0]) + " : " + to_string(n.type);
+        break;
       case Op::Call:
         out_ += lhs + "call " + callee(n) + "(" + refs(n.args) + ") : " + tuple_type(n);
         break;

@@ -166,7 +166,7 @@ class Verifier {
     }
     if (n.op == Op::Param) return error(name(v) + " appears in a region body; params belong in region parameter lists");
     if (std::string why = check_operands(*f_, n.op, n.type, n.args); !why.empty()) return error(name(v) + ": " + why);
-    if ((n.op == Op::TapePush || n.op == Op::TapePop) && (n.imm < 0 || n.imm >= tape_levels))
+    if (is_tape_op(n.op) && (n.imm < 0 || n.imm >= tape_levels))
       return error(name(v) + " names tape " + std::to_string(n.imm) + "; tapes are 0 to " +
                    std::to_string(tape_levels - 1));
     if (!opts_.allow_variables && (n.op == Op::VarLoad || n.op == Op::VarStore))

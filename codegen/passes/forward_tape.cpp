@@ -31,6 +31,8 @@ void forward_region(Function& f, RegionId r, Substitution& sub) {
       } else {
         p.clear();
       }
+    } else if (n.op == Op::TapeReserve || n.op == Op::TapeRelease) {
+      pending[n.imm].clear();
     } else if (n.op == Op::Call || !n.regions.empty()) {
       for (auto& p : pending) p.clear();
     }

@@ -222,7 +222,7 @@ class Promoter {
       case Op::Max: case Op::Pow: case Op::And: case Op::Or: case Op::Xor: case Op::Shl:
       case Op::Shr: case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
       case Op::Fma: case Op::Select: case Op::Size: case Op::Get: case Op::Load: case Op::Store:
-      case Op::TapePush: case Op::TapePop: case Op::Call:
+      case Op::TapePush: case Op::TapePop: case Op::TapeReserve: case Op::TapeRelease: case Op::Call:
         place(n.op, n, mapped(n.args), {}, into, v);
         return;
     }

@@ -38,6 +38,12 @@ struct ReverseOptions {
   /// snapshot: tape memory about n/K snapshots + K iterations instead of n
   /// iterations, for one more run of the loop (docs/autodiff.md).
   int64_t checkpoint_every = 0;
+  /// A parallel_for_ with step 1 whose body has no loop and no call stays
+  /// parallel in the gradient (per-iteration rows on the tape, sums in
+  /// iteration order afterwards: deterministic). false: reversed as a
+  /// sequential loop — needed for a gradient that will be differentiated
+  /// in reverse mode again.
+  bool parallel = true;
 };
 
 /// Bytes the calling thread's reverse-mode tapes hold (Backend::llvm; the

@@ -225,7 +225,7 @@ bool print_coverage(const std::vector<uint64_t>& tally) {
     line += entry;
     // Staging never makes var ops after promotion, params as nodes, or tape ops (reverse mode does).
     if (n == 0 && op != kiln::ir::Op::VarLoad && op != kiln::ir::Op::VarStore && op != kiln::ir::Op::Param &&
-        op != kiln::ir::Op::TapePush && op != kiln::ir::Op::TapePop)
+        !kiln::ir::is_tape_op(op))
       missing += " " + name;
   }
   std::cout << "  " << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";

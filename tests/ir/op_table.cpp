@@ -64,6 +64,7 @@ Module probe(Op op) {
     case Shape::store: b.push(body, op, {}, {b.buf, one, b.x}); break;
     case Shape::var_load: b.push(body, op, f32(), {}, 3); break;
     case Shape::var_store: b.push(body, op, {}, {b.x}, 3); break;
+    case Shape::tape_buffer: b.push(body, op, Type::buf(Scalar::f64, true), {b.n}, 3); break;
     case Shape::call: b.push(body, op, Type::tuple(), {b.x, b.n, b.buf}, 0); break;
     case Shape::get:
     case Shape::if_: {

@@ -42,6 +42,10 @@
 //   words per tape level and thread, shared by every function the thread
 //   runs. A pop gives the bits of the matching push, read as its own type.
 //   Both write state: they keep their order and are never dropped.
+//   tape.reserve n : buf<T> appends room for n elements of T (whole words)
+//   to the tape and gives a writable buffer over it; tape.release n pops
+//   that room again and gives the buffer over what it holds. A buffer from
+//   either is valid until the next push, reserve or pop of that tape.
 // * var.load / var.store name a staging variable ($n). They exist only
 //   between staging and the promote-variables pass, which turns them into
 //   if-results and loop-carried values.
@@ -119,6 +123,7 @@ enum class Shape : uint8_t {
   for_,         // lo, hi, step: same int type; inits... ; region body(i, carried...) -> tuple
   while_,       // inits... ; regions cond(carried...) -> (i1, v...), body(v...) -> carried -> tuple
   parallel_for, // lo, hi, step: same int type; region body(i) -> void
+  tape_buffer,  // imm: tape level; n: i64 -> writable buffer (tape.reserve, tape.release)
 };
 
 // Every IR op is listed here once. Printing, hashing, equality and the
@@ -168,6 +173,8 @@ enum class Shape : uint8_t {
   X(VarStore, "var.store", effect, var_store, 1, 0)            \
   X(TapePush, "tape.push", effect, var_store, 1, 0)            \
   X(TapePop, "tape.pop", effect, var_load, 0, 0)               \
+  X(TapeReserve, "tape.reserve", effect, tape_buffer, 1, 0)    \
+  X(TapeRelease, "tape.release", effect, tape_buffer, 1, 0)    \
   X(Call, "call", effect, call, -1, 0)                         \
   X(If, "if", structured, if_, 1, 2)                           \
   X(For, "for", structured, for_, -1, 1)                       \
@@ -264,9 +271,15 @@ double const_float(const Node& n);
 int64_t encode_const(Scalar s, double value);
 int64_t encode_const_int(Scalar s, int64_t value);
 
-/// Ops that change state a later op may observe: store, tape.push, tape.pop.
+/// Ops that change state a later op may observe: store and the tape ops.
 /// (Calls and structured ops write what their callees and regions write.)
-inline bool writes_state(Op op) { return op == Op::Store || op == Op::TapePush || op == Op::TapePop; }
+inline bool writes_state(Op op) {
+  return op == Op::Store || op == Op::TapePush || op == Op::TapePop || op == Op::TapeReserve || op == Op::TapeRelease;
+}
+/// The tape ops.
+inline bool is_tape_op(Op op) {
+  return op == Op::TapePush || op == Op::TapePop || op == Op::TapeReserve || op == Op::TapeRelease;
+}
 
 /// The number of tape levels (tape.push/tape.pop imm is below it).
 inline constexpr int64_t tape_levels = 16;
