@@ -11,6 +11,8 @@
 //              on a 64x64 grid, loss sum |z|^2 (while_)
 //   while      a rotation with a weak nonlinearity, 100000 steps of a while_,
 //              taped in full and with ReverseOptions::checkpoint_every = 256
+//   par_chain  y = sqrt(fma(x, x, 1)) x s in a parallel_for_, then sum y, 2^20:
+//              the parallel reverse and the sequential one (.parallel = false)
 //
 // Before timing, each gradient is checked bit for bit against the
 // interpreter's (the oracle). After the Google Benchmark runs, a summary
@@ -253,6 +255,36 @@ Case while_case(int64_t every) {
   return c;
 }
 
+// An elementwise chain in a parallel_for_ (y[i] = sqrt(fma(x, x, 1)) x s),
+// then a sum: the gradient's parallel reverse, and the sequential one.
+Case parallel_case(bool parallel) {
+  auto f = kiln::stage("par_chain", [](Arr<const double> x, Rep<double> s, Arr<double> y) {
+    kiln::parallel_for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = kiln::sqrt(kiln::fma(x[i], x[i], 1.0)) * x[i] * s; });
+    Rep<double> t = 0.0;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { t += y[i]; });
+    return t;
+  });
+  const size_t n = 1 << 20;
+  auto x = std::make_shared<std::vector<double>>(values<double>(n, 13));
+  auto y = std::make_shared<std::vector<double>>(n);
+  auto gx = std::make_shared<std::vector<double>>(n), gy = std::make_shared<std::vector<double>>(n);
+  auto g = kiln::grad(f, {.parallel = parallel});
+  auto fp = kiln::compile(f, kLlvm);
+  auto gp = kiln::compile(g, kLlvm);
+  std::vector<double> ix(n), iy(n), yi(n);
+  const double gs = gp(*x, 0.7, *y, *gx, *gy);
+  if (gs != kiln::compile(g, kInterp)(*x, 0.7, yi, ix, iy)) die("par_chain: the LLVM gradient differs from the interpreter's");
+  same_buffers("par_chain", ix, *gx);
+  Case c{parallel ? "par_chain" : "par_chain_seq",
+         parallel ? "parallel_for_ y = sqrt(fma(x, x, 1)) x s, then sum y; 2^20"
+                  : "the same, ReverseOptions{.parallel = false}",
+         {}, {}, {}};
+  c.primal = [=] { benchmark::DoNotOptimize(fp(*x, 0.7, *y)); };
+  c.grad = [=] { benchmark::DoNotOptimize(gp(*x, 0.7, *y, *gx, *gy)); };
+  c.ir = std::to_string(tape_after(c.grad) / 1024) + " KiB tape in all";
+  return c;
+}
+
 void BM_call(benchmark::State& state, const std::function<void()>* fn) {
   for (auto _ : state) (*fn)();
 }
@@ -296,6 +328,8 @@ int main(int argc, char** argv) {
     cases.push_back(mandel_case());
     cases.push_back(while_case(0));
     cases.push_back(while_case(256));
+    cases.push_back(parallel_case(true));
+    cases.push_back(parallel_case(false));
   } catch (const std::exception& e) {
     die(std::string("setting up failed: ") + e.what());
   }

@@ -368,6 +368,47 @@ class Sweep {
     return step.op == Op::Const && step.imm == 1;
   }
 
+  // Cheap pure operations: the reverse sweep recomputes them from their
+  // operands rather than taping them (not libm calls: exp, log, sin, cos,
+  // tanh, pow cost more than a tape round trip).
+  static bool cheap(const Node& n) {
+    if (!n.type.is_scalar()) return false;
+    switch (n.op) {
+      case Op::Neg: case Op::Abs: case Op::Not: case Op::Sqrt: case Op::Floor: case Op::Cast: case Op::Add:
+      case Op::Sub: case Op::Mul: case Op::Div: case Op::Rem: case Op::Min: case Op::Max: case Op::And:
+      case Op::Or: case Op::Xor: case Op::Shl: case Op::Shr: case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le:
+      case Op::Gt: case Op::Ge: case Op::Fma: case Op::Select:
+        return true;
+      default:
+        return false;
+    }
+  }
+  // Tapes the operands of a cheap need instead of the need itself when
+  // they are defined in region r too (or need no tape): fewer or equal
+  // words, e.g. x instead of x, fma(x, x, 1) and sqrt(...).
+  void narrow(RegionId r, std::vector<ValueId>& seg) const {
+    for (bool changed = true; changed;) {
+      changed = false;
+      for (size_t k = 0; k < seg.size(); ++k) {
+        const Node& n = f_.node(seg[k]);
+        if (!cheap(n)) continue;
+        std::vector<ValueId> add;
+        bool ok = true;
+        for (ValueId a : n.args) {
+          if (rematerialisable(a)) continue;
+          if (def_[a] != r) ok = false;
+          else if (std::find(seg.begin(), seg.end(), a) == seg.end() && std::find(add.begin(), add.end(), a) == add.end())
+            add.push_back(a);
+        }
+        if (!ok || add.size() > 1) continue;  // never more words than before
+        seg.erase(seg.begin() + static_cast<std::ptrdiff_t>(k));
+        seg.insert(seg.end(), add.begin(), add.end());
+        changed = true;
+        break;
+      }
+    }
+  }
+
   static bool ends_segment(const Node& n) { return !n.regions.empty() || n.op == Op::Call; }
 
   // Fills seg_needs_[r]; returns what r's subtree needs from outside r.
@@ -392,7 +433,10 @@ class Sweep {
         for (RegionId c : n.regions) collect_used(v, c, need);
       if (ends_segment(n) && i + 1 < body.size()) segs.emplace_back();
     }
-    for (auto& s : segs) std::sort(s.begin(), s.end());
+    for (auto& s : segs) {
+      narrow(r, s);
+      std::sort(s.begin(), s.end());
+    }
     return outside;
   }
 
@@ -745,7 +789,7 @@ class Sweep {
   ValueId p(ValueId src) {
     if (pv_[src] != no_value && std::find(open_.begin(), open_.end(), pv_region_[src]) != open_.end())
       return pv_[src];
-    if (!rematerialisable(src))
+    if (!rematerialisable(src) && !cheap(f_.node(src)))
       throw InternalError("autodiff: reverse sweep of @" + f_.name + " reads %" + std::to_string(src) +
                           ", which it neither popped nor can recompute");
     const Node& n = f_.node(src);
