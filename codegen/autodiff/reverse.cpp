@@ -1108,47 +1108,66 @@ class Sweep {
       accumulate(n.args[3 + carried[k]], get(r, k, f_.type(n.args[3 + carried[k]])));
   }
 
-  void rev_while(ValueId v, const Node& n) {
+  ValueId zero_or(ValueId x, Type t) { return x != no_value ? x : constant(t, 0.0); }
+
+  // A loop of `count` iterations of a while_'s (body, cond) reverse. It
+  // carries the adjoints of the float carried values (starting at `adjs`)
+  // and of the outside values the loop reads (starting at `outer`); the
+  // result holds them in that order.
+  ValueId reverse_iterations(ValueId v, const Node& n, ValueId count, const std::vector<size_t>& carried,
+                             const std::vector<ValueId>& adjs, const std::vector<ValueId>& outer) {
     const auto& fr = free_act_[v];
-    const Region& cond = f_.region(n.regions[0]);
-    const ValueId trips = trips_rev_;
-    const size_t nres = cond.yields.size() - 1;
-    // The last evaluation of cond, which ended the loop.
-    std::vector<ValueId> res_adjs;
-    for (size_t k = 0; k < nres; ++k) {
-      const Type t = f_.type(cond.yields[k + 1]);
-      res_adjs.push_back(t.is_float() ? tuple_adj(v, k, t) : no_value);
-    }
-    std::vector<ValueId> ca = rev_region(n.regions[0], res_adjs, 1);
-    // Then trips x (body, cond) backwards.
-    std::vector<size_t> carried;
-    for (size_t j = 0; j < n.args.size(); ++j)
-      if (f_.type(n.args[j]).is_float()) carried.push_back(j);
+    const size_t nres = f_.region(n.regions[0]).yields.size() - 1;
     const Type i64 = Type::scalar(Scalar::i64);
-    std::vector<ValueId> inits = {constant(i64, 0.0), trips, constant(i64, 1.0)};
-    for (size_t j : carried) inits.push_back(ca[j] != no_value ? ca[j] : constant(f_.type(n.args[j]), 0.0));
-    for (ValueId x : free_adjs(v)) inits.push_back(x);
+    std::vector<ValueId> inits = {constant(i64, 0.0), count, constant(i64, 1.0)};
+    inits.insert(inits.end(), adjs.begin(), adjs.end());
+    inits.insert(inits.end(), outer.begin(), outer.end());
     const RegionId rb = g_.add_region();
     param(rb, i64);
     std::vector<ValueId> body_adjs(n.args.size(), no_value);
     for (size_t j : carried) body_adjs[j] = param(rb, f_.type(n.args[j]));
     std::vector<ValueId> acc;
     for (ValueId x : fr) acc.push_back(param(rb, f_.type(x)));
-    {
-      const RegionId saved = enter(rb);
-      for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = acc[j];
-      std::vector<ValueId> va = rev_region(n.regions[1], body_adjs);
-      std::vector<ValueId> cond_adjs(nres, no_value);
-      for (size_t k = 0; k < nres; ++k) cond_adjs[k] = va[k];
-      std::vector<ValueId> c2 = rev_region(n.regions[0], cond_adjs, 1);
-      std::vector<ValueId> ys;
-      for (size_t j : carried) ys.push_back(c2[j] != no_value ? c2[j] : constant(f_.type(n.args[j]), 0.0));
-      for (ValueId x : free_adjs(v)) ys.push_back(x);
-      g_.regions[rb].yields = std::move(ys);
-      leave(saved);
-    }
+    const RegionId saved = enter(rb);
+    for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = acc[j];
+    std::vector<ValueId> va = rev_region(n.regions[1], body_adjs);
+    std::vector<ValueId> cond_adjs(va.begin(), va.begin() + static_cast<std::ptrdiff_t>(nres));
+    std::vector<ValueId> c2 = rev_region(n.regions[0], cond_adjs, 1);
+    std::vector<ValueId> ys;
+    for (size_t j : carried) ys.push_back(zero_or(c2[j], f_.type(n.args[j])));
+    for (ValueId x : free_adjs(v)) ys.push_back(x);
+    g_.regions[rb].yields = std::move(ys);
+    leave(saved);
     loc_ = n.loc;
-    const ValueId r = emit(Op::For, Type::tuple(), std::move(inits), 0, {rb});
+    return emit(Op::For, Type::tuple(), std::move(inits), 0, {rb});
+  }
+
+  std::vector<size_t> float_slots(const Node& n) const {
+    std::vector<size_t> out;
+    for (size_t j = 0; j < n.args.size(); ++j)
+      if (f_.type(n.args[j]).is_float()) out.push_back(j);
+    return out;
+  }
+
+  // The results' adjoints of a while_, by forwarded value of its cond region.
+  std::vector<ValueId> while_result_adjs(ValueId v, const Node& n) {
+    const Region& cond = f_.region(n.regions[0]);
+    std::vector<ValueId> out;
+    for (size_t k = 0; k + 1 < cond.yields.size(); ++k) {
+      const Type t = f_.type(cond.yields[k + 1]);
+      out.push_back(t.is_float() ? tuple_adj(v, k, t) : no_value);
+    }
+    return out;
+  }
+
+  void rev_while(ValueId v, const Node& n) {
+    const auto& fr = free_act_[v];
+    // The last evaluation of cond, which ended the loop; then trips x (body, cond) backwards.
+    std::vector<ValueId> ca = rev_region(n.regions[0], while_result_adjs(v, n), 1);
+    const std::vector<size_t> carried = float_slots(n);
+    std::vector<ValueId> adjs;
+    for (size_t j : carried) adjs.push_back(zero_or(ca[j], f_.type(n.args[j])));
+    const ValueId r = reverse_iterations(v, n, trips_rev_, carried, adjs, free_adjs(v));
     for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = get(r, carried.size() + j, f_.type(fr[j]));
     for (size_t k = 0; k < carried.size(); ++k) accumulate(n.args[carried[k]], get(r, k, f_.type(n.args[carried[k]])));
   }
@@ -1170,9 +1189,8 @@ class Sweep {
   // taping them (the last stretch also the final cond), then reverse them.
   void rev_while_checkpointed(ValueId v, const Node& n) {
     const auto& fr = free_act_[v];
-    const Region& cond = f_.region(n.regions[0]);
     const ValueId trips = trips_rev_;
-    const size_t nres = cond.yields.size() - 1, nc = n.args.size();
+    const size_t nc = n.args.size();
     const Type i64 = Type::scalar(Scalar::i64), i1 = Type::scalar(Scalar::i1);
     // What the replays read from outside, as f_rev values.
     std::vector<ValueId> used;
@@ -1181,15 +1199,8 @@ class Sweep {
     };
     for (RegionId r : n.regions) collect_used(v, r, use);
     for (ValueId x : used) fwd_[x] = p(x);
-    std::vector<ValueId> res_adjs;
-    for (size_t k = 0; k < nres; ++k) {
-      const Type t = f_.type(cond.yields[k + 1]);
-      res_adjs.push_back(t.is_float() ? tuple_adj(v, k, t) : no_value);
-    }
-    std::vector<size_t> carried;
-    for (size_t j = 0; j < nc; ++j)
-      if (f_.type(n.args[j]).is_float()) carried.push_back(j);
-    auto zero_or = [&](ValueId x, Type t) { return x != no_value ? x : constant(t, 0.0); };
+    const std::vector<ValueId> res_adjs = while_result_adjs(v, n);
+    const std::vector<size_t> carried = float_slots(n);
 
     const ValueId k = constant(i64, static_cast<double>(rv_.checkpoint_));
     const ValueId zero = constant(i64, 0.0), one = constant(i64, 1.0);
@@ -1256,28 +1267,10 @@ class Sweep {
       }
       const ValueId fin = emit(Op::If, Type::tuple(), {final}, 0, {fin_then, fin_else});
       // The stretch's iterations backwards.
-      std::vector<ValueId> binit = {zero, len, one};
-      for (size_t q = 0; q < carried.size(); ++q) binit.push_back(get(fin, q, f_.type(n.args[carried[q]])));
-      for (size_t q = 0; q < fr.size(); ++q) binit.push_back(get(fin, carried.size() + q, f_.type(fr[q])));
-      const RegionId rb = g_.add_region();
-      param(rb, i64);
-      std::vector<ValueId> body_adjs(nc, no_value);
-      for (size_t j : carried) body_adjs[j] = param(rb, f_.type(n.args[j]));
-      std::vector<ValueId> acc2;
-      for (ValueId x : fr) acc2.push_back(param(rb, f_.type(x)));
-      {
-        const RegionId s2 = enter(rb);
-        for (size_t j = 0; j < fr.size(); ++j) adj_[fr[j]] = acc2[j];
-        std::vector<ValueId> va = rev_region(n.regions[1], body_adjs);
-        std::vector<ValueId> cond_adjs(va.begin(), va.begin() + static_cast<std::ptrdiff_t>(nres));
-        std::vector<ValueId> c2 = rev_region(n.regions[0], cond_adjs, 1);
-        std::vector<ValueId> ys;
-        for (size_t j : carried) ys.push_back(zero_or(c2[j], f_.type(n.args[j])));
-        for (ValueId x : free_adjs(v)) ys.push_back(x);
-        g_.regions[rb].yields = std::move(ys);
-        leave(s2);
-      }
-      const ValueId back = emit(Op::For, Type::tuple(), std::move(binit), 0, {rb});
+      std::vector<ValueId> badjs, bouter;
+      for (size_t q = 0; q < carried.size(); ++q) badjs.push_back(get(fin, q, f_.type(n.args[carried[q]])));
+      for (size_t q = 0; q < fr.size(); ++q) bouter.push_back(get(fin, carried.size() + q, f_.type(fr[q])));
+      const ValueId back = reverse_iterations(v, n, len, carried, badjs, bouter);
       std::vector<ValueId> ys;
       for (size_t q = 0; q < carried.size() + fr.size(); ++q)
         ys.push_back(get(back, q, q < carried.size() ? f_.type(n.args[carried[q]]) : f_.type(fr[q - carried.size()])));

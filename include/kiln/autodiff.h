@@ -172,6 +172,15 @@ template <auto Mask, class... Args> struct reverse_masks {
   using adjoint_buffers = typename adjoints<typename select_types<buffers(), 0, type_list<>, Args...>::type>::type;
 };
 
+/// The indices whose mask entry is set.
+template <size_t N>
+std::vector<size_t> indices(const std::array<bool, N>& mask) {
+  std::vector<size_t> out;
+  for (size_t i = 0; i < N; ++i)
+    if (mask[i]) out.push_back(i);
+  return out;
+}
+
 template <class R, class Params, class Tangents> struct make_fn;
 template <class R, class... Ps, class... Ts>
 struct make_fn<R, type_list<Ps...>, type_list<Ts...>> { using type = R(Ps..., Ts...); };
@@ -201,9 +210,7 @@ auto jvp(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) 
   static_assert(Mask::template valid<W...>(),
                 "kiln::jvp<W...>: every index must name a floating-point scalar or buffer parameter of f");
   constexpr std::array<bool, sizeof...(Args)> mask = Mask::template get<W...>();
-  std::vector<size_t> wrt;
-  for (size_t i = 0; i < mask.size(); ++i)
-    if (mask[i]) wrt.push_back(i);
+  const std::vector<size_t> wrt = detail::indices(mask);
   return Staged<detail::jvp_signature<mask, R, Args...>>(detail::jvp_state(f.state(), wrt, loc));
 }
 
@@ -231,9 +238,7 @@ auto vjp(const Staged<R(Args...)>& f, const ReverseOptions& opts = {}, detail::L
   using Params = typename detail::concat<detail::type_list<Args...>, typename detail::float_results<R>::type,
                                          typename M::adjoint_buffers>::type;
   using Sig = typename detail::fn_of<typename detail::as_result<typename M::grads>::type, Params>::type;
-  std::vector<size_t> wrt;
-  for (size_t i = 0; i < mask.size(); ++i)
-    if (mask[i]) wrt.push_back(i);
+  const std::vector<size_t> wrt = detail::indices(mask);
   return Staged<Sig>(detail::reverse_state(f.state(), wrt, 0, opts, loc));
 }
 
@@ -258,9 +263,7 @@ auto grad(const Staged<R(Args...)>& f, const ReverseOptions& opts = {}, detail::
   using M = detail::reverse_masks<mask, Args...>;
   using Params = typename detail::concat<detail::type_list<Args...>, typename M::adjoint_buffers>::type;
   using Sig = typename detail::fn_of<typename detail::as_result<typename M::grads>::type, Params>::type;
-  std::vector<size_t> wrt;
-  for (size_t i = 0; i < mask.size(); ++i)
-    if (mask[i]) wrt.push_back(i);
+  const std::vector<size_t> wrt = detail::indices(mask);
   return Staged<Sig>(detail::reverse_state(f.state(), wrt, 1, opts, loc));
 }
 
@@ -276,9 +279,7 @@ auto value_and_grad(const Staged<R(Args...)>& f, const ReverseOptions& opts = {}
   using M = detail::reverse_masks<mask, Args...>;
   using Params = typename detail::concat<detail::type_list<Args...>, typename M::adjoint_buffers>::type;
   using Sig = typename detail::fn_of<typename detail::value_first<R, typename M::grads>::type, Params>::type;
-  std::vector<size_t> wrt;
-  for (size_t i = 0; i < mask.size(); ++i)
-    if (mask[i]) wrt.push_back(i);
+  const std::vector<size_t> wrt = detail::indices(mask);
   return Staged<Sig>(detail::reverse_state(f.state(), wrt, 2, opts, loc));
 }
 

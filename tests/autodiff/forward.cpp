@@ -3,7 +3,7 @@
 // flow, buffers, parallel loops, recursion and second derivatives. Each
 // derived function runs on the interpreter, cross-checked bit for bit
 // against the C++ and LLVM backends (kiln::test::interp).
-#include "support.h"
+#include "ad_support.h"
 
 #include <cmath>
 #include <functional>
@@ -12,67 +12,26 @@
 using kiln::Arr;
 using kiln::Rep;
 
-namespace {
-
-// Central difference of g at x.
-double central(const std::function<double(double)>& g, double x) {
-  const double h = 1e-6 * std::max(1.0, std::abs(x));
-  return (g(x + h) - g(x - h)) / (2 * h);
-}
-
-bool close(double a, double b, double tol) { return std::abs(a - b) <= tol * std::max(1.0, std::abs(b)); }
-
-// f: double -> double; checks jvp(f) at each point against `df` (analytic)
-// and a central difference of the compiled f.
-template <class F>
-void check_unary(const char* name, F body, const std::function<double(double)>& df, std::vector<double> points,
-                 double fd_tol = 1e-6) {
-  auto f = kiln::stage(name, body);
-  auto primal = kiln::test::interp(f);
-  auto d = kiln::test::interp(kiln::jvp(f));
-  for (double x : points) {
-    INFO(name << " at " << x);
-    auto [y, dy] = d(x, 1.0);
-    CHECK(y == primal(x));
-    CHECK(close(dy, df(x), 1e-12));
-    CHECK(close(dy, central([&](double z) { return primal(z); }, x), fd_tol));
-    auto [y2, dy2] = d(x, -2.5);  // linear in the tangent
-    CHECK(y2 == y);
-    CHECK(close(dy2, -2.5 * dy, 1e-14));
-  }
-}
-
-}  // namespace
+using kiln::test::ad::central;
+using kiln::test::ad::close;
 
 TEST_CASE("jvp: the rule of every unary operation", "[autodiff][jvp]") {
-  const std::vector<double> pts = {-1.7, -0.3, 0.4, 2.2};
-  const std::vector<double> pos = {0.2, 1.0, 3.5};
-  check_unary("neg", [](Rep<double> x) { return -x; }, [](double) { return -1.0; }, pts);
-  check_unary("abs", [](Rep<double> x) { return kiln::abs(x); }, [](double x) { return x > 0 ? 1.0 : -1.0; }, pts);
-  check_unary("sqrt", [](Rep<double> x) { return kiln::sqrt(x); }, [](double x) { return 0.5 / std::sqrt(x); }, pos);
-  check_unary("exp", [](Rep<double> x) { return kiln::exp(x); }, [](double x) { return std::exp(x); }, pts);
-  check_unary("log", [](Rep<double> x) { return kiln::log(x); }, [](double x) { return 1 / x; }, pos);
-  check_unary("sin", [](Rep<double> x) { return kiln::sin(x); }, [](double x) { return std::cos(x); }, pts);
-  check_unary("cos", [](Rep<double> x) { return kiln::cos(x); }, [](double x) { return -std::sin(x); }, pts);
-  check_unary("tanh", [](Rep<double> x) { return kiln::tanh(x); },
-              [](double x) { return 1 - std::tanh(x) * std::tanh(x); }, pts);
-  check_unary("floor_plus", [](Rep<double> x) { return kiln::floor(x) + x; }, [](double) { return 1.0; }, pts);
-  check_unary("square", [](Rep<double> x) { return x * x; }, [](double x) { return 2 * x; }, pts);
-  check_unary("recip", [](Rep<double> x) { return 1.0 / x; }, [](double x) { return -1 / (x * x); }, pts);
-  check_unary("pow_const", [](Rep<double> x) { return kiln::pow(x, 3.0); }, [](double x) { return 3 * x * x; }, pts);
-  check_unary("const_pow", [](Rep<double> x) { return kiln::pow(2.0, x); },
-              [](double x) { return std::pow(2.0, x) * std::log(2.0); }, pts);
-  check_unary("min", [](Rep<double> x) { return kiln::min(x, 0.5); }, [](double x) { return 0.5 < x ? 0.0 : 1.0; }, pts);
-  check_unary("max", [](Rep<double> x) { return kiln::max(x * 2, 0.5); }, [](double x) { return 2 * x < 0.5 ? 0.0 : 2.0; },
-              pts);
-  check_unary("fma", [](Rep<double> x) { return kiln::fma(x, x, x); }, [](double x) { return 2 * x + 1; }, pts);
-  check_unary("select", [](Rep<double> x) { return kiln::select(x < 0.0, x * x, 3.0 * x); },
-              [](double x) { return x < 0 ? 2 * x : 3.0; }, pts);
-  check_unary("casts", [](Rep<double> x) { return kiln::cast<double>(kiln::cast<float>(x) * 2.0f); },
-              [](double) { return 2.0; }, {1.0, 2.0},
-              0.25);  // a float intermediate: the difference quotient over 1e-6 is coarse
-  check_unary("int_path", [](Rep<double> x) { return kiln::cast<double>(kiln::cast<int64_t>(x * 10.0)) + x; },
-              [](double) { return 1.0; }, {0.25, 1.75});
+  // Against the analytic derivative and a central difference of f; linear
+  // in the tangent.
+  for (const auto& c : kiln::test::ad::unary_cases()) {
+    auto primal = kiln::test::interp(c.f);
+    auto d = kiln::test::interp(kiln::jvp(c.f));
+    for (double x : c.points) {
+      INFO(c.name << " at " << x);
+      auto [y, dy] = d(x, 1.0);
+      CHECK(y == primal(x));
+      CHECK(close(dy, c.df(x), 1e-12));
+      CHECK(close(dy, central([&](double z) { return primal(z); }, x), c.fd_tol));
+      auto [y2, dy2] = d(x, -2.5);
+      CHECK(y2 == y);
+      CHECK(close(dy2, -2.5 * dy, 1e-14));
+    }
+  }
 }
 
 TEST_CASE("jvp: non-differentiable points give the documented one-sided or zero derivatives", "[autodiff][jvp]") {

@@ -6,7 +6,7 @@
 // recursion, and second derivatives. Each derived function runs on the
 // interpreter, cross-checked bit for bit against the C++ and LLVM backends
 // (kiln::test::interp).
-#include "support.h"
+#include "ad_support.h"
 
 #include "../../codegen/autodiff/reverse.h"
 
@@ -17,75 +17,30 @@
 using kiln::Arr;
 using kiln::Rep;
 
-namespace {
-
-double central(const std::function<double(double)>& g, double x) {
-  const double h = 1e-6 * std::max(1.0, std::abs(x));
-  return (g(x + h) - g(x - h)) / (2 * h);
-}
-
-bool close(double a, double b, double tol) { return std::abs(a - b) <= tol * std::max(1.0, std::abs(b)); }
-
-// f: double -> double; grad(f) against `df`, a central difference, jvp(f),
-// vjp(f) (linear in the cotangent) and value_and_grad(f).
-template <class F>
-void check_unary(const char* name, F body, const std::function<double(double)>& df, std::vector<double> points,
-                 double fd_tol = 1e-6) {
-  auto f = kiln::stage(name, body);
-  auto primal = kiln::test::interp(f);
-  auto g = kiln::test::interp(kiln::grad(f));
-  auto vg = kiln::test::interp(kiln::value_and_grad(f));
-  auto v = kiln::test::interp(kiln::vjp(f));
-  auto j = kiln::test::interp(kiln::jvp(f));
-  for (double x : points) {
-    INFO(name << " at " << x);
-    const double dy = g(x);
-    CHECK(close(dy, df(x), 1e-12));
-    CHECK(close(dy, central([&](double z) { return primal(z); }, x), fd_tol));
-    CHECK(close(dy, std::get<1>(j(x, 1.0)), 1e-14));
-    auto [y, dy2] = vg(x);
-    CHECK(y == primal(x));
-    CHECK(dy2 == dy);
-    CHECK(close(v(x, -2.5), -2.5 * dy, 1e-14));
-  }
-}
-
-}  // namespace
+using kiln::test::ad::central;
+using kiln::test::ad::close;
 
 TEST_CASE("grad: the rule of every unary operation", "[autodiff][grad]") {
-  const std::vector<double> pts = {-1.7, -0.3, 0.4, 2.2};
-  const std::vector<double> pos = {0.2, 1.0, 3.5};
-  check_unary("neg", [](Rep<double> x) { return -x; }, [](double) { return -1.0; }, pts);
-  check_unary("abs", [](Rep<double> x) { return kiln::abs(x); }, [](double x) { return x > 0 ? 1.0 : -1.0; }, pts);
-  check_unary("sqrt", [](Rep<double> x) { return kiln::sqrt(x); }, [](double x) { return 0.5 / std::sqrt(x); }, pos);
-  check_unary("exp", [](Rep<double> x) { return kiln::exp(x); }, [](double x) { return std::exp(x); }, pts);
-  check_unary("log", [](Rep<double> x) { return kiln::log(x); }, [](double x) { return 1 / x; }, pos);
-  check_unary("sin", [](Rep<double> x) { return kiln::sin(x); }, [](double x) { return std::cos(x); }, pts);
-  check_unary("cos", [](Rep<double> x) { return kiln::cos(x); }, [](double x) { return -std::sin(x); }, pts);
-  check_unary("tanh", [](Rep<double> x) { return kiln::tanh(x); },
-              [](double x) { return 1 - std::tanh(x) * std::tanh(x); }, pts);
-  check_unary("floor_plus", [](Rep<double> x) { return kiln::floor(x) + x; }, [](double) { return 1.0; }, pts);
-  check_unary("square", [](Rep<double> x) { return x * x; }, [](double x) { return 2 * x; }, pts);
-  check_unary("recip", [](Rep<double> x) { return 1.0 / x; }, [](double x) { return -1 / (x * x); }, pts);
-  check_unary("quotient", [](Rep<double> x) { return kiln::sin(x) / (2.0 + x * x); },
-              [](double x) { return (std::cos(x) * (2 + x * x) - std::sin(x) * 2 * x) / ((2 + x * x) * (2 + x * x)); },
-              pts);
-  check_unary("difference", [](Rep<double> x) { return 3.0 - x * 2.0; }, [](double) { return -2.0; }, pts);
-  check_unary("pow_const", [](Rep<double> x) { return kiln::pow(x, 3.0); }, [](double x) { return 3 * x * x; }, pts);
-  check_unary("const_pow", [](Rep<double> x) { return kiln::pow(2.0, x); },
-              [](double x) { return std::pow(2.0, x) * std::log(2.0); }, pts);
-  check_unary("pow_both", [](Rep<double> x) { return kiln::pow(x, x); },
-              [](double x) { return std::pow(x, x) * (std::log(x) + 1); }, pos);
-  check_unary("min", [](Rep<double> x) { return kiln::min(x, 0.5); }, [](double x) { return 0.5 < x ? 0.0 : 1.0; }, pts);
-  check_unary("max", [](Rep<double> x) { return kiln::max(x * 2, 0.5); }, [](double x) { return 2 * x < 0.5 ? 0.0 : 2.0; },
-              pts);
-  check_unary("fma", [](Rep<double> x) { return kiln::fma(x, x, x); }, [](double x) { return 2 * x + 1; }, pts);
-  check_unary("select", [](Rep<double> x) { return kiln::select(x < 0.0, x * x, 3.0 * x); },
-              [](double x) { return x < 0 ? 2 * x : 3.0; }, pts);
-  check_unary("casts", [](Rep<double> x) { return kiln::cast<double>(kiln::cast<float>(x) * 2.0f); },
-              [](double) { return 2.0; }, {1.0, 2.0}, 0.25);
-  check_unary("int_path", [](Rep<double> x) { return kiln::cast<double>(kiln::cast<int64_t>(x * 10.0)) + x; },
-              [](double) { return 1.0; }, {0.25, 1.75});
+  // grad against the analytic derivative, a central difference and jvp;
+  // vjp linear in the cotangent; value_and_grad's value is f's.
+  for (const auto& c : kiln::test::ad::unary_cases()) {
+    auto primal = kiln::test::interp(c.f);
+    auto g = kiln::test::interp(kiln::grad(c.f));
+    auto vg = kiln::test::interp(kiln::value_and_grad(c.f));
+    auto v = kiln::test::interp(kiln::vjp(c.f));
+    auto j = kiln::test::interp(kiln::jvp(c.f));
+    for (double x : c.points) {
+      INFO(c.name << " at " << x);
+      const double dy = g(x);
+      CHECK(close(dy, c.df(x), 1e-12));
+      CHECK(close(dy, central([&](double z) { return primal(z); }, x), c.fd_tol));
+      CHECK(close(dy, std::get<1>(j(x, 1.0)), 1e-14));
+      auto [y, dy2] = vg(x);
+      CHECK(y == primal(x));
+      CHECK(dy2 == dy);
+      CHECK(close(v(x, -2.5), -2.5 * dy, 1e-14));
+    }
+  }
 }
 
 TEST_CASE("grad: non-differentiable points give the documented one-sided or zero derivatives", "[autodiff][grad]") {
