@@ -43,7 +43,7 @@ KilnTape* kiln_rt_tape(int64_t level) { return &tapes.level[level]; }
 uint64_t* kiln_rt_tape_reserve(KilnTape* t, int64_t words) {
   while (t->cap - t->size < words) kiln_rt_tape_grow(t);
   uint64_t* at = t->data + t->size;
-  std::memset(at, 0, static_cast<size_t>(words) * sizeof(uint64_t));
+  if (words > 0) std::memset(at, 0, static_cast<size_t>(words) * sizeof(uint64_t));  // `at` may be null for 0
   t->size += words;
   return at;
 }

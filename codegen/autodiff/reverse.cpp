@@ -766,8 +766,9 @@ class Sweep {
     Slots& sl = slots_.at(v);
     const ValueId rows = trip_rows(fv(n.args[0]), fv(n.args[1]));
     const Type i64 = Type::scalar(Scalar::i64);
-    sl.block = emit(Op::TapeReserve, Type::buf(Scalar::f64, true),
-                    {emit(Op::Mul, i64, {rows, constant(i64, static_cast<double>(sl.width))})}, level_);
+    if (sl.width > 0)  // else nothing to keep: no block
+      sl.block = emit(Op::TapeReserve, Type::buf(Scalar::f64, true),
+                      {emit(Op::Mul, i64, {rows, constant(i64, static_cast<double>(sl.width))})}, level_);
     const Region& src = f_.region(n.regions[0]);
     const RegionId body = g_.add_region();
     fwd_[src.params[0]] = param(body, f_.type(src.params[0]));
@@ -1292,8 +1293,9 @@ class Sweep {
     const ValueId lo = p(n.args[0]), hi = p(n.args[1]), step = p(n.args[2]);
     const ValueId rows = trip_rows(lo, hi);
     const std::vector<ValueId> outer_adjs = free_adjs(v);
-    sl.block = emit(Op::TapeRelease, Type::buf(Scalar::f64, true),
-                    {emit(Op::Mul, i64, {rows, constant(i64, static_cast<double>(sl.width))})}, level_);
+    if (sl.width > 0)
+      sl.block = emit(Op::TapeRelease, Type::buf(Scalar::f64, true),
+                      {emit(Op::Mul, i64, {rows, constant(i64, static_cast<double>(sl.width))})}, level_);
     // The reverse body, in parallel: row k.
     const Region& src = f_.region(n.regions[0]);
     const RegionId rb = g_.add_region();
