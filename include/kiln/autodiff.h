@@ -214,7 +214,8 @@ auto jvp(const Staged<R(Args...)>& f, detail::Loc loc = detail::Loc::current()) 
   return Staged<detail::jvp_signature<mask, R, Args...>>(detail::jvp_state(f.state(), wrt, loc));
 }
 
-/// Reverse mode: the vector-Jacobian product of `f`. Active parameters are
+/// Reverse mode: the vector-Jacobian product of `f` (`opts`: checkpointing
+/// of while_ loops, parallel reverse of parallel_for_; see ReverseOptions). Active parameters are
 /// as for jvp: the floating-point parameters W (all of them when none are
 /// given) and every writable floating-point buffer. Its parameters are f's
 /// parameters, then one cotangent per floating-point result of f, then one
