@@ -42,6 +42,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <set>
 #include <string>
 #include <utility>
 
@@ -562,18 +563,28 @@ class Sweep {
     // Buffers accessed at one index that differs per iteration.
     const ValueId i = body.params[0];
     std::map<ValueId, ValueId> index_of;  // buffer -> its one index, or no_value when several
+    std::set<ValueId> stored;
     for (RegionId r : regions)
       for (ValueId x : f_.region(r).body) {
         const Node& m = f_.node(x);
         if (m.op != Op::Load && m.op != Op::Store) continue;
+        if (m.op == Op::Store) stored.insert(m.args[0]);
         auto [it, fresh] = index_of.emplace(m.args[0], m.args[1]);
         if (!fresh && it->second != m.args[1]) it->second = no_value;
       }
-    auto injective = [&](ValueId ix) {
+    // A buffer the body stores to: its adjoint is taken at the store, so its
+    // updates cannot wait for the sum after the loop. Iterations write
+    // distinct elements (parallel_for's contract), so one index for every
+    // access makes them direct; several indices: no parallel reverse.
+    for (ValueId b : stored)
+      if (act(b) && index_of[b] == no_value) return;
+    std::function<bool(ValueId)> injective = [&](ValueId ix) {
       if (ix == i) return true;
       const Node& m = f_.node(ix);
-      if (m.op == Op::Add) return (m.args[0] == i && !inside(m.args[1], v)) || (m.args[1] == i && !inside(m.args[0], v));
-      if (m.op == Op::Sub) return m.args[0] == i && !inside(m.args[1], v);
+      if (m.op == Op::Cast) return f_.type(m.args[0]).is_int() && m.type.is_int() &&
+                                   bit_width(m.type.elem) >= bit_width(f_.type(m.args[0]).elem) && injective(m.args[0]);
+      if (m.op == Op::Add) return (injective(m.args[0]) && !inside(m.args[1], v)) || (injective(m.args[1]) && !inside(m.args[0], v));
+      if (m.op == Op::Sub) return injective(m.args[0]) && !inside(m.args[1], v);
       return false;
     };
     for (RegionId r : regions)
@@ -581,7 +592,7 @@ class Sweep {
         const Node& m = f_.node(x);
         if (m.op != Op::Load || !act(m.args[0]) || !float_active(x)) continue;
         const ValueId ix = index_of[m.args[0]];
-        if (ix != no_value && injective(ix)) continue;
+        if (stored.count(m.args[0]) || (ix != no_value && injective(ix))) continue;
         const size_t val = column(s);
         s.rec_col.emplace(x, std::make_pair(val, column(s)));
       }
@@ -837,6 +848,7 @@ class Sweep {
     for (ValueId x : f_.region(r).body) {
       adj_[x] = no_value;
       tadj_[x].clear();
+      pv_[x] = no_value;  // a region reversed twice (a while_'s cond) pops or recomputes afresh
     }
   }
 
