@@ -506,3 +506,24 @@ TEST_CASE("grad: a parallel_for_ that overwrites and rereads its own elements (i
     }
   }
 }
+
+TEST_CASE("grad: a while_ whose condition assigns what the body reads", "[autodiff][grad]") {
+  // The condition region, which computes what the body reads, is reversed
+  // twice: once for the final evaluation, once in each iteration.
+  auto f = kiln::stage("cond_assign", [](Rep<double> x) {
+    Rep<double> y = x, s = 0.0;
+    kiln::while_([&] {
+      y = y * 0.75 + 0.1;  // tends to 0.4: ends for every x
+      return y * y > 0.5;
+    }, [&] { s = s + kiln::sin(y * y) * x; });
+    return s + y * y;
+  });
+  auto primal = kiln::test::interp(f);
+  auto g = kiln::test::interp(kiln::grad(f));
+  auto j = kiln::test::interp(kiln::jvp(f));
+  for (double x : {0.9, 2.5, 7.0, 40.0}) {
+    INFO(x);
+    CHECK(close(g(x), std::get<1>(j(x, 1.0)), 1e-12));
+    CHECK(close(g(x), central([&](double z) { return primal(z); }, x), 1e-6));
+  }
+}
