@@ -11,6 +11,7 @@
 
 #include <kiln/error.h>
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 #include <cstdio>
@@ -426,8 +427,12 @@ class Writer {
     const std::string &lo = expr_[n.args[0]], &hi = expr_[n.args[1]], &step = expr_[n.args[2]];
     const Node& s = f_.node(n.args[2]);
     const int64_t constant_step = s.op == Op::Const ? const_int(s) : 0;
-    if (n.op == Op::ParallelFor) line("// parallel_for: independent iterations, run in order here");
-    if (constant_step == 1 || constant_step == -1) {
+    const auto& top = f_.region(f_.body).body;
+    const bool shared = n.op == Op::ParallelFor && !d_.shared_loop("k", "n").empty() &&
+                        std::find(top.begin(), top.end(), v) != top.end();
+    if (n.op == Op::ParallelFor && !shared) line("// parallel_for: independent iterations, run in order here");
+    if (shared) line("// parallel_for: the threads share the iterations");
+    if (!shared && (constant_step == 1 || constant_step == -1)) {
       const bool up = constant_step == 1;
       line("for (" + t + " " + i + " = " + lo + "; " + i + (up ? " < " : " > ") + hi + "; " + (up ? "++" : "--") + i + ") {");
       ++depth_;
@@ -436,7 +441,7 @@ class Writer {
       line("const uint64_t " + trips + " = kiln_trip_count(" + lo + ", " + hi + ", " + step + ", " +
            trap_message(n, "loop step is zero", "use a positive step to count up or a negative one to count down") +
            ");");
-      line("for (uint64_t " + k + " = 0; " + k + " < " + trips + "; ++" + k + ") {");
+      line(shared ? d_.shared_loop(k, trips) : "for (uint64_t " + k + " = 0; " + k + " < " + trips + "; ++" + k + ") {");
       ++depth_;
       if (uses_[body.params[0]] > 0) line("const " + t + " " + i + " = kiln_index(" + lo + ", " + k + ", " + step + ");");
     }
@@ -554,6 +559,8 @@ std::string Dialect::cast(Scalar from, Scalar to, const std::string& x) const {
     return "kiln_to_int<" + scalar_type(to) + ">(" + x + ")";
   return scalar_type(to) + "(" + x + ")";
 }
+
+std::string Dialect::shared_loop(const std::string&, const std::string&) const { return ""; }
 
 SignatureNames name_signature(const Function& f, Namer& scope) {
   SignatureNames out;

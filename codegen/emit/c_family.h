@@ -1,4 +1,4 @@
-// The C-family printer shared by the C++ emitter and (later) the CUDA one:
+// The C-family printer shared by the C++ emitter and the CUDA one:
 // structured IR becomes statements, one value per line in a named temporary,
 // `if`/`for`/`while` blocks, a `// file:line` comment per statement group.
 // A Dialect says how the language spells types, operators and math calls;
@@ -32,6 +32,11 @@ class Dialect {
   virtual std::string constant(ir::Scalar s, int64_t imm) const;
   /// The expression converting `x` of type `from` to `to`.
   virtual std::string cast(ir::Scalar from, ir::Scalar to, const std::string& x) const;
+  /// The loop header for a parallel_for at the top level of a function whose
+  /// iterations threads share (CUDA's grid-stride loop): a `for (...) {`
+  /// line over the iteration counter `k` (uint64_t) below `trips`. Empty,
+  /// the default: a parallel_for runs its iterations in order.
+  virtual std::string shared_loop(const std::string& k, const std::string& trips) const;
 };
 
 /// The names a function's signature uses: per parameter its name and, for a

@@ -37,6 +37,9 @@ class Namer {
   std::string take_c_symbol(std::string_view user);
   std::string fresh(std::string_view prefix);
   bool taken(const std::string& name) const;
+  /// Marks `name` taken as it is (a name the generated file's headers
+  /// declare, which take() must avoid).
+  void reserve(std::string name) { taken_.insert(std::move(name)); }
 
  private:
   std::string claim(std::string name);

@@ -1,0 +1,82 @@
+// The CUDA emitter's text: launches, slots, the grid-stride loop, and the
+// device prelude. (NVRTC and ptxas run on every program in
+// tests/backends/cuda; here the text itself is checked.)
+#include "codegen/emit/cuda.h"
+
+#include "support.h"
+
+
+using kiln::Arr;
+using kiln::Rep;
+using kiln::test::check_lines;
+
+namespace {
+
+kiln::emit::CudaModule cuda(const auto& staged, kiln::emit::CudaOptions opts = {}) {
+  return kiln::emit::emit_cuda(staged.module(kiln::Options{}), opts);
+}
+
+#define CHECK_LINES(text, ...)                        \
+  do {                                                \
+    std::string why_;                                 \
+    bool ok_ = check_lines(text, __VA_ARGS__, &why_); \
+    INFO(text);                                       \
+    INFO(why_);                                       \
+    CHECK(ok_);                                       \
+  } while (0)
+
+}  // namespace
+
+TEST_CASE("emitted CUDA: a parallel_for_ is a grid-stride kernel", "[emit][cuda]") {
+  auto saxpy = kiln::stage("saxpy", {"a", "x", "y"}, [](Rep<float> a, Arr<const float> x, Arr<float> y) {
+    kiln::parallel_for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = a * x[i] + y[i]; });
+  });
+  kiln::emit::CudaModule m = cuda(saxpy);
+  REQUIRE(m.launches.size() == 1);
+  CHECK(m.launches[0].kernel == "saxpy_0");
+  CHECK(m.launches[0].grid);
+  CHECK(m.results.empty());
+  CHECK_LINES(m.source, {"extern \"C\" __global__ void saxpy_0(float a, const float* x, int64_t x_size, float* y, ",
+                         "// parallel_for: the threads share the iterations",
+                         "for (uint64_t k0 = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x; k0 < n0; k0 += "
+                         "uint64_t(blockDim.x) * gridDim.x) {",
+                         "y[i0] = t3;"});
+}
+
+TEST_CASE("emitted CUDA: serial code around parallel loops, values and results through slots", "[emit][cuda]") {
+  kiln::Staged<int64_t(int64_t)> fact;
+  fact = kiln::stage("fact", {"n"}, [&](Rep<int64_t> n) {
+    return kiln::cond(n <= 1, [&] { return Rep<int64_t>(1); }, [&] { return n * fact(n - 1); });
+  });
+  auto f = kiln::stage("normalise", {"x", "y"}, [&](Arr<const double> x, Arr<double> y) {
+    Rep<double> sum = 0.0;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { sum += x[i] * x[i]; });
+    Rep<double> scale = 1.0 / kiln::sqrt(sum);
+    kiln::parallel_for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = x[i] * scale; });
+    Rep<bool> big = sum > 1.0;
+    return std::make_tuple(sum, big, fact(x.size()), Rep<float>(2.5f));
+  });
+  kiln::emit::CudaModule m = cuda(f);
+  REQUIRE(m.launches.size() == 3);
+  CHECK_FALSE(m.launches[0].grid);
+  CHECK(m.launches[1].grid);
+  CHECK_FALSE(m.launches[2].grid);
+  REQUIRE(m.results.size() == 4);
+  CHECK(m.results[0].floating);
+  CHECK_FALSE(m.results[1].floating);
+  CHECK(m.results[3].type == kiln::ir::Scalar::f32);
+  CHECK_LINES(m.source, {"__device__ int64_t fact(int64_t n);", "extern \"C\" __global__ void normalise_0(",
+                         "slots_f[INT64_C(0)] = ", "extern \"C\" __global__ void normalise_1(",
+                         "= slots_f[INT64_C(0)];", "extern \"C\" __global__ void normalise_2("});
+}
+
+TEST_CASE("emitted CUDA: C-linkage names avoid what cuda_runtime.h declares", "[emit][cuda]") {
+  // norm() is CUDA device math with C linkage; sin a C library function.
+  for (std::string name : {"norm", "sin", "rsqrtf"}) {
+    auto f = kiln::stage(name, [](Rep<double> x) { return x * 2.0; });
+    kiln::emit::CudaModule m = cuda(f, {.host_launcher = true});
+    INFO(m.source);
+    CHECK(m.source.find("extern \"C\" double " + name + "(") == std::string::npos);
+    CHECK(m.source.find("extern \"C\" double " + name + "_") != std::string::npos);
+  }
+}
