@@ -23,14 +23,9 @@ Function custom_reverse(const Function& f, const std::vector<bool>& active, size
   g.name = std::move(name);
   g.body = g.add_region();
   std::vector<ValueId> args;
-  auto param = [&](Type t) {
-    ValueId p = g.add(Op::Param, t, {}, static_cast<int64_t>(g.regions[g.body].params.size()));
-    g.regions[g.body].params.push_back(p);
-    return p;
-  };
-  for (ValueId p : f.params()) args.push_back(param(f.type(p)));
+  for (ValueId p : f.params()) args.push_back(add_param(g, g.body, f.type(p)));
   for (Type t : f.result_types)
-    if (t.is_float()) args.push_back(param(t));
+    if (t.is_float()) args.push_back(add_param(g, g.body, t));
   const ValueId r = g.add(Op::Call, Type::tuple(), std::move(args), static_cast<int64_t>(rule));
   g.regions[g.body].body.push_back(r);
   size_t k = 0;
@@ -115,28 +110,22 @@ Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<b
     g.regions[into == UINT32_MAX ? g.body : into].body.push_back(v);
     return v;
   };
-  auto param = [&](Type t) {
-    ValueId p = g.add(Op::Param, t, {}, static_cast<int64_t>(g.regions[g.body].params.size()));
-    g.regions[g.body].params.push_back(p);
-    return p;
-  };
   const auto& ps = f.params();
   std::vector<ValueId> params;
-  for (ValueId p : ps) params.push_back(param(f.type(p)));
+  for (ValueId p : ps) params.push_back(add_param(g, g.body, f.type(p)));
   std::vector<ValueId> cot;
   if (mode == ReverseMode::vjp)
     for (Type t : f.result_types)
-      if (t.is_float()) cot.push_back(param(t));
+      if (t.is_float()) cot.push_back(add_param(g, g.body, t));
   std::vector<ValueId> adjbufs;
   for (size_t i = 0; i < ps.size(); ++i)
     if (active[i] && f.type(ps[i]).kind == TypeKind::buf) {
-      const ValueId b = param(Type::buf(f.type(ps[i]).elem, true));
+      const ValueId b = add_param(g, g.body, Type::buf(f.type(ps[i]).elem, true));
       adjbufs.push_back(b);
       if (mode != ReverseMode::vjp || !f.type(ps[i]).writable) {  // overwritten, not accumulated into
         const Type i64 = Type::scalar(Scalar::i64);
         const RegionId body = g.add_region();
-        const ValueId idx = g.add(Op::Param, i64, {}, 0);
-        g.regions[body].params.push_back(idx);
+        const ValueId idx = add_param(g, body, i64);
         const ValueId z = add(Op::Const, Type::scalar(f.type(ps[i]).elem), {}, encode_const(f.type(ps[i]).elem, 0.0),
                               {}, body);
         add(Op::Store, {}, {b, idx, z}, 0, {}, body);

@@ -63,6 +63,13 @@ inline bool is_float_buffer(Type t) {
   return t.kind == TypeKind::buf && (t.elem == Scalar::f32 || t.elem == Scalar::f64);
 }
 
+// Appends a parameter of type t to region r of g.
+inline ValueId add_param(Function& g, RegionId r, Type t) {
+  ValueId p = g.add(Op::Param, t, {}, static_cast<int64_t>(g.regions[r].params.size()));
+  g.regions[r].params.push_back(p);
+  return p;
+}
+
 struct Sweeps {
   size_t fwd = 0, rev = 0;
 };
@@ -214,11 +221,7 @@ class Sweep {
     return v;
   }
   ValueId constant(Type t, double x) { return emit(Op::Const, t, {}, encode_const(t.elem, x)); }
-  ValueId param(RegionId r, Type t) {
-    ValueId p = g_.add(Op::Param, t, {}, static_cast<int64_t>(g_.regions[r].params.size()));
-    g_.regions[r].params.push_back(p);
-    return p;
-  }
+  ValueId param(RegionId r, Type t) { return add_param(g_, r, t); }
   ValueId get(ValueId tuple, size_t k, Type t) { return emit(Op::Get, t, {tuple}, static_cast<int64_t>(k)); }
 
   // --- the forward sweep (reverse_forward.cpp) --------------------------------
