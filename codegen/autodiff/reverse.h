@@ -30,7 +30,7 @@ enum class ReverseMode {
 ///
 /// Each function of the call graph becomes a forward sweep (the primal,
 /// pushing what the reverse sweep needs onto tape `level`, one above any
-/// tape m already uses) and a reverse sweep (popping it); see reverse.cpp.
+/// tape m already uses) and a reverse sweep (popping it); see sweep.h.
 /// With checkpoint_every = K > 0, a while_ loop that writes nothing (no
 /// store, no call that may write) keeps a snapshot of its carried values
 /// every K iterations instead of taping each one, and the reverse sweep
@@ -40,7 +40,7 @@ enum class ReverseMode {
 /// Throws kiln::StagingError for a `wrt` entry that is not differentiable,
 /// and for grad of a function whose result is not one floating-point value.
 /// With `parallel`, a parallel_for with step 1 and a body without loops,
-/// calls or tape ops stays parallel in both sweeps (reverse.cpp, Slots);
+/// calls or tape ops stays parallel in both sweeps (sweep.h, Slots);
 /// otherwise it becomes a sequential loop.
 ir::Module reverse(const ir::Module& m, const std::vector<size_t>& wrt, ReverseMode mode, int64_t checkpoint_every = 0,
                    bool parallel = true);
