@@ -8,10 +8,12 @@
 #include "backends/kernel.h"
 #include "backends/interp/interpreter.h"
 #include "codegen/ir/scalar_ops.h"
+#include "cuda_tools.h"
 
 #include <catch2/catch.hpp>
 
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 
@@ -46,7 +48,7 @@ std::string error_message(F&& fn) {
 /// only).
 class DifferentialKernel final : public detail::Kernel {
  public:
-  explicit DifferentialKernel(ir::Module m) : m_(std::move(m)), interp_(interp::make_kernel(m_)) {}
+  explicit DifferentialKernel(ir::Module m) : m_(std::move(m)), interp_(interp::make_kernel(m_)) { check_cuda_source(); }
 
   void call(const detail::Slot* args, size_t nargs, detail::Slot* results, size_t nresults) const override {
     const ir::Function& f = m_.functions.at(0);
@@ -106,6 +108,22 @@ class DifferentialKernel final : public detail::Kernel {
     const char* only = std::getenv("KILN_TEST_BACKENDS");
     return !only || std::string(only) != "interp";
   }
+  // Every program the tests run must also be valid CUDA: the emitter's
+  // source compiles with NVRTC and ptxas accepts the PTX (tests/cuda_tools.h).
+  // Without the toolkit each test process says once that it did not check.
+  void check_cuda_source() const {
+    static const bool tools = [] {
+      std::string why;
+      if (cuda_tools(&why)) return true;
+      std::printf("kiln tests: the CUDA source of these programs is not checked: %s\n", why.c_str());
+      return false;
+    }();
+    if (!tools || !enabled()) return;
+    const CudaCheck c = check_cuda(m_);
+    INFO("the CUDA emitter on @" << m_.functions.at(0).name << "\n" << ir::print(m_) << c.failure);
+    CHECK(c.failure.empty());
+  }
+
   static bool same(ir::Scalar s, const detail::Slot& a, const detail::Slot& b) {
     switch (s) {
       case ir::Scalar::f32: return std::isnan(a.f32) ? std::isnan(b.f32) : std::memcmp(&a.f32, &b.f32, 4) == 0;

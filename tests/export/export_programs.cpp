@@ -6,6 +6,8 @@
 //
 //   kiln_export_programs OUT_DIR
 //
+// Each program is also exported as CUDA (<name>.cu, export.nvcc).
+//
 // Each program is exported twice: after the default pipeline as <name>.cpp,
 // and unoptimised ({.optimize = false}: calls not inlined, no folding) as
 // <name>_O0.cpp, so the emitter sees both shapes of the IR. Both must give
@@ -287,6 +289,9 @@ void export_both(const std::filesystem::path& dir, const kiln::Staged<Sig>& opti
   const kiln::Options o0 = {.optimize = false};
   kiln::export_source(plain, dir / (plain.name() + ".cpp"), kiln::Target::cpp, o0);
   kiln::export_header(plain, dir / (plain.name() + ".h"), o0);
+  // The CUDA export of both (export.nvcc compiles them with nvcc).
+  kiln::export_source(optimised, dir / (optimised.name() + ".cu"), kiln::Target::cuda);
+  kiln::export_source(plain, dir / (plain.name() + ".cu"), kiln::Target::cuda, o0);
   names.push_back(optimised.name());
   names.push_back(plain.name());
 }

@@ -4,6 +4,8 @@
 
 #include "isolate.h"
 
+#include "cuda_tools.h"
+
 #include <kiln/error.h>
 #include <kiln/ir/printer.h>
 
@@ -177,12 +179,29 @@ Report check_program(const Program& p, const Progress& progress) {
       if (!diff.empty()) return failure(r, Verdict::mismatch, step, diff);
     }
   }
+  if (p.cuda) {
+    // The CUDA emitter on both shapes of the IR: NVRTC and ptxas must accept
+    // the source (running it needs a GPU).
+    for (int vi : {0, 1}) {
+      step = {vi, "cuda", "nvrtc+ptxas"};
+      progress(step);
+      test::CudaCheck c;
+      try {
+        c = test::check_cuda(vi == 0 ? ref : build_variant(raw, variants[1]));
+      } catch (const std::exception& e) {
+        return failure(r, Verdict::run_error, step, describe(e));
+      }
+      if (!c.failure.empty()) return failure(r, Verdict::run_error, step, c.failure);
+      r.cuda_grid = r.cuda_grid || c.grid;
+    }
+  }
   if (p.jvp) {
     Report j = check_jvp(ref, p.seed, p.backends, progress);
     if (j.verdict != Verdict::pass || !p.grad) {
       j.nodes = r.nodes;
       j.optimised_nodes = r.optimised_nodes;
       j.tally = std::move(r.tally);
+      j.cuda_grid = r.cuda_grid;
       return j;
     }
   }
@@ -191,6 +210,7 @@ Report check_program(const Program& p, const Progress& progress) {
     g.nodes = r.nodes;
     g.optimised_nodes = r.optimised_nodes;
     g.tally = std::move(r.tally);
+    g.cuda_grid = r.cuda_grid;
     return g;
   }
   return r;

@@ -50,6 +50,8 @@ struct Report {
   // check_grad: whether reverse mode was compared with forward mode (the
   // derivative was finite) and with central differences (smooth there).
   int grad_vs_jvp = 0, grad_vs_difference = 0;
+  // cuda: whether the program has a grid launch (a top-level parallel_for).
+  bool cuda_grid = false;
 };
 
 /// One program to check.
@@ -61,6 +63,7 @@ struct Program {
   bool dump = false;  // print the promoted and the fully optimised module
   bool jvp = false;   // also check the program's jvp (check_jvp)
   bool grad = false;  // also check the program's reverse mode (check_grad)
+  bool cuda = false;  // also emit CUDA (unoptimised and optimised): NVRTC and ptxas must accept it
 };
 
 /// Checks a program in this process; `progress` hears each step first.

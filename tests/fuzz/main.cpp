@@ -13,6 +13,8 @@
 #include "minimize.h"
 #include "variants.h"
 
+#include "cuda_tools.h"
+
 #include <kiln/ir/printer.h>
 
 #include "codegen/passes/pipeline.h"
@@ -37,7 +39,7 @@ struct Cli {
   int size = Knobs{}.size;
   bool keep_going = false, verbose = false, inject = false, require_coverage = false, fork = true, dump = false,
        jvp = false,
-       grad = false;
+       grad = false, cuda = false;
   double timeout = 30, minimize_time = 60;
 };
 
@@ -45,6 +47,7 @@ constexpr const char* usage =
     "usage: kiln-fuzz [--seed S] [--count N] [--backends interp|llvm|cxx|cuda,...|all] [--size K]\n"
     "                 [--keep-going] [--verbose] [--inject-bug] [--require-coverage]\n"
     "                 [--timeout SECONDS] [--minimize-time SECONDS] [--no-fork] [--dump] [--jvp] [--grad]\n"
+    "                 [--cuda]\n"
     "  Checks programs from seeds S .. S+N-1 (defaults: 1, 100) against the interpreter on the\n"
     "  unoptimised module; exits non-zero on any mismatch or error.\n"
     "  --size K            rough size of each program in IR nodes (default 400)\n"
@@ -60,7 +63,10 @@ constexpr const char* usage =
     "                      the interpreter on the unoptimised jvp\n"
     "  --grad              also check reverse mode (every floating-point parameter): every backend\n"
     "                      agrees with the interpreter on the vjp, reverse agrees with forward mode\n"
-    "                      along a random direction, and both with central differences where smooth\n";
+    "                      along a random direction, and both with central differences where smooth\n"
+    "  --cuda              also emit each program as CUDA (unoptimised and optimised; parallel_for_\n"
+    "                      made likelier): NVRTC must compile it to PTX for sm_90 and ptxas accept\n"
+    "                      the PTX (no GPU needed; --backends cuda runs it on a GPU)\n";
 
 [[noreturn]] void usage_error(const std::string& what) {
   std::cerr << "kiln-fuzz: " << what << "\n" << usage;
@@ -100,6 +106,7 @@ Cli parse(int argc, char** argv) {
     else if (a == "--dump") cli.dump = true;
     else if (a == "--jvp") cli.jvp = true;
     else if (a == "--grad") cli.grad = true;
+    else if (a == "--cuda") cli.cuda = true;
     else if (a == "--help" || a == "-h") {
       std::cout << usage;
       std::exit(0);
@@ -247,8 +254,13 @@ int main(int argc, char** argv) {
   } catch (const std::invalid_argument& e) {
     usage_error(e.what());
   }
+  if (std::string why; cli.cuda && !kiln::test::cuda_tools(&why)) {
+    std::printf("kiln-fuzz: --cuda skipped, the CUDA toolchain is missing: %s\n", why.c_str());
+    return 77;  // ctest's SKIP_RETURN_CODE: skipped, not passed
+  }
   Knobs knobs;
   knobs.size = cli.size;
+  if (cli.cuda) knobs.w_parallel = 8;  // most programs get grid launches
   std::string names;
   for (const Backend* b : backends) names += (names.empty() ? "" : ",") + std::string(b->name);
   std::printf("kiln-fuzz: seeds %llu..%llu, backends %s, size %d%s\n", static_cast<unsigned long long>(cli.seed),
@@ -258,10 +270,10 @@ int main(int argc, char** argv) {
   std::vector<uint64_t> tally(kiln::ir::all_ops().size(), 0);
   int passed = 0, failed = 0, skipped = 0;
   size_t nodes = 0, optimised = 0;
-  int grad_vs_jvp = 0, grad_vs_difference = 0;
+  int grad_vs_jvp = 0, grad_vs_difference = 0, cuda_grid = 0;
   const auto start = Clock::now();
   for (int i = 0; i < cli.count; ++i) {
-    const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject, backends, cli.dump, cli.jvp, cli.grad};
+    const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject, backends, cli.dump, cli.jvp, cli.grad, cli.cuda};
     const auto t0 = Clock::now();
     const Report r = isolated([&](const Progress& progress) { return check_program(p, progress); }, cli.timeout, cli.fork);
     if (r.tally.size() == tally.size())
@@ -270,6 +282,7 @@ int main(int argc, char** argv) {
     optimised += r.optimised_nodes;
     grad_vs_jvp += r.grad_vs_jvp;
     grad_vs_difference += r.grad_vs_difference;
+    cuda_grid += r.cuda_grid;
     if (cli.verbose)
       std::printf("seed %llu: %s (%zu nodes, %zu after all passes, %.0f ms)\n", static_cast<unsigned long long>(p.seed),
                   to_string(r.verdict), r.nodes, r.optimised_nodes, 1000 * seconds_since(t0));
@@ -291,6 +304,7 @@ int main(int argc, char** argv) {
   bool coverage_ok = true;
   if (cli.require_coverage) coverage_ok = print_coverage(tally);
   std::printf("%d passed, %d failed\n", passed, failed);
+  if (cli.cuda) std::printf("CUDA: NVRTC and ptxas accepted %d programs, %d of them with grid launches\n", passed, cuda_grid);
   if (cli.grad)
     std::printf("reverse mode compared with forward mode on %d programs (finite derivative), with central "
                 "differences on %d (smooth there)\n",
