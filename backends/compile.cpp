@@ -4,6 +4,9 @@
 
 #include "../codegen/passes/pipeline.h"
 #include "cxx/cxx_backend.h"
+#if KILN_HAVE_CUDA
+#include "cuda/cuda_backend.h"
+#endif
 #if KILN_HAVE_LLVM
 #include "llvm/llvm_backend.h"
 #endif
@@ -49,17 +52,27 @@ KernelFactory kernel_factory(Backend b) {
       return nullptr;
 #endif
     case Backend::cuda:
+#if KILN_HAVE_CUDA
+      return static_cast<KernelFactory>(&cuda::make_kernel);
+#else
       return nullptr;
+#endif
   }
   return nullptr;
 }
 
-std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& opts) {
-  KernelFactory make = kernel_factory(opts.backend);
+std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& given) {
+  KernelFactory make = kernel_factory(given.backend);
   if (!make)
-    throw CompileError(std::string("the ") + backend_name(opts.backend) +
+    throw CompileError(std::string("the ") + backend_name(given.backend) +
                        " backend is not part of this kiln build: use Backend::interp or Backend::cxx, or rebuild kiln "
-                       "with it enabled (Backend::llvm needs Debian's llvm-19-dev)");
+                       "with it enabled (Backend::llvm needs Debian's llvm-19-dev, Backend::cuda the CUDA toolkit)");
+  Options opts = given;
+#if KILN_HAVE_CUDA
+  // The architecture "" stands for comes from the environment or the
+  // device: kernels are remembered under the one it resolves to.
+  if (opts.backend == Backend::cuda) opts.cuda_arch = cuda::target_arch(opts);
+#endif
   // Backend::cxx is not remembered: its compiler and flags may come from
   // the environment, which can change between compiles.
   const bool remember = opts.backend != Backend::cxx;

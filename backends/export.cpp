@@ -2,7 +2,12 @@
 #include <kiln/export.h>
 
 #include "../codegen/emit/cpp.h"
+#include "../codegen/emit/cuda.h"
 #include "../codegen/passes/passes.h"
+
+#if KILN_HAVE_CUDA
+#include "cuda/nvrtc.h"
+#endif
 
 #include <fstream>
 
@@ -24,10 +29,24 @@ std::string export_text(const std::shared_ptr<StagedState>& s, kiln::Target t, c
     case kiln::Target::cpp:
       return emit::emit_cpp(export_module(s, opts));
     case kiln::Target::cuda:
+      return emit::emit_cuda(export_module(s, opts), {.host_launcher = true}).source;
     case kiln::Target::ptx:
-      break;
+#if KILN_HAVE_CUDA
+    {
+      const ir::Module m = export_module(s, opts);
+      // Not the default Backend::cuda resolves (environment, device): an
+      // exported file is the same wherever it is written.
+      const std::string arch = opts.cuda_arch.empty() ? "sm_90" : opts.cuda_arch;
+      return cuda::compile_cuda(emit::emit_cuda(m).source, "@" + m.functions.at(0).name,
+                                {.arch = arch, .fast_math = opts.fast_math})
+          .ptx;
+    }
+#else
+      throw CompileError("exporting PTX needs NVRTC, and this kiln was built without the CUDA toolkit: export "
+                         "Target::cuda and compile it with nvcc, or rebuild kiln where CMake finds the toolkit");
+#endif
   }
-  throw CompileError("exporting CUDA or PTX is not part of this kiln build yet: export Target::cpp");
+  throw InternalError("export_text: unknown target");
 }
 
 std::string export_header_text(const std::shared_ptr<StagedState>& s, const Options& opts) {

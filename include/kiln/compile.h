@@ -22,7 +22,7 @@ enum class Backend {
   interp,  ///< the reference interpreter: exact, bounds-checked, slow (the oracle)
   llvm,    ///< LLVM ORC JIT
   cxx,     ///< C++ source compiled by the system compiler
-  cuda,    ///< CUDA via NVRTC
+  cuda,    ///< the GPU: CUDA C++ compiled by NVRTC to PTX, run through the driver (kiln/cuda.h)
 };
 
 /// The optimisation passes, each on by default and each switchable off
@@ -67,6 +67,11 @@ struct Options {
   /// "-O3 -march=native"); -std=c++17 -shared -fPIC -ffp-contract=off are
   /// always added.
   std::string cxx_flags = {};
+  /// Backend::cuda: the GPU architecture PTX is compiled for, "sm_XY"
+  /// ("" -> $KILN_CUDA_ARCH, else the CUDA device's own, else "sm_90"). A
+  /// call on a device that cannot run that PTX compiles the program again
+  /// for the device's architecture.
+  std::string cuda_arch = {};
   bool operator==(const Options&) const = default;
 };
 
@@ -140,7 +145,9 @@ class Compiled<R(Args...)> {
 };
 
 /// True when backend b is built into this kiln (Backend::llvm needs LLVM 19
-/// when kiln is built; Backend::cxx needs a C++ compiler when it runs).
+/// when kiln is built; Backend::cxx needs a C++ compiler when it runs;
+/// Backend::cuda needs the CUDA toolkit when kiln is built and NVRTC when
+/// it compiles, and its calls need a GPU: kiln::cuda_device_available()).
 bool available(Backend b);
 
 /// Optimises and compiles a staged function for a backend.

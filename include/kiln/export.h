@@ -13,6 +13,13 @@
 // Integer division by zero and a zero loop step throw std::domain_error;
 // buffers are not bounds-checked. Build with -ffp-contract=off (GCC's
 // -std=c++17 implies it) for results bit-identical to kiln's interpreter.
+//
+// Target::cuda writes the CUDA C++ that Backend::cuda runs, with an
+// extern "C" host launcher named after the function that takes the same
+// parameters as the C++ export, with buffers as *device* pointers (CUDA
+// runtime API; nvcc -c builds it; errors abort with a message). Target::ptx
+// writes the PTX NVRTC makes of the kernels, for Options::cuda_arch
+// ("" -> sm_90), to load with cuModuleLoadData; it needs NVRTC at run time.
 #pragma once
 
 #include <kiln/compile.h>
@@ -25,8 +32,8 @@ namespace kiln {
 /// What export_source writes.
 enum class Target {
   cpp,   ///< a standalone C++17 source file
-  cuda,  ///< a CUDA source file (not in this kiln yet: throws kiln::CompileError)
-  ptx,   ///< PTX from NVRTC (not in this kiln yet: throws kiln::CompileError)
+  cuda,  ///< a CUDA C++ source file with a host launcher (nvcc compiles it)
+  ptx,   ///< PTX from NVRTC for Options::cuda_arch (needs the CUDA toolkit: else kiln::CompileError)
 };
 
 namespace detail {

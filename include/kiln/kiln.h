@@ -11,6 +11,7 @@
 #include <kiln/autodiff.h>
 #include <kiln/compile.h>
 #include <kiln/control.h>
+#include <kiln/cuda.h>
 #include <kiln/error.h>
 #include <kiln/export.h>
 #include <kiln/rep.h>

@@ -155,8 +155,14 @@ TEST_CASE("calling a declared but undefined staged function is a StagingError", 
 
 TEST_CASE("asking for a backend that is not built is a CompileError", "[errors]") {
   auto f = kiln::stage("id", [](Rep<int32_t> x) { return x; });
-  auto msg = kiln::test::error_message<kiln::CompileError>([&] { kiln::compile(f, {.backend = kiln::Backend::cuda}); });
-  CHECK_THAT(msg, Contains("cuda") && Contains("Backend::interp"));
+  bool checked = false;
+  for (auto [b, name] : {std::pair{kiln::Backend::llvm, "llvm"}, std::pair{kiln::Backend::cuda, "cuda"}}) {
+    if (kiln::available(b)) continue;
+    auto msg = kiln::test::error_message<kiln::CompileError>([&] { kiln::compile(f, {.backend = b}); });
+    CHECK_THAT(msg, Contains(name) && Contains("Backend::interp"));
+    checked = true;
+  }
+  if (!checked) WARN("SKIPPED: every backend is built into this kiln");
 }
 
 TEST_CASE("a moved-from Rep is empty and using it says so", "[errors]") {

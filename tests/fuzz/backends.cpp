@@ -46,8 +46,11 @@ std::vector<const Backend*> select_backends(std::string_view spec) {
     for (const Backend& b : backend_table()) known += (known.empty() ? "" : ", ") + std::string(b.name);
     if (!found) throw std::invalid_argument("unknown backend '" + std::string(name) + "' (known: " + known + ", all)");
     if (!found->available())
-      throw std::invalid_argument("backend '" + std::string(name) +
-                                  "' is not built into this kiln; use --backends all for the available ones");
+      throw std::invalid_argument("backend '" + std::string(name) + "' " +
+                                  (found->id == kiln::Backend::cuda && detail::kernel_factory(found->id)
+                                       ? "has no device (" + kiln::cuda_status() + ")"
+                                       : std::string("is not built into this kiln")) +
+                                  "; use --backends all for the available ones");
     add(found);
   }
   if (out.empty()) throw std::invalid_argument("--backends names no backend");

@@ -1,9 +1,11 @@
 // The backends the differential tester runs programs on: one row per
 // backend kiln knows of. A backend that is not built into this kiln has no
-// factory; asking for it is a usage error.
+// factory, and cuda without a device cannot run; asking for either is a
+// usage error.
 #pragma once
 
 #include <kiln/compile.h>
+#include <kiln/cuda.h>
 #include <kiln/ir/ir.h>
 
 #include "backends/kernel.h"
@@ -19,7 +21,10 @@ namespace kiln::fuzz {
 struct Backend {
   std::string_view name;
   kiln::Backend id;
-  bool available() const { return detail::kernel_factory(id) != nullptr; }
+  /// Built, and for cuda a device to run on (kiln::cuda_status() says why not).
+  bool available() const {
+    return detail::kernel_factory(id) != nullptr && (id != kiln::Backend::cuda || kiln::cuda_device_available());
+  }
   std::shared_ptr<detail::Kernel> make(ir::Module m) const { return detail::kernel_factory(id)(std::move(m), Options{}); }
 };
 
