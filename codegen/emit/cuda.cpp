@@ -459,11 +459,15 @@ std::string host_launcher(const Dialect& d, const Module& m, const CudaModule& c
   const Function& f = m.functions[0];
   Namer scope(&globals);
   const SignatureNames sig = name_signature(f, scope);
+  // Locals avoid the parameters' names.
+  const std::string si = scope.take("slots_i"), sf = scope.take("slots_f"), zero = scope.take("zero"),
+                    grid = scope.take("grid"), block = scope.take("block"), flag = scope.take("flag"),
+                    message = scope.take("message"), ri = scope.take("ri"), rf = scope.take("rf");
   std::string args;
   for (size_t i = 0; i < sig.params.size(); ++i)
     args += sig.params[i] + (sig.sizes[i].empty() ? "" : ", " + sig.sizes[i]) + ", ";
   const std::string ni = std::to_string(cm.int_slots), nf = std::to_string(cm.float_slots);
-  args += "slots_i, " + ni + ", slots_f, " + nf;
+  args += si + ", " + ni + ", " + sf + ", " + nf;
   std::string out =
       "\n// The host launcher (CUDA runtime API): buffers are device pointers.\n"
       "namespace {\n"
@@ -474,18 +478,18 @@ std::string host_launcher(const Dialect& d, const Module& m, const CudaModule& c
       "}\n"
       "}  // namespace\n\n"
       "extern \"C\" " + return_type(d, f) + " " + name + "(" + parameter_list(d, f, sig) + ") {\n"
-      "  int64_t* slots_i = nullptr;\n"
-      "  double* slots_f = nullptr;\n"
-      "  kiln_check(cudaMalloc(&slots_i, " + ni + " * sizeof(int64_t)), \"cudaMalloc\");\n"
-      "  kiln_check(cudaMalloc(&slots_f, " + nf + " * sizeof(double)), \"cudaMalloc\");\n"
-      "  const unsigned int zero = 0;\n"
-      "  kiln_check(cudaMemcpyToSymbol(kiln_error_flag, &zero, sizeof zero), \"cudaMemcpyToSymbol\");\n";
+      "  int64_t* " + si + " = nullptr;\n"
+      "  double* " + sf + " = nullptr;\n"
+      "  kiln_check(cudaMalloc(&" + si + ", " + ni + " * sizeof(int64_t)), \"cudaMalloc\");\n"
+      "  kiln_check(cudaMalloc(&" + sf + ", " + nf + " * sizeof(double)), \"cudaMalloc\");\n"
+      "  const unsigned int " + zero + " = 0;\n"
+      "  kiln_check(cudaMemcpyToSymbol(kiln_error_flag, &" + zero + ", sizeof " + zero + "), \"cudaMemcpyToSymbol\");\n";
   for (size_t s = 0; s < cm.launches.size(); ++s) {
     if (cm.launches[s].grid) {
       out += "  {\n"
-             "    int grid = 0, block = 0;\n"
-             "    kiln_check(cudaOccupancyMaxPotentialBlockSize(&grid, &block, " + kernels[s] + "), \"occupancy\");\n"
-             "    " + kernels[s] + "<<<grid, block>>>(" + args + ");\n"
+             "    int " + grid + " = 0, " + block + " = 0;\n"
+             "    kiln_check(cudaOccupancyMaxPotentialBlockSize(&" + grid + ", &" + block + ", " + kernels[s] + "), \"occupancy\");\n"
+             "    " + kernels[s] + "<<<" + grid + ", " + block + ">>>(" + args + ");\n"
              "  }\n";
     } else {
       out += "  " + kernels[s] + "<<<1, 1>>>(" + args + ");\n";
@@ -494,23 +498,23 @@ std::string host_launcher(const Dialect& d, const Module& m, const CudaModule& c
   }
   out +=
       "  kiln_check(cudaDeviceSynchronize(), \"running " + name + "\");\n"
-      "  unsigned int flag = 0;\n"
-      "  kiln_check(cudaMemcpyFromSymbol(&flag, kiln_error_flag, sizeof flag), \"cudaMemcpyFromSymbol\");\n"
-      "  if (flag != 0) {\n"
-      "    char message[256];\n"
-      "    kiln_check(cudaMemcpyFromSymbol(message, kiln_error_message, sizeof message), \"cudaMemcpyFromSymbol\");\n"
-      "    std::fprintf(stderr, \"kiln: %s\\n\", message);\n"
+      "  unsigned int " + flag + " = 0;\n"
+      "  kiln_check(cudaMemcpyFromSymbol(&" + flag + ", kiln_error_flag, sizeof " + flag + "), \"cudaMemcpyFromSymbol\");\n"
+      "  if (" + flag + " != 0) {\n"
+      "    char " + message + "[256];\n"
+      "    kiln_check(cudaMemcpyFromSymbol(" + message + ", kiln_error_message, sizeof " + message + "), \"cudaMemcpyFromSymbol\");\n"
+      "    std::fprintf(stderr, \"kiln: %s\\n\", " + message + ");\n"
       "    std::abort();\n"
       "  }\n"
-      "  int64_t ri[" + ni + "];\n"
-      "  double rf[" + nf + "];\n"
-      "  kiln_check(cudaMemcpy(ri, slots_i, sizeof ri, cudaMemcpyDeviceToHost), \"cudaMemcpy\");\n"
-      "  kiln_check(cudaMemcpy(rf, slots_f, sizeof rf, cudaMemcpyDeviceToHost), \"cudaMemcpy\");\n"
-      "  cudaFree(slots_i);\n"
-      "  cudaFree(slots_f);\n";
+      "  int64_t " + ri + "[" + ni + "];\n"
+      "  double " + rf + "[" + nf + "];\n"
+      "  kiln_check(cudaMemcpy(" + ri + ", " + si + ", sizeof " + ri + ", cudaMemcpyDeviceToHost), \"cudaMemcpy\");\n"
+      "  kiln_check(cudaMemcpy(" + rf + ", " + sf + ", sizeof " + rf + ", cudaMemcpyDeviceToHost), \"cudaMemcpy\");\n"
+      "  cudaFree(" + si + ");\n"
+      "  cudaFree(" + sf + ");\n";
   auto value = [&](size_t k) {
     const CudaResult& r = cm.results[k];
-    const std::string x = std::string(r.floating ? "rf[" : "ri[") + std::to_string(r.slot) + "]";
+    const std::string x = (r.floating ? rf : ri) + "[" + std::to_string(r.slot) + "]";
     return r.type == Scalar::i1 ? x + " != 0" : d.scalar_type(r.type) + "(" + x + ")";
   };
   if (cm.results.size() == 1) out += "  return " + value(0) + ";\n";
