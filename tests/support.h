@@ -181,6 +181,17 @@ inline bool check_lines(const std::string& text, const std::vector<std::string>&
   return true;
 }
 
+/// CHECK that check_lines(text, {...}) holds, showing the text and the
+/// first missing line when it does not.
+#define CHECK_LINES(text, ...)                                    \
+  do {                                                            \
+    std::string why_;                                             \
+    bool ok_ = kiln::test::check_lines(text, __VA_ARGS__, &why_); \
+    INFO(text);                                                   \
+    INFO(why_);                                                   \
+    CHECK(ok_);                                                   \
+  } while (0)
+
 /// Number of occurrences of `needle` in `text`.
 inline size_t count(const std::string& text, const std::string& needle) {
   size_t n = 0;

@@ -10,6 +10,7 @@
 #include <optional>
 #include <string>
 
+#include <sys/wait.h>
 #include <unistd.h>
 
 namespace kiln::test {
@@ -65,6 +66,18 @@ std::string stderr_of(F&& fn) {
   std::string text((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
   std::filesystem::remove(log);
   return text;
+}
+
+/// Runs `fn` in a child process that then leaves at once (_exit: no
+/// destructors, no test framework); true when `fn` returned true there.
+/// For what another process finds in a cache.
+template <class F>
+bool in_child(F&& fn) {
+  const pid_t child = fork();
+  if (child == 0) _exit(fn() ? 0 : 1);
+  int status = 0;
+  waitpid(child, &status, 0);
+  return WIFEXITED(status) && WEXITSTATUS(status) == 0;
 }
 
 }  // namespace kiln::test

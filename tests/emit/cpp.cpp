@@ -8,20 +8,10 @@
 
 using kiln::Arr;
 using kiln::Rep;
-using kiln::test::check_lines;
 
 namespace {
 
 std::string cpp(const auto& staged) { return kiln::source(staged); }
-
-#define CHECK_LINES(text, ...)                                  \
-  do {                                                          \
-    std::string why_;                                           \
-    bool ok_ = check_lines(text, __VA_ARGS__, &why_);           \
-    INFO(text);                                                 \
-    INFO(why_);                                                 \
-    CHECK(ok_);                                                 \
-  } while (0)
 
 }  // namespace
 

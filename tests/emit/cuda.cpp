@@ -8,22 +8,12 @@
 
 using kiln::Arr;
 using kiln::Rep;
-using kiln::test::check_lines;
 
 namespace {
 
 kiln::emit::CudaModule cuda(const auto& staged, kiln::emit::CudaOptions opts = {}) {
   return kiln::emit::emit_cuda(staged.module(kiln::Options{}), opts);
 }
-
-#define CHECK_LINES(text, ...)                        \
-  do {                                                \
-    std::string why_;                                 \
-    bool ok_ = check_lines(text, __VA_ARGS__, &why_); \
-    INFO(text);                                       \
-    INFO(why_);                                       \
-    CHECK(ok_);                                       \
-  } while (0)
 
 }  // namespace
 

@@ -60,15 +60,10 @@ TEST_CASE("cuda backend: compile() makes PTX without a device; a call says there
 TEST_CASE("cuda backend: PTX is made once per process and found on disk by another", "[cuda][cache]") {
   FreshCache cache;
   const int64_t salt = 1000 + getpid();
-  pid_t child = fork();
-  if (child == 0) {  // compiles and stores, then leaves at once
+  REQUIRE(kiln::test::in_child([&] {  // compiles and stores
     kiln::compile(unique_kernel(salt), cuda);
-    _exit(kiln::cuda::stats().compiles >= 1 ? 0 : 1);
-  }
-  int status = 0;
-  waitpid(child, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+    return kiln::cuda::stats().compiles >= 1;
+  }));
   REQUIRE(fs::exists(cache.dir / "cuda"));
   CHECK(std::distance(fs::directory_iterator(cache.dir / "cuda"), fs::directory_iterator()) == 1);
 

@@ -157,15 +157,10 @@ TEST_CASE("llvm backend: a second compile of the same program is a memory hit", 
 TEST_CASE("llvm backend: another process finds the object on disk; a corrupt entry is rebuilt", "[llvm][cache]") {
   FreshCache cache;
   const int64_t salt = 2000 + getpid();
-  pid_t child = fork();
-  if (child == 0) {  // compiles and stores, then leaves at once
+  REQUIRE(kiln::test::in_child([&] {  // compiles and stores
     kiln::compile(unique_kernel(salt), llvm);
-    _exit(kiln::llvm_backend::stats().compiles >= 1 ? 0 : 1);
-  }
-  int status = 0;
-  waitpid(child, &status, 0);
-  REQUIRE(WIFEXITED(status));
-  REQUIRE(WEXITSTATUS(status) == 0);
+    return kiln::llvm_backend::stats().compiles >= 1;
+  }));
 
   const auto s0 = kiln::llvm_backend::stats();
   auto run = kiln::compile(unique_kernel(salt), llvm);
@@ -182,18 +177,14 @@ TEST_CASE("llvm backend: another process finds the object on disk; a corrupt ent
     file.seekp(static_cast<std::streamoff>(fs::file_size(e.path()) / 2));
     file.put('\x5a');
   }
-  child = fork();
-  if (child == 0) {
+  CHECK(kiln::test::in_child([&] {
     const auto c0 = kiln::llvm_backend::stats();
     auto again = kiln::compile(unique_kernel(salt + 1), llvm);  // new in this process: goes to disk
     std::vector<int64_t> y = {1};
     again(y);
     const auto c1 = kiln::llvm_backend::stats();
-    _exit(y[0] == 8 + salt && c1.compiles == c0.compiles + 1 ? 0 : 1);
-  }
-  waitpid(child, &status, 0);
-  CHECK(WIFEXITED(status));
-  CHECK(WEXITSTATUS(status) == 0);
+    return y[0] == 8 + salt && c1.compiles == c0.compiles + 1;
+  }));
 }
 
 TEST_CASE("llvm backend: threads compiling the same program at once share one compile", "[llvm][cache]") {
