@@ -6,6 +6,8 @@
 //   chain      sum sqrt(fma(x, x, 1)) x, 65536            grad: x
 //   stencil    sum (x[i-1] - 2 x[i] + x[i+1])^2, 65536    grad: x
 //   matmul     sum (A B)_ij^2, 64x64x64                   grad: A and B
+//              (also against two hand-written C++ gradients: the loop
+//              nest's reverse, and dA = G B^T, dB = A^T G as two matmuls)
 //   recurrence s <- sin(s) a + 0.1 x, 1000 steps (for_)   grad: x and a
 //   mandel     z <- z^2 + c while |z|^2 < 4, at most 64,  grad: the scale of c
 //              on a 64x64 grid, loss sum |z|^2 (while_)
@@ -48,6 +50,9 @@ struct Case {
   std::string name, what;
   std::function<void()> primal, grad;
   std::string ir;  // the optimised gradient, for the tape count
+  // Hand-written C++ gradients of the same function (name, call), timed in
+  // the same alternation as a baseline for kiln's.
+  std::vector<std::pair<std::string, std::function<void()>>> hand = {};
 };
 
 // The tape memory one gradient call leaves on a fresh thread (the tape's
@@ -164,8 +169,49 @@ Case stencil_case() {
   }, false);
 }
 
+// The matmul's gradient written by hand, two ways: the reverse of the
+// scalar loop nest as reverse mode derives it (the baseline for kiln's code),
+// and as a person writes it, G = 2AB, dA = G B^T, dB = A^T G (two matmuls in
+// cache-friendly loop orders: what a tensor-level rule gives, issue 8).
+__attribute__((noipa)) void matmul_grad_loops(const double* a, const double* b, double* ga, double* gb, double* tape) {
+  const int64_t m = kM;
+  for (int64_t i = 0; i < m * m; ++i) ga[i] = gb[i] = 0;
+  for (int64_t i = 0; i < m; ++i)
+    for (int64_t j = 0; j < m; ++j) {
+      double acc = 0;
+      for (int64_t k = 0; k < m; ++k) acc += a[i * m + k] * b[k * m + j];
+      tape[i * m + j] = acc;
+    }
+  for (int64_t i = m - 1; i >= 0; --i)
+    for (int64_t j = m - 1; j >= 0; --j) {
+      const double g = tape[i * m + j] + tape[i * m + j];
+      for (int64_t k = m - 1; k >= 0; --k) {
+        ga[i * m + k] += g * b[k * m + j];
+        gb[k * m + j] += g * a[i * m + k];
+      }
+    }
+}
+
+__attribute__((noipa)) void matmul_grad_matmuls(const double* a, const double* b, double* ga, double* gb, double* g) {
+  const int64_t m = kM;
+  for (int64_t i = 0; i < m * m; ++i) g[i] = ga[i] = gb[i] = 0;
+  for (int64_t i = 0; i < m; ++i)  // G = 2 A B, i-k-j
+    for (int64_t k = 0; k < m; ++k)
+      for (int64_t j = 0; j < m; ++j) g[i * m + j] += a[i * m + k] * b[k * m + j];
+  for (int64_t i = 0; i < m * m; ++i) g[i] += g[i];
+  for (int64_t i = 0; i < m; ++i)  // dA = G B^T: rows of G against rows of B
+    for (int64_t k = 0; k < m; ++k) {
+      double s = 0;
+      for (int64_t j = 0; j < m; ++j) s += g[i * m + j] * b[k * m + j];
+      ga[i * m + k] = s;
+    }
+  for (int64_t k = 0; k < m; ++k)  // dB = A^T G, k-i-j
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < m; ++j) gb[k * m + j] += a[i * m + k] * g[i * m + j];
+}
+
 Case matmul_case() {
-  return buffer_case("matmul", "sum (A B)_ij^2, 64x64x64", static_cast<size_t>(kM * kM), [](auto a, auto b) {
+  Case c = buffer_case("matmul", "sum (A B)_ij^2, 64x64x64", static_cast<size_t>(kM * kM), [](auto a, auto b) {
     Rep<double> s = 0.0;
     kiln::for_(0, kM, [&](Rep<int64_t> i) {
       kiln::for_(0, kM, [&](Rep<int64_t> j) {
@@ -176,6 +222,35 @@ Case matmul_case() {
     });
     return s;
   }, true);
+  const size_t n = static_cast<size_t>(kM * kM);
+  auto a = std::make_shared<std::vector<double>>(values<double>(n, 11));
+  auto b = std::make_shared<std::vector<double>>(values<double>(n, 12));
+  auto ga = std::make_shared<std::vector<double>>(n), gb = std::make_shared<std::vector<double>>(n);
+  auto scratch = std::make_shared<std::vector<double>>(n);
+  // The loop-nest reverse sums in kiln's order: the same bits as kiln's.
+  auto kiln_grad = kiln::compile(kiln::grad(kiln::stage("matmul_check", [](Arr<const double> x, Arr<const double> y) {
+    Rep<double> s = 0.0;
+    kiln::for_(0, kM, [&](Rep<int64_t> i) {
+      kiln::for_(0, kM, [&](Rep<int64_t> j) {
+        Rep<double> acc = 0.0;
+        kiln::for_(0, kM, [&](Rep<int64_t> k) { acc += x[i * kM + k] * y[k * kM + j]; });
+        s += acc * acc;
+      });
+    });
+    return s;
+  })), kLlvm);
+  std::vector<double> ka(n), kb(n);
+  kiln_grad(*a, *b, ka, kb);
+  matmul_grad_loops(a->data(), b->data(), ga->data(), gb->data(), scratch->data());
+  same_buffers("matmul (hand-written loops)", ka, *ga);
+  same_buffers("matmul (hand-written loops)", kb, *gb);
+  matmul_grad_matmuls(a->data(), b->data(), ga->data(), gb->data(), scratch->data());
+  for (size_t i = 0; i < n; ++i)  // another summation order: close, not the same bits
+    if (std::abs((*ga)[i] - ka[i]) > 1e-9 * (1 + std::abs(ka[i])) || std::abs((*gb)[i] - kb[i]) > 1e-9 * (1 + std::abs(kb[i])))
+      die("matmul: the hand-written gradient as two matmuls differs from kiln's at element " + std::to_string(i));
+  c.hand.emplace_back("hand loops", [=] { matmul_grad_loops(a->data(), b->data(), ga->data(), gb->data(), scratch->data()); });
+  c.hand.emplace_back("hand matmuls", [=] { matmul_grad_matmuls(a->data(), b->data(), ga->data(), gb->data(), scratch->data()); });
+  return c;
 }
 
 Case recurrence_case() {
@@ -294,13 +369,24 @@ void print_summary(const std::vector<Case>& cases) {
   std::printf("| kernel | primal ms | grad ms | grad / primal | tape |\n|---|---|---|---|---|\n");
   std::vector<std::string> results;
   for (const Case& c : cases) {
-    auto [p, g] = median_pair(kReps, c.primal, c.grad, kTarget);
+    std::vector<std::function<void()>> fs = {c.primal, c.grad};
+    for (const auto& h : c.hand) fs.push_back(h.second);
+    const std::vector<double> t = median_each(kReps, fs, kTarget);
+    const double p = t[0], g = t[1];
     std::printf("| %s (%s) | %.4f | %.4f | %.2f | %s |\n", c.name.c_str(), c.what.c_str(), p * 1e3, g * 1e3, g / p,
                 c.ir.c_str());
     char buf[256];
     std::snprintf(buf, sizeof buf, "RESULT grad_%s primal_ms=%.4f grad_ms=%.4f ratio=%.3f", c.name.c_str(), p * 1e3,
                   g * 1e3, g / p);
     results.push_back(buf);
+    for (size_t k = 0; k < c.hand.size(); ++k) {
+      std::string label = c.hand[k].first;
+      for (char& ch : label) ch = ch == ' ' ? '_' : ch;
+      std::snprintf(buf, sizeof buf, "RESULT grad_%s_vs_%s %s_ms=%.4f kiln_grad_over_%s=%.3f %s_over_primal=%.3f",
+                    c.name.c_str(), label.c_str(), label.c_str(), t[2 + k] * 1e3, label.c_str(), g / t[2 + k],
+                    label.c_str(), t[2 + k] / p);
+      results.push_back(buf);
+    }
   }
   std::printf("\n");
   for (const auto& r : results) std::printf("%s\n", r.c_str());
