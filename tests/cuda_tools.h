@@ -22,7 +22,20 @@ struct CudaCheck {
 
 /// Emits m (promoted and optimised) for CUDA, compiles the source with NVRTC
 /// to PTX for sm_90 and runs `ptxas -arch=sm_90` on the PTX. A failure
-/// names the step, its log, and a file keeping the source.
-CudaCheck check_cuda(const ir::Module& m);
+/// names the step, its log, and a file keeping the source. With
+/// compile = false only the emitter runs (kiln's own code).
+CudaCheck check_cuda(const ir::Module& m, bool compile = true);
+
+/// Whether this is a sanitizer build. There, NVRTC (a dlopen'd library)
+/// crashes LeakSanitizer's tracer at the exit of some test processes
+/// ("Tracer caught signal 11 ... LeakSanitizer has encountered a fatal
+/// error"), so the unit tests check only the emitter under sanitizers and
+/// leave NVRTC and ptxas to the Release tree.
+constexpr bool sanitized =
+#if defined(__SANITIZE_ADDRESS__)
+    true;
+#else
+    false;
+#endif
 
 }  // namespace kiln::test
