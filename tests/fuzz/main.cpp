@@ -304,7 +304,10 @@ int main(int argc, char** argv) {
   bool coverage_ok = true;
   if (cli.require_coverage) coverage_ok = print_coverage(tally);
   std::printf("%d passed, %d failed\n", passed, failed);
-  if (cli.cuda) std::printf("CUDA: NVRTC and ptxas accepted %d programs, %d of them with grid launches\n", passed, cuda_grid);
+  if (cli.cuda)
+    std::printf("CUDA: %s %d programs, %d of them with grid launches\n",
+                kiln::test::sanitized ? "emitted (NVRTC and ptxas do not run under sanitizers)" : "NVRTC and ptxas accepted",
+                passed, cuda_grid);
   if (cli.grad)
     std::printf("reverse mode compared with forward mode on %d programs (finite derivative), with central "
                 "differences on %d (smooth there)\n",
