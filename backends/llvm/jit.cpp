@@ -2,6 +2,7 @@
 // emission, and ORC. Kept in one file because the ORC and PassBuilder
 // headers are slow to compile.
 #include "jit.h"
+#include "lower.h"
 
 #include <kiln/error.h>
 
@@ -250,15 +251,15 @@ class Jit {
     main.addGenerator(std::move(*process));
     orc::SymbolMap runtime;
     auto& es = jit_->getExecutionSession();
-    runtime[es.intern("kiln_rt_trap")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_trap), L::JITSymbolFlags::Exported};
-    runtime[es.intern("kiln_rt_parallel_for")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_parallel_for),
+    runtime[es.intern(trap_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_trap), L::JITSymbolFlags::Exported};
+    runtime[es.intern(parallel_for_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_parallel_for),
                                                   L::JITSymbolFlags::Exported};
-    runtime[es.intern("kiln_rt_tape")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape), L::JITSymbolFlags::Exported};
-    runtime[es.intern("kiln_rt_tape_grow")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_grow),
+    runtime[es.intern(tape_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape), L::JITSymbolFlags::Exported};
+    runtime[es.intern(tape_grow_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_grow),
                                             L::JITSymbolFlags::Exported};
-    runtime[es.intern("kiln_rt_tape_reserve")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_reserve),
+    runtime[es.intern(tape_reserve_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_reserve),
                                                L::JITSymbolFlags::Exported};
-    runtime[es.intern("kiln_rt_tape_release")] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_release),
+    runtime[es.intern(tape_release_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_release),
                                                L::JITSymbolFlags::Exported};
     if (auto e = main.define(orc::absoluteSymbols(std::move(runtime))))
       throw CompileError("LLVM JIT: " + message_of(std::move(e)));

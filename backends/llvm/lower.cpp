@@ -14,8 +14,10 @@
 // Loops with a constant step of +1/-1 are plain counted loops (what the
 // vectoriser likes); other steps count iterations first, without overflow.
 // parallel_for bodies are outlined into `void(ptr ctx, i64 begin, i64 end)`
-// and handed to the runtime's thread pool.
+// and handed to the runtime's thread pool. The module-wide pieces (types,
+// runtime declarations) are in lower_module.{h,cpp}.
 #include "lower.h"
+#include "lower_module.h"
 
 #include <map>
 
@@ -37,139 +39,8 @@ namespace kiln::llvm_backend {
 namespace {
 
 using namespace kiln::ir;
+using namespace lowering;
 namespace L = ::llvm;
-
-L::Type* scalar_type(L::LLVMContext& c, Scalar s) {
-  switch (s) {
-    case Scalar::i1: return L::Type::getInt1Ty(c);
-    case Scalar::i32: return L::Type::getInt32Ty(c);
-    case Scalar::i64: return L::Type::getInt64Ty(c);
-    case Scalar::f32: return L::Type::getFloatTy(c);
-    case Scalar::f64: return L::Type::getDoubleTy(c);
-  }
-  return nullptr;
-}
-
-// How a buffer element of type s is stored in memory (bool is a byte).
-L::Type* memory_type(L::LLVMContext& c, Scalar s) {
-  return s == Scalar::i1 ? L::Type::getInt8Ty(c) : scalar_type(c, s);
-}
-
-bool is_float(Scalar s) { return s == Scalar::f32 || s == Scalar::f64; }
-
-// What the whole module shares while it is lowered.
-struct ModuleState {
-  const Module& m;
-  L::LLVMContext& ctx;
-  L::Module& lm;
-  LowerOptions opts;
-  std::vector<L::Function*> functions;
-  int outlined = 0;
-
-  L::FunctionCallee trap() {
-    auto callee = lm.getOrInsertFunction(trap_symbol, L::Type::getVoidTy(ctx), L::PointerType::get(ctx, 0));
-    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) {
-      f->setDoesNotReturn();
-      f->setDoesNotThrow();
-      f->addFnAttr(L::Attribute::Cold);
-    }
-    return callee;
-  }
-  L::FunctionCallee parallel_for() {
-    L::Type* i64 = L::Type::getInt64Ty(ctx);
-    L::Type* ptr = L::PointerType::get(ctx, 0);
-    return lm.getOrInsertFunction(parallel_for_symbol, L::Type::getVoidTy(ctx), i64, ptr, ptr);
-  }
-  // The thread's tape (backends/runtime/tape.h): {ptr data, i64 size, i64 cap}.
-  L::StructType* tape_type() {
-    L::Type* i64 = L::Type::getInt64Ty(ctx);
-    return L::StructType::get(ctx, {L::PointerType::get(ctx, 0), i64, i64});
-  }
-  L::FunctionCallee tape() {
-    L::Type* ptr = L::PointerType::get(ctx, 0);
-    auto callee = lm.getOrInsertFunction(tape_symbol, ptr, L::Type::getInt64Ty(ctx));
-    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) {
-      f->setDoesNotThrow();
-      f->setWillReturn();
-      f->setDoesNotAccessMemory();  // the address of a thread-local: the same for every call on one thread
-    }
-    return callee;
-  }
-  L::FunctionCallee tape_grow() {
-    L::Type* ptr = L::PointerType::get(ctx, 0);
-    auto callee = lm.getOrInsertFunction(tape_grow_symbol, L::Type::getVoidTy(ctx), ptr);
-    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) {
-      f->setDoesNotThrow();
-      f->addFnAttr(L::Attribute::Cold);
-    }
-    return callee;
-  }
-  L::FunctionCallee tape_block(bool reserve) {
-    L::Type* ptr = L::PointerType::get(ctx, 0);
-    auto callee = lm.getOrInsertFunction(reserve ? "kiln_rt_tape_reserve" : "kiln_rt_tape_release", ptr, ptr,
-                                         L::Type::getInt64Ty(ctx));
-    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) f->setDoesNotThrow();
-    return callee;
-  }
-  // TBAA for the tape: its header fields and its words alias nothing kiln's
-  // buffers are known not to alias, and not each other.
-  L::MDNode* tbaa(int which) {  // 0 data pointer, 1 size, 2 word
-    if (!tbaa_root) {
-      L::MDBuilder mb(ctx);
-      tbaa_root = mb.createTBAARoot("kiln tape");
-      const char* names[] = {"kiln tape data", "kiln tape size", "kiln tape word"};
-      for (int k = 0; k < 3; ++k) {
-        L::MDNode* type = mb.createTBAAScalarTypeNode(names[k], tbaa_root);
-        tbaa_tags[k] = mb.createTBAAStructTagNode(type, type, 0);
-      }
-    }
-    return tbaa_tags[which];
-  }
-  L::MDNode* tbaa_root = nullptr;
-  L::MDNode* tbaa_tags[3] = {};
-  L::FunctionCallee libm(Op op, Scalar s) {
-    const bool single = s == Scalar::f32;
-    std::string name;
-    switch (op) {
-      case Op::Exp: name = "exp"; break;
-      case Op::Log: name = "log"; break;
-      case Op::Sin: name = "sin"; break;
-      case Op::Cos: name = "cos"; break;
-      case Op::Tanh: name = "tanh"; break;
-      case Op::Pow: name = "pow"; break;
-      default: throw InternalError("LLVM lowering: no C library function for '" + std::string(info(op).spelling) + "'");
-    }
-    if (single) name += "f";
-    L::Type* t = scalar_type(ctx, s);
-    std::vector<L::Type*> params(op == Op::Pow ? 2 : 1, t);
-    auto callee = lm.getOrInsertFunction(name, L::FunctionType::get(t, params, false));
-    if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) f->setDoesNotThrow();
-    return callee;
-  }
-};
-
-// The LLVM type of an IR function: scalars as themselves, a buffer as
-// (ptr, i64 size); no result -> void, one -> itself, several -> a struct.
-L::FunctionType* function_type(L::LLVMContext& c, const Function& f) {
-  std::vector<L::Type*> params;
-  for (ValueId p : f.params()) {
-    Type t = f.type(p);
-    if (t.kind == TypeKind::buf) {
-      params.push_back(L::PointerType::get(c, 0));
-      params.push_back(L::Type::getInt64Ty(c));
-    } else {
-      params.push_back(scalar_type(c, t.elem));
-    }
-  }
-  L::Type* ret = L::Type::getVoidTy(c);
-  if (f.result_types.size() == 1) ret = scalar_type(c, f.result_types[0].elem);
-  if (f.result_types.size() > 1) {
-    std::vector<L::Type*> elems;
-    for (Type t : f.result_types) elems.push_back(scalar_type(c, t.elem));
-    ret = L::StructType::get(c, elems);
-  }
-  return L::FunctionType::get(ret, params, false);
-}
 
 // Lowers the regions of one IR function into one LLVM function (the
 // function itself, or an outlined parallel_for body).

@@ -28,6 +28,8 @@ inline constexpr const char* trap_symbol = "kiln_rt_trap";
 inline constexpr const char* parallel_for_symbol = "kiln_rt_parallel_for";
 inline constexpr const char* tape_symbol = "kiln_rt_tape";
 inline constexpr const char* tape_grow_symbol = "kiln_rt_tape_grow";
+inline constexpr const char* tape_reserve_symbol = "kiln_rt_tape_reserve";
+inline constexpr const char* tape_release_symbol = "kiln_rt_tape_release";
 /// The entry point: void kiln_call(const kiln::detail::Slot*, kiln::detail::Slot*).
 inline constexpr const char* entry_symbol = "kiln_call";
 
