@@ -210,35 +210,30 @@ __attribute__((noipa)) void matmul_grad_matmuls(const double* a, const double* b
       for (int64_t j = 0; j < m; ++j) gb[k * m + j] += a[i * m + k] * g[i * m + j];
 }
 
-Case matmul_case() {
-  Case c = buffer_case("matmul", "sum (A B)_ij^2, 64x64x64", static_cast<size_t>(kM * kM), [](auto a, auto b) {
-    Rep<double> s = 0.0;
-    kiln::for_(0, kM, [&](Rep<int64_t> i) {
-      kiln::for_(0, kM, [&](Rep<int64_t> j) {
-        Rep<double> acc = 0.0;
-        kiln::for_(0, kM, [&](Rep<int64_t> k) { acc += a[i * kM + k] * b[k * kM + j]; });
-        s += acc * acc;
-      });
+// sum (A B)_ij^2, staged.
+constexpr auto matmul_loss = [](auto a, auto b) {
+  Rep<double> s = 0.0;
+  kiln::for_(0, kM, [&](Rep<int64_t> i) {
+    kiln::for_(0, kM, [&](Rep<int64_t> j) {
+      Rep<double> acc = 0.0;
+      kiln::for_(0, kM, [&](Rep<int64_t> k) { acc += a[i * kM + k] * b[k * kM + j]; });
+      s += acc * acc;
     });
-    return s;
-  }, true);
+  });
+  return s;
+};
+
+Case matmul_case() {
+  Case c = buffer_case("matmul", "sum (A B)_ij^2, 64x64x64", static_cast<size_t>(kM * kM), matmul_loss, true);
   const size_t n = static_cast<size_t>(kM * kM);
   auto a = std::make_shared<std::vector<double>>(values<double>(n, 11));
   auto b = std::make_shared<std::vector<double>>(values<double>(n, 12));
   auto ga = std::make_shared<std::vector<double>>(n), gb = std::make_shared<std::vector<double>>(n);
   auto scratch = std::make_shared<std::vector<double>>(n);
   // The loop-nest reverse sums in kiln's order: the same bits as kiln's.
-  auto kiln_grad = kiln::compile(kiln::grad(kiln::stage("matmul_check", [](Arr<const double> x, Arr<const double> y) {
-    Rep<double> s = 0.0;
-    kiln::for_(0, kM, [&](Rep<int64_t> i) {
-      kiln::for_(0, kM, [&](Rep<int64_t> j) {
-        Rep<double> acc = 0.0;
-        kiln::for_(0, kM, [&](Rep<int64_t> k) { acc += x[i * kM + k] * y[k * kM + j]; });
-        s += acc * acc;
-      });
-    });
-    return s;
-  })), kLlvm);
+  auto kiln_grad = kiln::compile(
+      kiln::grad(kiln::stage("matmul_check", [](Arr<const double> x, Arr<const double> y) { return matmul_loss(x, y); })),
+      kLlvm);
   std::vector<double> ka(n), kb(n);
   kiln_grad(*a, *b, ka, kb);
   matmul_grad_loops(a->data(), b->data(), ga->data(), gb->data(), scratch->data());
