@@ -35,7 +35,15 @@ bool has_imm(ir::Shape s) {
     case ir::Shape::var_store:
     case ir::Shape::tape_buffer:
     case ir::Shape::call:
-    case ir::Shape::get: return true;
+    case ir::Shape::get:
+    case ir::Shape::alloc:
+    case ir::Shape::reduce:
+    case ir::Shape::tensor_load:
+    case ir::Shape::tensor_store: return true;
+    case ir::Shape::tensor_view:  // an ints id (hashed as its list) or nothing
+    case ir::Shape::splat:
+    case ir::Shape::iota:
+    case ir::Shape::matmul:
     case ir::Shape::unary_num:
     case ir::Shape::unary_float:
     case ir::Shape::unary_bits:
@@ -61,9 +69,17 @@ bool has_imm(ir::Shape s) {
 // As printed: fields a type of its kind does not use are left out.
 uint64_t type_word(ir::Type t) {
   uint64_t w = static_cast<uint64_t>(t.kind);
-  if (t.kind == ir::TypeKind::scalar || t.kind == ir::TypeKind::buf) w |= static_cast<uint64_t>(t.elem) << 8;
+  if (t.kind == ir::TypeKind::scalar || t.kind == ir::TypeKind::buf || t.kind == ir::TypeKind::tensor)
+    w |= static_cast<uint64_t>(t.elem) << 8;
   if (t.kind == ir::TypeKind::buf) w |= static_cast<uint64_t>(t.writable) << 16;
   return w;
+}
+
+// Interned ids differ between processes; their lists do not.
+void add_ints(Hasher& h, uint32_t id) {
+  std::vector<int64_t> xs = ir::ints(id);
+  h.add_word(xs.size());
+  for (int64_t x : xs) h.add_word(static_cast<uint64_t>(x));
 }
 
 // Generated code names a location by its file's base name (codegen/emit).
@@ -92,7 +108,10 @@ class ModuleHasher {
     number_.assign(f.nodes.size(), UINT32_MAX);
     next_ = 0;
     h_.add_word(function_tag).add_bytes(f.name).add_word(f.result_types.size());
-    for (ir::Type t : f.result_types) h_.add_word(type_word(t));
+    for (ir::Type t : f.result_types) {
+      h_.add_word(type_word(t));
+      if (t.is_tensor()) add_ints(h_, t.dims);
+    }
     region(f.body);
   }
 
@@ -142,7 +161,10 @@ class ModuleHasher {
     // come before their regions' parameters.
     if (n.type.kind != ir::TypeKind::void_) define(v);
     h_.add_word(node_tag).add_bytes(op.spelling).add_word(type_word(n.type));
+    if (n.type.is_tensor()) add_ints(h_, n.type.dims);
     if (has_imm(op.shape)) h_.add_word(static_cast<uint64_t>(n.imm));
+    if (n.op == ir::Op::Transpose || n.op == ir::Op::Slice || n.op == ir::Op::Embed)
+      add_ints(h_, static_cast<uint32_t>(n.imm));
     refs(n.args);
     h_.add_word(n.loc.line());
     if (n.loc.line() != 0) h_.add_bytes(basename(n.loc.file_name()));

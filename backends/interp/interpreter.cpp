@@ -4,7 +4,9 @@
 #include <kiln/error.h>
 
 #include "../../codegen/ir/scalar_ops.h"
+#include "tensor_ops.h"
 
+#include <cstring>
 #include <memory>
 #include <unordered_map>
 
@@ -23,7 +25,7 @@ class Machine {
     if (++depth_ > max_call_depth)
       throw RuntimeError("staged recursion deeper than " + std::to_string(max_call_depth) + " calls in @" +
                          m_.functions[index].name + ": check the recursion's base case");
-    Frame frame{m_.functions[index], std::vector<Value>(m_.functions[index].nodes.size()), {}};
+    Frame frame{m_.functions[index], std::vector<Value>(m_.functions[index].nodes.size()), {}, {}};
     auto results = region(frame, frame.f.body, args);
     --depth_;
     return results;
@@ -34,6 +36,7 @@ class Machine {
     const Function& f;
     std::vector<Value> env;
     std::unordered_map<ValueId, std::vector<Value>> tuples;
+    std::vector<std::unique_ptr<unsigned char[]>> blocks;  // alloc's and the tensors' storage
   };
   const Module& m_;
   int depth_ = 0;
@@ -75,6 +78,7 @@ class Machine {
     Value& out = fr.env[v];
     switch (n.op) {
       case Op::Const:
+        if (n.type.is_tensor()) return tensor_op(fr, v, n);  // a splat
         out = constant_value(n);
         return;
       case Op::Param:
@@ -92,9 +96,18 @@ class Machine {
         store_element(fr.f.type(n.args[0]).elem, const_cast<void*>(fr.env[n.args[0]].p), checked_index(fr, n),
                       fr.env[n.args[2]]);
         return;
-      case Op::TapePush:
-        tape_[n.imm].push_back(fr.env[n.args[0]]);
+      case Op::TapePush: {
+        Value x = fr.env[n.args[0]];
+        if (Type t = fr.f.type(n.args[0]); t.is_tensor()) {  // the tape keeps its own copy past this frame
+          const size_t bytes = static_cast<size_t>(x.size) * byte_width(t.elem);
+          auto block = std::make_unique<unsigned char[]>(bytes + 1);
+          std::memcpy(block.get(), x.p, bytes);
+          x.p = block.get();
+          blocks_.push_back(std::move(block));
+        }
+        tape_[n.imm].push_back(x);
         return;
+      }
       case Op::TapePop:
         if (tape_[n.imm].empty()) throw InternalError("tape.pop on an empty tape in @" + fr.f.name);
         out = tape_[n.imm].back();
@@ -118,6 +131,19 @@ class Machine {
         tape_[n.imm].pop_back();
         return;
       }
+      case Op::Alloc: {  // zeroed, so a program reading before writing is deterministic
+        auto block = std::make_unique<unsigned char[]>(static_cast<size_t>(n.imm) * byte_width(n.type.elem) + 1);
+        out = Value{};
+        out.p = block.get();
+        out.size = n.imm;
+        fr.blocks.push_back(std::move(block));
+        return;
+      }
+      case Op::Splat: case Op::Iota: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
+      case Op::Slice: case Op::Embed: case Op::ReduceSum: case Op::ReduceMax: case Op::Matmul:
+      case Op::TensorLoad: case Op::TensorStore:
+        tensor_op(fr, v, n);
+        return;
       case Op::Call:
         fr.tuples[v] = call(static_cast<size_t>(n.imm), args_of(fr, n));
         return;
@@ -150,6 +176,10 @@ class Machine {
       case Op::Pow: case Op::And: case Op::Or: case Op::Xor: case Op::Shl: case Op::Shr:
       case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
       case Op::Fma: case Op::Select: {
+        if (n.type.is_tensor() || (!n.args.empty() && fr.f.type(n.args[0]).is_tensor())) {
+          tensor_op(fr, v, n);
+          return;
+        }
         Value a[3];
         Type t[3];
         for (size_t i = 0; i < n.args.size(); ++i) {
@@ -162,6 +192,14 @@ class Machine {
         return;
       }
     }
+  }
+
+  void tensor_op(Frame& fr, ValueId v, const Node& n) {
+    std::vector<Value> args;
+    for (ValueId a : n.args) args.push_back(fr.env[a]);
+    fr.env[v] = eval_tensor(fr.f, n, args, fr.blocks, [&](const std::string& what, const std::string& remedy) {
+      trap(fr, n, what, remedy);
+    });
   }
 
   // for / parallel_for: the trip count is computed in 128-bit arithmetic so

@@ -69,6 +69,8 @@ class FunctionLowerer {
       }
     }
     std::vector<L::Value*> ys = region(f_.body);
+    for (L::Value* block : heap_)
+      b_.CreateCall(st_.lm.getOrInsertFunction("free", b_.getVoidTy(), b_.getPtrTy()), {block});
     if (ys.empty()) {
       b_.CreateRetVoid();
     } else if (ys.size() == 1) {
@@ -85,6 +87,7 @@ class FunctionLowerer {
   // lo, step and the captured values, in `captures` order.
   void lower_outlined(const Node& loop, const std::vector<ValueId>& captures, const std::vector<ValueId>& constants,
                       L::StructType* ctx_type) {
+    outlined_ = true;
     b_.SetInsertPoint(L::BasicBlock::Create(st_.ctx, "entry", fn_));
     for (ValueId c : constants) val_[c] = constant(f_.node(c));
     auto arg = fn_->arg_begin();
@@ -193,6 +196,30 @@ class FunctionLowerer {
     return w;
   }
 
+  // alloc n: up to 64 KiB a stack block in the entry block, above it the C
+  // heap, freed before the function returns. Tensor lowering places every
+  // alloc in a function's top region, so each runs once per call. (A trap
+  // unwinds past the free: the block of a trapping call leaks.)
+  void alloc(ValueId v, const Node& n) {
+    if (outlined_) throw InternalError("LLVM lowering: alloc in a parallel_for body of @" + f_.name);
+    const uint64_t bytes = static_cast<uint64_t>(n.imm) * byte_width(n.type.elem) + 1;
+    if (bytes <= 65536) {
+      L::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
+      L::AllocaInst* a = entry.CreateAlloca(L::ArrayType::get(b_.getInt8Ty(), bytes), nullptr, "scratch");
+      a->setAlignment(L::Align(64));
+      val_[v] = a;
+    } else {
+      L::Value* block = b_.CreateCall(st_.lm.getOrInsertFunction("malloc", b_.getPtrTy(), b_.getInt64Ty()),
+                                      {b_.getInt64(bytes)}, "scratch");
+      trap_if(b_.CreateICmpEQ(block, L::ConstantPointerNull::get(b_.getPtrTy())), n,
+              "out of memory for a tensor temporary of " + std::to_string(bytes) + " bytes",
+              "use smaller tensors");
+      heap_.push_back(block);
+      val_[v] = block;
+    }
+    size_[v] = b_.getInt64(static_cast<uint64_t>(n.imm));
+  }
+
   // Calls the runtime's trap with the interpreter's message for node n.
   void trap_if(L::Value* condition, const Node& n, const std::string& what, const std::string& remedy) {
     L::BasicBlock* trap_bb = block("trap");
@@ -274,6 +301,14 @@ class FunctionLowerer {
         val_[v] = is_float(s) ? b_.CreateBitCast(w, scalar_type(st_.ctx, s)) : w;
         return;
       }
+      case Op::Alloc:
+        alloc(v, n);
+        return;
+      case Op::Splat: case Op::Iota: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
+      case Op::Slice: case Op::Embed: case Op::ReduceSum: case Op::ReduceMax: case Op::Matmul:
+      case Op::TensorLoad: case Op::TensorStore:
+        throw InternalError("LLVM lowering met " + std::string(info(n.op).spelling) +
+                            ": tensor ops must be lowered (codegen/lower) before code generation");
       case Op::Call:
         call(v, n);
         return;
@@ -598,6 +633,8 @@ class FunctionLowerer {
   std::vector<L::Value*> val_;   // per value; the pointer for a buffer
   std::vector<L::Value*> size_;  // per buffer value: its size
   std::vector<std::vector<L::Value*>> tuple_;
+  std::vector<L::Value*> heap_;  // alloc's heap blocks, freed at the return
+  bool outlined_ = false;        // lowering a parallel_for body
   std::map<int64_t, L::Value*> tapes_;  // tape level -> this function's tape pointer
 };
 

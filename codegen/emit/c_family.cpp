@@ -292,6 +292,25 @@ class Writer {
         size_[v] = expr_[n.args[0]];
         return;
       }
+      case Op::Alloc: {
+        locate(n);
+        const std::string name = names_.fresh("scratch");
+        std::string text = d_.alloc(n.type.elem, name, std::to_string(n.imm));
+        for (size_t at = 0; at <= text.size();) {
+          size_t nl = text.find('\n', at);
+          if (nl == std::string::npos) nl = text.size();
+          line(text.substr(at, nl - at));
+          at = nl + 1;
+        }
+        expr_[v] = name;
+        size_[v] = "INT64_C(" + std::to_string(n.imm) + ")";
+        return;
+      }
+      case Op::Splat: case Op::Iota: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
+      case Op::Slice: case Op::Embed: case Op::ReduceSum: case Op::ReduceMax: case Op::Matmul:
+      case Op::TensorLoad: case Op::TensorStore:
+        throw InternalError("the C-family emitter met " + std::string(info(n.op).spelling) +
+                            ": tensor ops must be lowered before emission");
       case Op::Call:
         call(v, n);
         return;
@@ -561,6 +580,12 @@ std::string Dialect::cast(Scalar from, Scalar to, const std::string& x) const {
 }
 
 std::string Dialect::shared_loop(const std::string&, const std::string&) const { return ""; }
+
+std::string Dialect::alloc(ir::Scalar s, const std::string& name, const std::string& count) const {
+  const std::string t = scalar_type(s);
+  return "const std::unique_ptr<" + t + "[]> " + name + "_storage(new " + t + "[" + count + "]);\n" + t + "* const " +
+         name + " = " + name + "_storage.get();";
+}
 
 SignatureNames name_signature(const Function& f, Namer& scope) {
   SignatureNames out;

@@ -37,6 +37,10 @@ class Dialect {
   /// line over the iteration counter `k` (uint64_t) below `trips`. Empty,
   /// the default: a parallel_for runs its iterations in order.
   virtual std::string shared_loop(const std::string& k, const std::string& trips) const;
+  /// The statement that makes `name` (a `T*` of scalar type s) point at
+  /// `count` fresh elements that live until the function returns (IR alloc).
+  /// The default owns them with std::unique_ptr.
+  virtual std::string alloc(ir::Scalar s, const std::string& name, const std::string& count) const;
 };
 
 /// The names a function's signature uses: per parameter its name and, for a

@@ -178,6 +178,7 @@ std::string includes(const std::string& code) {
   if (uses({"std::numeric_limits"})) out += "#include <limits>\n";
   if (uses({"std::domain_error"})) out += "#include <stdexcept>\n";
   if (uses({"std::vector"})) out += "#include <vector>\n";
+  if (uses({"std::unique_ptr"})) out += "#include <memory>\n";
   if (uses({"std::make_unsigned_t"})) out += "#include <type_traits>\n";
   return out;
 }

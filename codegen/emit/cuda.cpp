@@ -203,6 +203,11 @@ void refuse_tape(const Module& m) {
   for (const Function& f : m.functions)
     walk(f, [&](ValueId v) {
       const Node& n = f.node(v);
+      std::string at0 = n.loc.line() ? std::string(" at ") + n.loc.file_name() + ":" + std::to_string(n.loc.line()) : "";
+      if (n.op == Op::Alloc)
+        throw CompileError("Backend::cuda cannot run @" + f.name + " yet: its tensor ops need temporary buffers" + at0 +
+                           " (alloc), which the CUDA backend does not place in device memory yet; compile it with "
+                           "Backend::llvm, or write the kernel with parallel_for_ over buffers");
       if (!is_tape_op(n.op)) return;
       std::string at = n.loc.line() ? std::string(" at ") + n.loc.file_name() + ":" + std::to_string(n.loc.line()) : "";
       throw CompileError("Backend::cuda cannot run reverse-mode code: @" + f.name + " uses " +

@@ -10,6 +10,6 @@ namespace kiln::ir {
 /// Empty when `type` and the types of `args` fit the op's shape; otherwise
 /// what is wrong. Region and tuple checks need the whole module and live in
 /// the verifier.
-std::string check_operands(const Function& f, Op op, Type type, const std::vector<ValueId>& args);
+std::string check_operands(const Function& f, Op op, Type type, const std::vector<ValueId>& args, int64_t imm);
 
 }  // namespace kiln::ir

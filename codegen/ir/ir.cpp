@@ -6,6 +6,9 @@
 
 #include <bit>
 #include <cmath>
+#include <map>
+#include <memory>
+#include <mutex>
 
 namespace kiln::ir {
 
@@ -42,12 +45,62 @@ size_t byte_width(Scalar s) {
   return 0;
 }
 
+namespace {
+
+struct IntsTable {
+  std::mutex mu;
+  std::vector<std::unique_ptr<const std::vector<int64_t>>> lists;
+  std::map<std::vector<int64_t>, uint32_t> ids;
+  IntsTable() {
+    lists.push_back(std::make_unique<const std::vector<int64_t>>());
+    ids.emplace(std::vector<int64_t>{}, 0);
+  }
+};
+
+IntsTable& ints_table() {
+  static IntsTable* t = new IntsTable;  // never destroyed: ids outlive static destructors
+  return *t;
+}
+
+}  // namespace
+
+uint32_t intern_ints(const std::vector<int64_t>& xs) {
+  IntsTable& t = ints_table();
+  std::lock_guard lock(t.mu);
+  auto [it, fresh] = t.ids.emplace(xs, static_cast<uint32_t>(t.lists.size()));
+  if (fresh) t.lists.push_back(std::make_unique<const std::vector<int64_t>>(xs));
+  return it->second;
+}
+
+std::vector<int64_t> ints(uint32_t id) {
+  IntsTable& t = ints_table();
+  std::lock_guard lock(t.mu);
+  if (id >= t.lists.size()) throw InternalError("ints: no list #" + std::to_string(id));
+  return *t.lists[id];
+}
+
+std::vector<int64_t> shape(Type t) { return t.is_tensor() ? ints(t.dims) : std::vector<int64_t>{}; }
+
+int64_t numel(Type t) {
+  int64_t n = 1;
+  for (int64_t d : shape(t)) n *= d;
+  return n;
+}
+
+std::string shape_text(const std::vector<int64_t>& shape) {
+  std::string s;
+  for (size_t i = 0; i < shape.size(); ++i) s += (i ? "x" : "") + std::to_string(shape[i]);
+  return s;
+}
+
 std::string to_string(Type t) {
   switch (t.kind) {
     case TypeKind::void_: return "void";
     case TypeKind::scalar: return std::string(to_string(t.elem));
     case TypeKind::buf: return std::string("buf<") + (t.writable ? "" : "const ") + std::string(to_string(t.elem)) + ">";
     case TypeKind::tuple: return "tuple";
+    case TypeKind::tensor:
+      return "tensor<" + std::string(to_string(t.elem)) + ", " + shape_text(shape(t)) + ">";
   }
   return "?";
 }
@@ -84,7 +137,7 @@ ValueId Function::add(Op op, Type type, std::vector<ValueId> args, int64_t imm,
     if (a >= nodes.size())
       throw InternalError("node factory: operand %" + std::to_string(a) + " of '" +
                           std::string(oi.spelling) + "' does not exist");
-  if (std::string why = check_operands(*this, op, type, args); !why.empty())
+  if (std::string why = check_operands(*this, op, type, args, imm); !why.empty())
     throw InternalError("node factory: " + why);
   nodes.push_back(Node{op, type, std::move(args), std::move(regs), imm, loc});
   return static_cast<ValueId>(nodes.size() - 1);

@@ -106,6 +106,15 @@ class Printer {
     for (size_t i = 0; i < ts.size(); ++i) s += (i ? ", " : "") + to_string(ts[i]);
     return s + ")";
   }
+  static std::vector<int64_t> ints_of(int64_t id) {
+    if (id < 0 || id > UINT32_MAX) return {};
+    return ints(static_cast<uint32_t>(id));
+  }
+  static std::string int_list(const std::vector<int64_t>& xs) {
+    std::string s = "[";
+    for (size_t i = 0; i < xs.size(); ++i) s += (i ? ", " : "") + std::to_string(xs[i]);
+    return s + "]";
+  }
   void indent(int depth) { out_.append(static_cast<size_t>(depth) * 2, ' '); }
   std::string tuple_type(const Node& n) {
     if (m_) return type_list(tuple_types(*m_, f_, n));
@@ -216,13 +225,45 @@ class Printer {
         indent(depth);
         out_ += "}\n";
         return;
+      case Op::Alloc:
+        out_ += lhs + "alloc " + std::to_string(n.imm) + " : " + to_string(n.type);
+        break;
+      case Op::Transpose:
+        out_ += lhs + std::string(op) + " " + ref(n.args[0]) + " " + int_list(ints_of(n.imm)) + " : " + to_string(n.type);
+        break;
+      case Op::Slice:
+      case Op::Embed: {
+        std::vector<int64_t> a = ints_of(n.imm);
+        std::string s;
+        for (size_t k = 0; k + 1 < a.size(); k += 2)
+          s += (k ? ", " : "") + std::to_string(a[k]) + ":" + std::to_string(a[k + 1]);
+        out_ += lhs + std::string(op) + " " + ref(n.args[0]) + " [" + s + "] : " + to_string(n.type);
+        break;
+      }
+      case Op::ReduceSum:
+      case Op::ReduceMax: {
+        std::vector<int64_t> axes;
+        for (size_t k = 0; k < 63; ++k)
+          if (reduces_axis(n.imm, k)) axes.push_back(static_cast<int64_t>(k));
+        out_ += lhs + std::string(op) + " " + ref(n.args[0]) + " axes " + int_list(axes) + " : " + to_string(n.type);
+        break;
+      }
+      case Op::TensorLoad:
+        out_ += lhs + std::string(op) + (n.imm ? " exact " : " ") + ref(n.args[0]) + "[" + ref(n.args[1]) + "] : " +
+                to_string(n.type);
+        break;
+      case Op::TensorStore:
+        out_ += std::string(op) + (n.imm ? " exact " : " ") + ref(n.args[1]) + "[" + ref(n.args[2]) + "], " +
+                ref(n.args[0]);
+        break;
+      case Op::Splat: case Op::Iota: case Op::Broadcast: case Op::Reshape: case Op::Matmul:
       case Op::Neg: case Op::Abs: case Op::Not: case Op::Sqrt: case Op::Exp: case Op::Log:
       case Op::Sin: case Op::Cos: case Op::Tanh: case Op::Floor: case Op::Cast: case Op::Add:
       case Op::Sub: case Op::Mul: case Op::Div: case Op::Rem: case Op::Min: case Op::Max:
       case Op::Pow: case Op::And: case Op::Or: case Op::Xor: case Op::Shl: case Op::Shr:
       case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
       case Op::Fma: case Op::Select: case Op::Size:
-        out_ += lhs + std::string(op) + " " + refs(n.args) + " : " + to_string(n.type);
+        out_ += lhs + std::string(op) + (n.args.empty() ? "" : " ") + refs(n.args) + " : " + to_string(n.type);
         break;
     }
     location(n);

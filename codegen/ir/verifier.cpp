@@ -165,7 +165,7 @@ class Verifier {
       region_used_[r] = 1;
     }
     if (n.op == Op::Param) return error(name(v) + " appears in a region body; params belong in region parameter lists");
-    if (std::string why = check_operands(*f_, n.op, n.type, n.args); !why.empty()) return error(name(v) + ": " + why);
+    if (std::string why = check_operands(*f_, n.op, n.type, n.args, n.imm); !why.empty()) return error(name(v) + ": " + why);
     if (is_tape_op(n.op) && (n.imm < 0 || n.imm >= tape_levels))
       return error(name(v) + " names tape " + std::to_string(n.imm) + "; tapes are 0 to " +
                    std::to_string(tape_levels - 1));

@@ -123,11 +123,15 @@ class Folder {
     if (!evaluable(info(op).shape)) return no_value;
     bool all_const = true;
     for (ValueId a : n.args) all_const = all_const && is(a, Op::Const);
-    if (all_const) {
+    if (all_const) {  // on tensors too: every operand is a splat
       int64_t imm;
       if (evaluate(op, n.type, n.args, imm)) return turn_into_const(v, imm);
       return no_value;
     }
+    // The identities below are written for scalars.
+    if (n.type.is_tensor()) return no_value;
+    for (ValueId a : n.args)
+      if (f_.type(a).is_tensor()) return no_value;
     if (n.args.size() == 2 && commutative(op, f_.type(n.args[0])) && is(n.args[0], Op::Const))
       std::swap(n.args[0], n.args[1]);
     return identity(v, body);

@@ -93,6 +93,35 @@ Module probe(Op op) {
       b.push(body, op, Type::tuple(), {one}, 0, {c, r});
       break;
     }
+    case Shape::alloc: b.push(body, op, Type::buf(Scalar::f32, true), {}, 12); break;
+    case Shape::splat: b.push(body, op, Type::tensor(Scalar::f32, {2, 3}), {b.x}); break;
+    case Shape::iota: b.push(body, op, Type::tensor(Scalar::i64, {4}), {}); break;
+    case Shape::tensor_view: {
+      ValueId t = b.push(body, Op::Splat, Type::tensor(Scalar::f32, {2, 3}), {b.x});
+      if (op == Op::Broadcast) b.push(body, op, Type::tensor(Scalar::f32, {4, 2, 3}), {t});
+      if (op == Op::Transpose) b.push(body, op, Type::tensor(Scalar::f32, {3, 2}), {t}, intern_ints({1, 0}));
+      if (op == Op::Reshape) b.push(body, op, Type::tensor(Scalar::f32, {6}), {t});
+      if (op == Op::Slice) b.push(body, op, Type::tensor(Scalar::f32, {1, 2}), {t}, intern_ints({1, 1, 0, 2}));
+      if (op == Op::Embed) b.push(body, op, Type::tensor(Scalar::f32, {3, 5}), {t}, intern_ints({1, 1, 0, 2}));
+      break;
+    }
+    case Shape::reduce: {
+      ValueId t = b.push(body, Op::Splat, Type::tensor(Scalar::f32, {2, 3}), {b.x});
+      b.push(body, op, Type::tensor(Scalar::f32, {2}), {t}, 2);
+      break;
+    }
+    case Shape::matmul: {
+      ValueId t = b.push(body, Op::Splat, Type::tensor(Scalar::f32, {2, 3}), {b.x});
+      ValueId u = b.push(body, Op::Splat, Type::tensor(Scalar::f32, {3, 4}), {b.x});
+      b.push(body, op, Type::tensor(Scalar::f32, {2, 4}), {t, u});
+      break;
+    }
+    case Shape::tensor_load: b.push(body, op, Type::tensor(Scalar::f32, {2, 2}), {b.buf, one}); break;
+    case Shape::tensor_store: {
+      ValueId t = b.push(body, Op::Splat, Type::tensor(Scalar::f32, {2, 3}), {b.x});
+      b.push(body, op, {}, {t, b.buf, one});
+      break;
+    }
     case Shape::parallel_for: {
       RegionId r = f.add_region();
       ValueId i = b.param(r, i64());

@@ -46,6 +46,28 @@
 //   to the tape and gives a writable buffer over it; tape.release n pops
 //   that room again and gives the buffer over what it holds. A buffer from
 //   either is valid until the next push, reserve or pop of that tape.
+// * Tensors (docs/tensors.md) are immutable values with a static shape,
+//   row-major. Every elementwise op (the unary, binary, compare, cast, fma
+//   and select shapes) also takes tensors of one shape and works element by
+//   element; a tensor-typed const is a splat of its value. tensor.splat
+//   fills a tensor with a scalar; tensor.iota gives 0, 1, ... n-1.
+//   Views: tensor.broadcast follows NumPy (shapes aligned on the right, an
+//   extent 1 stretches); tensor.transpose permutes axes (imm: ints id of
+//   the permutation, result axis k is operand axis perm[k]);
+//   tensor.reshape keeps the row-major order; tensor.slice takes
+//   start + step * i along each axis (imm: ints id of start0, step0,
+//   start1, step1, ...; the result type gives the extents); tensor.embed
+//   is its adjoint, the operand placed at those positions of a zero tensor
+//   of the result type. tensor.sum / tensor.max reduce the axes in the imm
+//   bit mask in row-major order (a scalar result when every axis goes; max
+//   as the max op). tensor.matmul multiplies the last two axes, the
+//   leading (batch) axes equal, summing k in increasing order with a*b+c
+//   rounded twice. tensor.load reads numel elements of a buffer from an
+//   offset, tensor.store writes them; both trap when they do not fit (imm
+//   1: the buffer must hold exactly numel elements). alloc n gives a fresh
+//   writable buffer of n elements, uninitialised, live until the function
+//   returns. Tensor lowering (codegen/lower) turns all of these into loops
+//   over buffers before any backend sees them; only alloc remains.
 // * var.load / var.store name a staging variable ($n). They exist only
 //   between staging and the promote-variables pass, which turns them into
 //   if-results and loop-carried values.
@@ -62,19 +84,43 @@ namespace kiln::ir {
 /// Scalar element types, printed as i1 i32 i64 f32 f64.
 enum class Scalar : uint8_t { i1, i32, i64, f32, f64 };
 
-/// What a value is: nothing, a scalar, a buffer of scalars, or a tuple.
-enum class TypeKind : uint8_t { void_, scalar, buf, tuple };
+/// What a value is: nothing, a scalar, a buffer of scalars, a tuple, or a
+/// tensor (an immutable array value with a static shape).
+enum class TypeKind : uint8_t { void_, scalar, buf, tuple, tensor };
+
+/// Interned lists of integers: tensor shapes and tensor-op attributes
+/// (permutations, slice bounds). An id names one list for the life of the
+/// process; equal lists have equal ids, so types compare by id. Id 0 is
+/// the empty list. Thread-safe.
+uint32_t intern_ints(const std::vector<int64_t>& xs);
+/// The list an id names (a copy: the table may grow on another thread).
+std::vector<int64_t> ints(uint32_t id);
 
 /// A value's type. Buffers are read-write (`buf<f32>`) or read-only
 /// (`buf<const f32>`). Tuple element types are derived from the producing node.
+/// A tensor `tensor<f32, 64x128>` has element type `elem` and the shape
+/// `ints(dims)` (rank >= 1, every extent >= 1).
 struct Type {
   TypeKind kind = TypeKind::void_;
   Scalar elem = Scalar::i1;
   bool writable = false;
+  uint32_t dims = 0;
 
-  static Type scalar(Scalar s) { return {TypeKind::scalar, s, false}; }
-  static Type buf(Scalar s, bool writable) { return {TypeKind::buf, s, writable}; }
-  static Type tuple() { return {TypeKind::tuple, Scalar::i1, false}; }
+  static Type scalar(Scalar s) { return {TypeKind::scalar, s, false, 0}; }
+  static Type buf(Scalar s, bool writable) { return {TypeKind::buf, s, writable, 0}; }
+  static Type tuple() { return {TypeKind::tuple, Scalar::i1, false, 0}; }
+  static Type tensor(Scalar s, const std::vector<int64_t>& shape) {
+    return {TypeKind::tensor, s, false, intern_ints(shape)};
+  }
+  static Type tensor_of(Scalar s, uint32_t dims) { return {TypeKind::tensor, s, false, dims}; }
+  bool is_tensor() const { return kind == TypeKind::tensor; }
+  /// The element type of a tensor, or a scalar type itself.
+  Type element() const { return scalar(elem); }
+  /// The same kind (scalar or tensor of the same shape) with element s.
+  Type with_elem(Scalar s) const { return {kind, s, false, dims}; }
+  /// A scalar, or a tensor: what elementwise ops take.
+  bool is_elementwise() const { return kind == TypeKind::scalar || kind == TypeKind::tensor; }
+  bool is_float_elementwise() const { return is_elementwise() && (elem == Scalar::f32 || elem == Scalar::f64); }
   bool is_scalar() const { return kind == TypeKind::scalar; }
   bool is_int() const { return is_scalar() && (elem == Scalar::i32 || elem == Scalar::i64); }
   bool is_float() const { return is_scalar() && (elem == Scalar::f32 || elem == Scalar::f64); }
@@ -85,6 +131,11 @@ struct Type {
 /// "f32", "buf<const f64>", "tuple", "void".
 std::string to_string(Type t);
 std::string_view to_string(Scalar s);
+/// The shape of a tensor type, and its element count.
+std::vector<int64_t> shape(Type t);
+int64_t numel(Type t);
+/// "64x128".
+std::string shape_text(const std::vector<int64_t>& shape);
 /// Bits of a scalar type: 1, 32 or 64.
 int bit_width(Scalar s);
 /// Bytes of one buffer element of scalar type s (i1 is a C++ bool).
@@ -124,6 +175,14 @@ enum class Shape : uint8_t {
   while_,       // inits... ; regions cond(carried...) -> (i1, v...), body(v...) -> carried -> tuple
   parallel_for, // lo, hi, step: same int type; region body(i) -> void
   tape_buffer,  // imm: tape level; n: i64 -> writable buffer (tape.reserve, tape.release)
+  alloc,        // imm: element count -> writable buffer (tensor lowering's temporaries)
+  splat,        // x: scalar -> tensor of x's type
+  iota,         // -> 1-D tensor, element i is i
+  tensor_view,  // x: tensor -> tensor of x's element type (broadcast, transpose, reshape, slice, embed)
+  reduce,       // x: tensor; imm: axis bit mask -> tensor (or scalar when every axis goes)
+  matmul,       // a: [..., m, k], b: [..., k, n] of one float type -> [..., m, n]
+  tensor_load,  // buffer, i64 offset -> tensor of its element type
+  tensor_store, // tensor, writable buffer, i64 offset -> void
 };
 
 // Every IR op is listed here once. Printing, hashing, equality and the
@@ -176,6 +235,19 @@ enum class Shape : uint8_t {
   X(TapeReserve, "tape.reserve", effect, tape_buffer, 1, 0)    \
   X(TapeRelease, "tape.release", effect, tape_buffer, 1, 0)    \
   X(Call, "call", effect, call, -1, 0)                         \
+  X(Alloc, "alloc", effect, alloc, 0, 0)                       \
+  X(Splat, "tensor.splat", pure, splat, 1, 0)                  \
+  X(Iota, "tensor.iota", pure, iota, 0, 0)                     \
+  X(Broadcast, "tensor.broadcast", pure, tensor_view, 1, 0)    \
+  X(Transpose, "tensor.transpose", pure, tensor_view, 1, 0)    \
+  X(Reshape, "tensor.reshape", pure, tensor_view, 1, 0)        \
+  X(Slice, "tensor.slice", pure, tensor_view, 1, 0)            \
+  X(Embed, "tensor.embed", pure, tensor_view, 1, 0)            \
+  X(ReduceSum, "tensor.sum", pure, reduce, 1, 0)               \
+  X(ReduceMax, "tensor.max", pure, reduce, 1, 0)               \
+  X(Matmul, "tensor.matmul", pure, matmul, 2, 0)               \
+  X(TensorLoad, "tensor.load", effect, tensor_load, 2, 0)      \
+  X(TensorStore, "tensor.store", effect, tensor_store, 3, 0)   \
   X(If, "if", structured, if_, 1, 2)                           \
   X(For, "for", structured, for_, -1, 1)                       \
   X(While, "while", structured, while_, -1, 2)                 \
@@ -274,12 +346,19 @@ int64_t encode_const_int(Scalar s, int64_t value);
 /// Ops that change state a later op may observe: store and the tape ops.
 /// (Calls and structured ops write what their callees and regions write.)
 inline bool writes_state(Op op) {
-  return op == Op::Store || op == Op::TapePush || op == Op::TapePop || op == Op::TapeReserve || op == Op::TapeRelease;
+  return op == Op::Store || op == Op::TensorStore || op == Op::TapePush || op == Op::TapePop || op == Op::TapeReserve || op == Op::TapeRelease;
 }
 /// The tape ops.
 inline bool is_tape_op(Op op) {
   return op == Op::TapePush || op == Op::TapePop || op == Op::TapeReserve || op == Op::TapeRelease;
 }
+
+/// Tensor ops, which tensor lowering removes (alloc stays).
+inline bool is_tensor_op(Op op) { return op >= Op::Splat && op <= Op::TensorStore; }
+
+/// Permutations, reduce masks, slices: the attribute of a tensor op.
+/// tensor.reduce keeps axes whose bit is clear in the mask.
+inline bool reduces_axis(int64_t mask, size_t axis) { return (mask >> axis) & 1; }
 
 /// The number of tape levels (tape.push/tape.pop imm is below it).
 inline constexpr int64_t tape_levels = 16;
