@@ -43,6 +43,7 @@ bool has_imm(ir::Shape s) {
     case ir::Shape::tensor_view:  // an ints id (hashed as its list) or nothing
     case ir::Shape::splat:
     case ir::Shape::iota:
+    case ir::Shape::dense:
     case ir::Shape::matmul:
     case ir::Shape::unary_num:
     case ir::Shape::unary_float:
@@ -163,7 +164,7 @@ class ModuleHasher {
     h_.add_word(node_tag).add_bytes(op.spelling).add_word(type_word(n.type));
     if (n.type.is_tensor()) add_ints(h_, n.type.dims);
     if (has_imm(op.shape)) h_.add_word(static_cast<uint64_t>(n.imm));
-    if (n.op == ir::Op::Transpose || n.op == ir::Op::Slice || n.op == ir::Op::Embed)
+    if (n.op == ir::Op::Transpose || n.op == ir::Op::Slice || n.op == ir::Op::Embed || n.op == ir::Op::TensorConst)
       add_ints(h_, static_cast<uint32_t>(n.imm));
     refs(n.args);
     h_.add_word(n.loc.line());

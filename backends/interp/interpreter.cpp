@@ -139,7 +139,7 @@ class Machine {
         fr.blocks.push_back(std::move(block));
         return;
       }
-      case Op::Splat: case Op::Iota: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
+      case Op::Splat: case Op::Iota: case Op::TensorConst: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
       case Op::Slice: case Op::Embed: case Op::ReduceSum: case Op::ReduceMax: case Op::Matmul:
       case Op::TensorLoad: case Op::TensorStore:
         tensor_op(fr, v, n);

@@ -304,7 +304,7 @@ class FunctionLowerer {
       case Op::Alloc:
         alloc(v, n);
         return;
-      case Op::Splat: case Op::Iota: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
+      case Op::Splat: case Op::Iota: case Op::TensorConst: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
       case Op::Slice: case Op::Embed: case Op::ReduceSum: case Op::ReduceMax: case Op::Matmul:
       case Op::TensorLoad: case Op::TensorStore:
         throw InternalError("LLVM lowering met " + std::string(info(n.op).spelling) +

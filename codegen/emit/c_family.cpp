@@ -306,7 +306,7 @@ class Writer {
         size_[v] = "INT64_C(" + std::to_string(n.imm) + ")";
         return;
       }
-      case Op::Splat: case Op::Iota: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
+      case Op::Splat: case Op::Iota: case Op::TensorConst: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
       case Op::Slice: case Op::Embed: case Op::ReduceSum: case Op::ReduceMax: case Op::Matmul:
       case Op::TensorLoad: case Op::TensorStore:
         throw InternalError("the C-family emitter met " + std::string(info(n.op).spelling) +

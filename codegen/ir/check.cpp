@@ -205,6 +205,11 @@ std::string check_operands(const Function& f, Op op, Type type, const std::vecto
         return mismatch(op, "fills a tensor with a scalar of its element type, got " + to_string(arg(0)) + " -> " +
                                 to_string(type));
       return {};
+    case Shape::dense:
+      if (!type.is_tensor() || imm < 0 || imm > UINT32_MAX ||
+          static_cast<int64_t>(ints(static_cast<uint32_t>(imm)).size()) != numel(type))
+        return mismatch(op, "lists one element per element of its tensor type " + to_string(type));
+      return {};
     case Shape::iota:
       if (!type.is_tensor() || shape(type).size() != 1 || type.elem == Scalar::i1)
         return mismatch(op, "gives a 1-D number tensor, got " + to_string(type));

@@ -228,6 +228,18 @@ class Printer {
       case Op::Alloc:
         out_ += lhs + "alloc " + std::to_string(n.imm) + " : " + to_string(n.type);
         break;
+      case Op::TensorConst: {
+        std::string s;
+        Node e = n;
+        e.type = n.type.element();
+        std::vector<int64_t> xs = ints_of(n.imm);
+        for (size_t k = 0; k < xs.size(); ++k) {
+          e.imm = xs[k];
+          s += (k ? ", " : "") + const_text(e);
+        }
+        out_ += lhs + std::string(op) + " [" + s + "] : " + to_string(n.type);
+        break;
+      }
       case Op::Transpose:
         out_ += lhs + std::string(op) + " " + ref(n.args[0]) + " " + int_list(ints_of(n.imm)) + " : " + to_string(n.type);
         break;

@@ -16,3 +16,4 @@
 #include <kiln/export.h>
 #include <kiln/rep.h>
 #include <kiln/staged.h>
+#include <kiln/tensor.h>

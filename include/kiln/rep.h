@@ -17,6 +17,7 @@
 #include <cstdint>
 #include <source_location>
 #include <type_traits>
+#include <vector>
 
 namespace kiln {
 
@@ -27,6 +28,8 @@ template <class T>
 class Arr;
 template <class T>
 class ElementRef;
+template <class T>
+class Tensor;
 
 namespace detail {
 
@@ -445,6 +448,18 @@ class Arr {
     detail::check_buffer(ctx_, "Arr::size", loc);
     return Rep<int64_t>::from_value(detail::emit(ir::Op::Size, ir::Type::scalar(ir::Scalar::i64), {buf_}, loc), loc);
   }
+  /// The buffer as a tensor of a stage-time shape (row-major); the call
+  /// checks that the buffer holds exactly that many elements, or, with an
+  /// offset, that many from the offset on. Defined in kiln/tensor.h.
+  Tensor<value_type> tensor(std::vector<int64_t> shape, detail::Loc loc = detail::Loc::current()) const;
+  Tensor<value_type> tensor(std::vector<int64_t> shape, detail::Index offset,
+                            detail::Loc loc = detail::Loc::current()) const;
+  /// Writes a tensor's elements (row-major) into the buffer: all of it, or
+  /// from an offset on; checked when the function is called.
+  void store(const Tensor<value_type>& t, detail::Loc loc = detail::Loc::current()) const
+    requires(!std::is_const_v<T>);
+  void store(const Tensor<value_type>& t, detail::Index offset, detail::Loc loc = detail::Loc::current()) const
+    requires(!std::is_const_v<T>);
   /// A read-write buffer passes where a read-only one is expected.
   operator Arr<const value_type>() const
     requires(!std::is_const_v<T>)

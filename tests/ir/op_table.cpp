@@ -95,6 +95,10 @@ Module probe(Op op) {
     }
     case Shape::alloc: b.push(body, op, Type::buf(Scalar::f32, true), {}, 12); break;
     case Shape::splat: b.push(body, op, Type::tensor(Scalar::f32, {2, 3}), {b.x}); break;
+    case Shape::dense:
+      b.push(body, op, Type::tensor(Scalar::f32, {2}), {},
+             intern_ints({encode_const(Scalar::f32, 1.5), encode_const(Scalar::f32, -2)}));
+      break;
     case Shape::iota: b.push(body, op, Type::tensor(Scalar::i64, {4}), {}); break;
     case Shape::tensor_view: {
       ValueId t = b.push(body, Op::Splat, Type::tensor(Scalar::f32, {2, 3}), {b.x});

@@ -50,7 +50,8 @@
 //   row-major. Every elementwise op (the unary, binary, compare, cast, fma
 //   and select shapes) also takes tensors of one shape and works element by
 //   element; a tensor-typed const is a splat of its value. tensor.splat
-//   fills a tensor with a scalar; tensor.iota gives 0, 1, ... n-1.
+//   fills a tensor with a scalar; tensor.iota gives 0, 1, ... n-1;
+//   tensor.const lists every element (imm: ints id of their const encodings).
 //   Views: tensor.broadcast follows NumPy (shapes aligned on the right, an
 //   extent 1 stretches); tensor.transpose permutes axes (imm: ints id of
 //   the permutation, result axis k is operand axis perm[k]);
@@ -178,6 +179,7 @@ enum class Shape : uint8_t {
   alloc,        // imm: element count -> writable buffer (tensor lowering's temporaries)
   splat,        // x: scalar -> tensor of x's type
   iota,         // -> 1-D tensor, element i is i
+  dense,        // imm: ints id of the elements' constant encodings -> tensor
   tensor_view,  // x: tensor -> tensor of x's element type (broadcast, transpose, reshape, slice, embed)
   reduce,       // x: tensor; imm: axis bit mask -> tensor (or scalar when every axis goes)
   matmul,       // a: [..., m, k], b: [..., k, n] of one float type -> [..., m, n]
@@ -238,6 +240,7 @@ enum class Shape : uint8_t {
   X(Alloc, "alloc", effect, alloc, 0, 0)                       \
   X(Splat, "tensor.splat", pure, splat, 1, 0)                  \
   X(Iota, "tensor.iota", pure, iota, 0, 0)                     \
+  X(TensorConst, "tensor.const", pure, dense, 0, 0)            \
   X(Broadcast, "tensor.broadcast", pure, tensor_view, 1, 0)    \
   X(Transpose, "tensor.transpose", pure, tensor_view, 1, 0)    \
   X(Reshape, "tensor.reshape", pure, tensor_view, 1, 0)        \
