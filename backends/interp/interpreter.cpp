@@ -131,6 +131,12 @@ class Machine {
         tape_[n.imm].pop_back();
         return;
       }
+      case Op::Check:
+        if (!fr.env[n.args[0]].i) {
+          auto [what, remedy] = message(n.imm);
+          trap(fr, n, what, remedy);
+        }
+        return;
       case Op::Alloc: {  // zeroed, so a program reading before writing is deterministic
         auto block = std::make_unique<unsigned char[]>(static_cast<size_t>(n.imm) * byte_width(n.type.elem) + 1);
         out = Value{};

@@ -304,6 +304,11 @@ class FunctionLowerer {
       case Op::Alloc:
         alloc(v, n);
         return;
+      case Op::Check: {
+        auto [what, remedy] = message(n.imm);
+        trap_if(b_.CreateNot(val_[n.args[0]]), n, what, remedy);
+        return;
+      }
       case Op::Splat: case Op::Iota: case Op::TensorConst: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
       case Op::Slice: case Op::Embed: case Op::ReduceSum: case Op::ReduceMax: case Op::Matmul:
       case Op::TensorLoad: case Op::TensorStore:

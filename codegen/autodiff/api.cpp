@@ -10,8 +10,18 @@
 
 namespace kiln::detail {
 
+namespace {
+// Autodiff works on tensor ops themselves (their rules are tensor ops), so
+// it takes the module before tensor lowering.
+ir::Module tensor_level_module(const std::shared_ptr<StagedState>& f) {
+  Options opts;
+  opts.passes.lower_tensors = false;
+  return staged_module(f, &opts);
+}
+}  // namespace
+
 std::shared_ptr<StagedState> jvp_state(const std::shared_ptr<StagedState>& f, const std::vector<size_t>& wrt, Loc loc) {
-  ir::Module m = staged_module(f, nullptr);
+  ir::Module m = tensor_level_module(f);
   ir::Module d;
   try {
     d = autodiff::jvp(m, wrt);
@@ -27,7 +37,7 @@ std::shared_ptr<StagedState> reverse_state(const std::shared_ptr<StagedState>& f
   if (opts.checkpoint_every < 0)
     throw StagingError(user_message("ReverseOptions::checkpoint_every is " + std::to_string(opts.checkpoint_every), loc,
                                     "give a positive interval, or 0 to tape every iteration"));
-  ir::Module m = staged_module(f, nullptr);
+  ir::Module m = tensor_level_module(f);
   ir::Module d;
   const auto rm = static_cast<autodiff::ReverseMode>(mode);
   try {

@@ -292,6 +292,12 @@ class Writer {
         size_[v] = expr_[n.args[0]];
         return;
       }
+      case Op::Check: {
+        locate(n);
+        auto [what, remedy] = message(n.imm);
+        line("if (!" + expr_[n.args[0]] + ") " + d_.trap(trap_message(n, what, remedy)));
+        return;
+      }
       case Op::Alloc: {
         locate(n);
         const std::string name = names_.fresh("scratch");
@@ -580,6 +586,8 @@ std::string Dialect::cast(Scalar from, Scalar to, const std::string& x) const {
 }
 
 std::string Dialect::shared_loop(const std::string&, const std::string&) const { return ""; }
+
+std::string Dialect::trap(const std::string& message) const { return "kiln_trap(" + message + ");"; }
 
 std::string Dialect::alloc(ir::Scalar s, const std::string& name, const std::string& count) const {
   const std::string t = scalar_type(s);

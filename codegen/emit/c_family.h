@@ -40,6 +40,9 @@ class Dialect {
   /// The statement that makes `name` (a `T*` of scalar type s) point at
   /// `count` fresh elements that live until the function returns (IR alloc).
   /// The default owns them with std::unique_ptr.
+  /// The statement that traps with a message (a string literal) and does not
+  /// go on: `kiln_trap(message);` by default.
+  virtual std::string trap(const std::string& message) const;
   virtual std::string alloc(ir::Scalar s, const std::string& name, const std::string& count) const;
 };
 

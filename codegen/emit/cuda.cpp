@@ -63,6 +63,12 @@ class CudaDialect : public Dialect {
     return buf;
   }
 
+  // The first trap's message is kept; the thread stops (PTX exit), and the
+  // host reports the message after the launch.
+  std::string trap(const std::string& message) const override {
+    return "{ kiln_trap(" + message + "); asm volatile(\"exit;\"); }";
+  }
+
   std::string shared_loop(const std::string& k, const std::string& trips) const override {
     if (!grid_) return "";
     return "for (uint64_t " + k + " = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x; " + k + " < " + trips + "; " +

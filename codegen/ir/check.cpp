@@ -200,6 +200,10 @@ std::string check_operands(const Function& f, Op op, Type type, const std::vecto
       if (type.kind != TypeKind::buf || !type.writable || imm < 0)
         return mismatch(op, "gives a writable buffer of a count >= 0, got " + to_string(type));
       return {};
+    case Shape::check:
+      if (arg(0) != Type::scalar(Scalar::i1) || type.kind != TypeKind::void_ || imm < 0 || imm > UINT32_MAX)
+        return mismatch(op, "takes an i1 and a message, got " + to_string(arg(0)));
+      return {};
     case Shape::splat:
       if (!arg(0).is_scalar() || !type.is_tensor() || type.elem != arg(0).elem)
         return mismatch(op, "fills a tensor with a scalar of its element type, got " + to_string(arg(0)) + " -> " +

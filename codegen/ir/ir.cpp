@@ -79,6 +79,21 @@ std::vector<int64_t> ints(uint32_t id) {
   return *t.lists[id];
 }
 
+int64_t intern_message(const std::string& what, const std::string& remedy) {
+  std::vector<int64_t> xs{static_cast<int64_t>(what.size())};
+  for (unsigned char c : what + remedy) xs.push_back(c);
+  return intern_ints(xs);
+}
+
+std::pair<std::string, std::string> message(int64_t id) {
+  std::vector<int64_t> xs = ints(static_cast<uint32_t>(id));
+  if (xs.empty()) return {};
+  std::string s;
+  for (size_t i = 1; i < xs.size(); ++i) s += static_cast<char>(xs[i]);
+  size_t n = std::min<size_t>(static_cast<size_t>(xs[0]), s.size());
+  return {s.substr(0, n), s.substr(n)};
+}
+
 std::vector<int64_t> shape(Type t) { return t.is_tensor() ? ints(t.dims) : std::vector<int64_t>{}; }
 
 int64_t numel(Type t) {

@@ -106,6 +106,14 @@ class Printer {
     for (size_t i = 0; i < ts.size(); ++i) s += (i ? ", " : "") + to_string(ts[i]);
     return s + ")";
   }
+  static std::string escape(const std::string& s) {
+    std::string out;
+    for (char c : s) {
+      if (c == '"' || c == '\\') out += '\\';
+      out += c;
+    }
+    return out;
+  }
   static std::vector<int64_t> ints_of(int64_t id) {
     if (id < 0 || id > UINT32_MAX) return {};
     return ints(static_cast<uint32_t>(id));
@@ -225,6 +233,11 @@ class Printer {
         indent(depth);
         out_ += "}\n";
         return;
+      case Op::Check: {
+        auto [what, remedy] = message(n.imm);
+        out_ += "check " + ref(n.args[0]) + ", \"" + escape(what) + "\", \"" + escape(remedy) + "\"";
+        break;
+      }
       case Op::Alloc:
         out_ += lhs + "alloc " + std::to_string(n.imm) + " : " + to_string(n.type);
         break;

@@ -7,6 +7,7 @@
 #include <kiln/ir/verifier.h>
 
 #include "../ir/dump.h"
+#include "../lower/lower_tensors.h"
 #include "passes.h"
 #include "promote_variables.h"
 #include "rewrite.h"
@@ -42,16 +43,15 @@ ir::Module run_pipeline(ir::Module m, const Options& opts) {
   Checkpoint after(opts);
   m = promote_variables(m);
   after(m, "promote_variables");
-  if (opts.optimize) {
-    const Passes& on = opts.passes;
-    auto run = [&](bool enabled, void (*pass)(ir::Module&, const Options&), const char* name) {
-      if (!enabled) return;
-      pass(m, opts);
-      after(m, name);
-    };
-    run(on.inline_calls, inline_calls, "inline_calls");
-    // Two rounds: the second catches what the first exposed (a branch
-    // folded away leaves constants to fold, a hoisted value to merge).
+  const Passes& on = opts.passes;
+  auto run = [&](bool enabled, void (*pass)(ir::Module&, const Options&), const char* name) {
+    if (!enabled) return;
+    pass(m, opts);
+    after(m, name);
+  };
+  // Two rounds: the second catches what the first exposed (a branch
+  // folded away leaves constants to fold, a hoisted value to merge).
+  auto rounds = [&] {
     for (int round = 0; round < 2; ++round) {
       run(on.fold, fold, "fold");
       run(on.reduce_strength, reduce_strength, "reduce_strength");
@@ -61,8 +61,19 @@ ir::Module run_pipeline(ir::Module m, const Options& opts) {
       run(on.licm, licm, "licm");
       run(on.dce, dce, "dce");
     }
-    for (ir::Function& f : m.functions) compact(f);
+  };
+  if (opts.optimize) {
+    run(on.inline_calls, inline_calls, "inline_calls");
+    rounds();
   }
+  // Tensor ops become loop nests, which the scalar passes then clean up.
+  if (on.lower_tensors && lower::has_tensor_ops(m)) {
+    lower::lower_tensors(m);
+    after(m, "lower_tensors");
+    if (opts.optimize) rounds();
+  }
+  if (opts.optimize)
+    for (ir::Function& f : m.functions) compact(f);
   // Always: later stages rely on promoted, valid IR.
   ir::verify(m, "pipeline");
   return m;

@@ -36,6 +36,9 @@ struct Passes {
   bool forward_tape = true;     ///< a tape.pop right after its tape.push takes the pushed value (reverse mode)
   bool licm = true;             ///< loop-invariant code motion
   bool dce = true;              ///< dead values, dead loop-carried values, effect-free regions
+  /// tensor ops -> fused loop nests (codegen/lower); runs even with optimize = false. Off, only
+  /// Backend::interp runs the program (it executes tensor ops directly: the reference for lowering).
+  bool lower_tensors = true;
   bool operator==(const Passes&) const = default;
 };
 

@@ -93,6 +93,7 @@ Module probe(Op op) {
       b.push(body, op, Type::tuple(), {one}, 0, {c, r});
       break;
     }
+    case Shape::check: b.push(body, op, {}, {b.push(body, Op::Lt, i1(), {b.x, b.x})}, intern_message("bad", "fix it")); break;
     case Shape::alloc: b.push(body, op, Type::buf(Scalar::f32, true), {}, 12); break;
     case Shape::splat: b.push(body, op, Type::tensor(Scalar::f32, {2, 3}), {b.x}); break;
     case Shape::dense:

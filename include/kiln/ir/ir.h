@@ -67,7 +67,8 @@
 //   offset, tensor.store writes them; both trap when they do not fit (imm
 //   1: the buffer must hold exactly numel elements). alloc n gives a fresh
 //   writable buffer of n elements, uninitialised, live until the function
-//   returns. Tensor lowering (codegen/lower) turns all of these into loops
+//   returns. check c traps with its message when c is false (tensor
+//   lowering's shape checks at call time). Tensor lowering (codegen/lower) turns all of these into loops
 //   over buffers before any backend sees them; only alloc remains.
 // * var.load / var.store name a staging variable ($n). They exist only
 //   between staging and the promote-variables pass, which turns them into
@@ -78,6 +79,7 @@
 #include <source_location>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace kiln::ir {
@@ -177,6 +179,7 @@ enum class Shape : uint8_t {
   parallel_for, // lo, hi, step: same int type; region body(i) -> void
   tape_buffer,  // imm: tape level; n: i64 -> writable buffer (tape.reserve, tape.release)
   alloc,        // imm: element count -> writable buffer (tensor lowering's temporaries)
+  check,        // c: i1; imm: message id (intern_message) -> void; traps when c is false
   splat,        // x: scalar -> tensor of x's type
   iota,         // -> 1-D tensor, element i is i
   dense,        // imm: ints id of the elements' constant encodings -> tensor
@@ -238,6 +241,7 @@ enum class Shape : uint8_t {
   X(TapeRelease, "tape.release", effect, tape_buffer, 1, 0)    \
   X(Call, "call", effect, call, -1, 0)                         \
   X(Alloc, "alloc", effect, alloc, 0, 0)                       \
+  X(Check, "check", effect, check, 1, 0)                       \
   X(Splat, "tensor.splat", pure, splat, 1, 0)                  \
   X(Iota, "tensor.iota", pure, iota, 0, 0)                     \
   X(TensorConst, "tensor.const", pure, dense, 0, 0)            \
@@ -349,12 +353,17 @@ int64_t encode_const_int(Scalar s, int64_t value);
 /// Ops that change state a later op may observe: store and the tape ops.
 /// (Calls and structured ops write what their callees and regions write.)
 inline bool writes_state(Op op) {
-  return op == Op::Store || op == Op::TensorStore || op == Op::TapePush || op == Op::TapePop || op == Op::TapeReserve || op == Op::TapeRelease;
+  return op == Op::Store || op == Op::TensorStore || op == Op::Check || op == Op::TapePush || op == Op::TapePop || op == Op::TapeReserve || op == Op::TapeRelease;
 }
 /// The tape ops.
 inline bool is_tape_op(Op op) {
   return op == Op::TapePush || op == Op::TapePop || op == Op::TapeReserve || op == Op::TapeRelease;
 }
+
+/// A check's message: what went wrong and what to do, kept in the ints
+/// table (one int per byte); message() gives the two parts back.
+int64_t intern_message(const std::string& what, const std::string& remedy);
+std::pair<std::string, std::string> message(int64_t id);
 
 /// Tensor ops, which tensor lowering removes (alloc stays).
 inline bool is_tensor_op(Op op) { return op >= Op::Splat && op <= Op::TensorStore; }
