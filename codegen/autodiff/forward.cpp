@@ -12,6 +12,7 @@
 // tangents. Buffers have tangent buffers: a load from an active buffer
 // loads the tangent at the same index, a store to one stores it.
 #include "forward.h"
+#include "tensor_rules.h"
 
 #include <kiln/error.h>
 
@@ -126,7 +127,7 @@ class Deriver {
     return tangent == no_value ? no_value : emit(Op::Div, ty, {tangent, x});
   }
   ValueId bin(Op op, Type ty, ValueId a, ValueId b) { return emit(op, ty, {a, b}); }
-  ValueId cmp(Op op, ValueId a, ValueId b) { return emit(op, Type::scalar(Scalar::i1), {a, b}); }
+  ValueId cmp(Op op, ValueId a, ValueId b) { return emit(op, g_.type(a).with_elem(Scalar::i1), {a, b}); }
   ValueId select(ValueId c, ValueId a, ValueId b, Type ty) { return emit(Op::Select, ty, {c, a, b}); }
 
   std::vector<ValueId> yields_with_tangents(const std::vector<ValueId>& ys) {
@@ -233,11 +234,11 @@ class Deriver {
       }
       case Op::TapePush: {  // a float goes with its tangent, popped first
         emit(Op::TapePush, {}, {p(n.args[0])}, n.imm);
-        if (f_.type(n.args[0]).is_float()) emit(Op::TapePush, {}, {t_or_zero(n.args[0])}, n.imm);
+        if (f_.type(n.args[0]).is_float_elementwise()) emit(Op::TapePush, {}, {t_or_zero(n.args[0])}, n.imm);
         return;
       }
       case Op::TapePop: {
-        const ValueId tangent = n.type.is_float() ? emit(Op::TapePop, n.type, {}, n.imm) : no_value;
+        const ValueId tangent = n.type.is_float_elementwise() ? emit(Op::TapePop, n.type, {}, n.imm) : no_value;
         prim_[v] = emit(Op::TapePop, n.type, {}, n.imm);
         tan_[v] = tangent;
         return;
@@ -264,7 +265,12 @@ class Deriver {
       if (ValueId tb = t(n.args[0]); tb != no_value) emit(Op::Store, n.type, {tb, p(n.args[1]), t_or_zero(n.args[2])});
       return;
     }
-    if (n.type.is_float()) tan_[v] = rule(v, n);
+    if (n.op == Op::TensorStore) {
+      if (ValueId tb = t(n.args[1]); tb != no_value)
+        emit(Op::TensorStore, n.type, {t_or_zero(n.args[0]), tb, p(n.args[2])}, n.imm);
+      return;
+    }
+    if (n.type.is_float_elementwise()) tan_[v] = rule(v, n);
   }
 
   // The derivative rules: the tangent of v = op(args) from the args'
@@ -352,6 +358,26 @@ class Deriver {
       case Op::Load:
         if (ValueId tbuf = t(n.args[0]); tbuf != no_value) return emit(Op::Load, ty, {tbuf, p(n.args[1])});
         return no_value;
+      case Op::TensorLoad:
+        if (ValueId tbuf = t(n.args[0]); tbuf != no_value) return emit(Op::TensorLoad, ty, {tbuf, p(n.args[1])}, n.imm);
+        return no_value;
+      case Op::Iota:
+      case Op::TensorConst:
+        return no_value;
+      case Op::Splat: case Op::Broadcast: case Op::Transpose: case Op::Reshape: case Op::Slice: case Op::Embed:
+      case Op::ReduceSum:  // linear: the same op on the tangent
+        return ta == no_value ? no_value : emit(n.op, ty, {ta}, n.imm);
+      case Op::ReduceMax: {  // the mean of the tangents where x equals the max
+        if (ta == no_value) return no_value;
+        const Type xt = f_.type(n.args[0]);
+        const EmitFn e = [&](Op op, Type t, std::vector<ValueId> args, int64_t imm) { return emit(op, t, std::move(args), imm); };
+        const ValueId hit = emit(Op::Cast, xt, {cmp(Op::Eq, a(), spread(e, y, ty, xt, n.imm))});
+        const ValueId count = emit(Op::ReduceSum, ty, {hit}, n.imm);
+        return div(emit(Op::ReduceSum, ty, {emit(Op::Mul, xt, {hit, ta})}, n.imm), count, ty);
+      }
+      case Op::Matmul:  // ta b + a tb
+        return add(ta == no_value ? no_value : emit(Op::Matmul, ty, {ta, b()}),
+                   tb == no_value ? no_value : emit(Op::Matmul, ty, {a(), tb}), ty);
       default:
         throw InternalError("autodiff: no derivative rule for '" + std::string(info(n.op).spelling) + "'");
     }

@@ -75,22 +75,22 @@ bool Sweep::propagate(RegionId r) {
       case Op::VarLoad: case Op::VarStore: case Op::ParallelFor:
         break;
       case Op::TapePop:
-        changed = set(act_, v, n.type.is_float()) || changed;
+        changed = set(act_, v, n.type.is_float_elementwise()) || changed;
         break;
       case Op::Load:
-        changed = set(act_, v, n.type.is_float() && act(n.args[0])) || changed;
+        changed = set(act_, v, n.type.is_float_elementwise() && act(n.args[0])) || changed;
         break;
       case Op::Get: {
         const auto& t = tact_[n.args[0]];
         const size_t k = static_cast<size_t>(n.imm);
-        changed = set(act_, v, n.type.is_float() && k < t.size() && t[k]) || changed;
+        changed = set(act_, v, n.type.is_float_elementwise() && k < t.size() && t[k]) || changed;
         break;
       }
       case Op::Call: {
         const auto& types = m_.functions[static_cast<size_t>(n.imm)].result_types;
         auto& e = elems(types.size());
         const bool any = any_arg();
-        for (size_t k = 0; k < types.size(); ++k) changed = set(e, k, any && types[k].is_float()) || changed;
+        for (size_t k = 0; k < types.size(); ++k) changed = set(e, k, any && types[k].is_float_elementwise()) || changed;
         break;
       }
       case Op::If: {
@@ -124,13 +124,13 @@ bool Sweep::propagate(RegionId r) {
         break;
       }
       case Op::Cast:
-        changed = set(act_, v, n.type.is_float() && float_active(n.args[0])) || changed;
+        changed = set(act_, v, n.type.is_float_elementwise() && float_active(n.args[0])) || changed;
         break;
       case Op::Select:
-        changed = set(act_, v, n.type.is_float() && any_arg(1)) || changed;
+        changed = set(act_, v, n.type.is_float_elementwise() && any_arg(1)) || changed;
         break;
       default:  // arithmetic and math
-        changed = set(act_, v, n.type.is_float() && any_arg()) || changed;
+        changed = set(act_, v, n.type.is_float_elementwise() && any_arg()) || changed;
         break;
     }
   }
@@ -148,16 +148,20 @@ bool Sweep::mark_relevant(RegionId r) {
     switch (n.op) {
       case Op::Load:
       case Op::Store:
+      case Op::TensorLoad:
         rel = rel || act(n.args[0]);
+        break;
+      case Op::TensorStore:
+        rel = rel || act(n.args[1]);
         break;
       case Op::Call:
         for (ValueId a : n.args) rel = rel || act(a);
         break;
       case Op::TapePush:
-        rel = f_.type(n.args[0]).is_float();
+        rel = f_.type(n.args[0]).is_float_elementwise();
         break;
       case Op::TapePop:
-        rel = n.type.is_float();
+        rel = n.type.is_float_elementwise();
         break;
       default:
         rel = rel || float_active(v);
@@ -201,8 +205,15 @@ std::vector<ValueId> Sweep::node_needs(ValueId v) const {
       return {a(0), a(1), v};
     case Op::Select:
       return {a(0)};
-    case Op::Load: case Op::Store:
+    case Op::Load: case Op::Store: case Op::TensorLoad:
       return {a(1)};
+    case Op::TensorStore:
+      return {a(2)};
+    case Op::Matmul:
+      if (on(0) && on(1)) return {a(0), a(1)};
+      return {on(0) ? a(1) : a(0)};
+    case Op::ReduceMax:
+      return {a(0), v};
     case Op::If:
       return {a(0)};
     case Op::For: case Op::ParallelFor:

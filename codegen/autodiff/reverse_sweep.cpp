@@ -3,6 +3,7 @@
 // rules, adding into SSA adjoints. An if reverses into an if, a loop into a
 // loop, a call into a call of the callee's f_rev.
 #include "sweep.h"
+#include "tensor_rules.h"
 
 #include <kiln/error.h>
 
@@ -148,6 +149,21 @@ void Sweep::rev_node(ValueId v) {
       accumulate(n.args[2], g);
       return;
     }
+    case Op::TensorLoad: {  // the adjoint buffer's elements += g
+      if (adj_[v] == no_value) return;
+      const ValueId buf = adjoint_buffer(n.args[0]), at = p(n.args[1]);
+      const ValueId old = emit(Op::TensorLoad, n.type, {buf, at}, n.imm);
+      emit(Op::TensorStore, {}, {emit(Op::Add, n.type, {old, adj_[v]}), buf, at}, n.imm);
+      return;
+    }
+    case Op::TensorStore: {  // take the stored elements' adjoints and zero them
+      const Type t = f_.type(n.args[0]);
+      const ValueId buf = adjoint_buffer(n.args[1]), at = p(n.args[2]);
+      const ValueId g = emit(Op::TensorLoad, t, {buf, at}, n.imm);
+      emit(Op::TensorStore, {}, {constant(t, 0.0), buf, at}, n.imm);
+      accumulate(n.args[0], g);
+      return;
+    }
     case Op::TapePush: {  // the adjoint of the popped value comes back on the same tape
       const ValueId g = emit(Op::TapePop, f_.type(n.args[0]), {}, n.imm);
       accumulate(n.args[0], g);
@@ -178,7 +194,7 @@ void Sweep::rule(ValueId v, const Node& n, ValueId g) {
   auto mul = [&](ValueId x, ValueId y) { return emit(Op::Mul, ty, {x, y}); };
   auto div = [&](ValueId x, ValueId y) { return emit(Op::Div, ty, {x, y}); };
   auto neg = [&](ValueId x) { return emit(Op::Neg, ty, {x}); };
-  auto cmp = [&](Op op, ValueId x, ValueId y) { return emit(op, Type::scalar(Scalar::i1), {x, y}); };
+  auto cmp = [&](Op op, ValueId x, ValueId y) { return emit(op, g_.type(x).with_elem(Scalar::i1), {x, y}); };
   auto select = [&](ValueId c, ValueId x, ValueId y) { return emit(Op::Select, ty, {c, x, y}); };
   auto zero = [&] { return constant(ty, 0.0); };
   switch (n.op) {
@@ -260,6 +276,49 @@ void Sweep::rule(ValueId v, const Node& n, ValueId g) {
       const ValueId c = p(n.args[0]), z = zero();
       if (on(1)) accumulate(n.args[1], select(c, g, z));
       if (on(2)) accumulate(n.args[2], select(c, z, g));
+      return;
+    }
+    case Op::Iota:
+    case Op::TensorConst:
+      return;
+    default:
+      return tensor_rule(v, n, g);
+  }
+}
+
+// The tensor ops' rules: each adjoint is itself a tensor op (a matmul's two
+// matmuls, a sum's broadcast), so the gradient stays at tensor level.
+void Sweep::tensor_rule(ValueId v, const Node& n, ValueId g) {
+  const EmitFn e = [&](Op op, Type t, std::vector<ValueId> args, int64_t imm) { return emit(op, t, std::move(args), imm); };
+  const Type ty = n.type, xt = f_.type(n.args[0]);
+  switch (n.op) {
+    case Op::Splat:
+      return accumulate(n.args[0], emit(Op::ReduceSum, xt, {g}, (int64_t{1} << shape(ty).size()) - 1));
+    case Op::Broadcast:
+      return accumulate(n.args[0], unbroadcast(e, g, ty, xt));
+    case Op::Transpose:
+      return accumulate(n.args[0], emit(Op::Transpose, xt, {g}, inverse_permutation(n.imm)));
+    case Op::Reshape:
+      return accumulate(n.args[0], emit(Op::Reshape, xt, {g}));
+    case Op::Slice:
+      return accumulate(n.args[0], emit(Op::Embed, xt, {g}, n.imm));
+    case Op::Embed:
+      return accumulate(n.args[0], emit(Op::Slice, xt, {g}, n.imm));
+    case Op::ReduceSum:
+      return accumulate(n.args[0], spread(e, g, ty, xt, n.imm));
+    case Op::ReduceMax: {  // shared equally by the elements equal to the max
+      const Type ft = xt;
+      const ValueId hit = emit(Op::Cast, ft, {emit(Op::Eq, xt.with_elem(Scalar::i1), {p(n.args[0]), spread(e, p(v), ty, xt, n.imm)})});
+      const ValueId count = emit(Op::ReduceSum, ty, {hit}, n.imm);
+      const ValueId share = emit(Op::Div, ty, {g, count});
+      return accumulate(n.args[0], emit(Op::Mul, ft, {hit, spread(e, share, ty, xt, n.imm)}));
+    }
+    case Op::Matmul: {  // dA = G B^T, dB = A^T G
+      const Type bt = f_.type(n.args[1]);
+      if (float_active(n.args[0]))
+        accumulate(n.args[0], emit(Op::Matmul, xt, {g, swap_last_axes(e, p(n.args[1]), bt)}));
+      if (float_active(n.args[1]))
+        accumulate(n.args[1], emit(Op::Matmul, bt, {swap_last_axes(e, p(n.args[0]), xt), g}));
       return;
     }
     default:

@@ -145,7 +145,8 @@ class Sweep {
   // --- analysis (reverse_analysis.cpp) ----------------------------------------
 
   bool act(ValueId v) const { return act_[v] != 0; }
-  bool float_active(ValueId v) const { return f_.type(v).is_float() && act(v); }
+  // Floats with adjoints: scalars and tensors.
+  bool float_active(ValueId v) const { return f_.type(v).is_float_elementwise() && act(v); }
 
   bool within(RegionId r, RegionId ancestor) const;
   bool inside(ValueId v, ValueId s) const;
@@ -249,6 +250,7 @@ class Sweep {
   void rev_node(ValueId v);
   ValueId adjoint_buffer(ValueId buf) const;
   void rule(ValueId v, const Node& n, ValueId g);
+  void tensor_rule(ValueId v, const Node& n, ValueId g);
   std::vector<ValueId> free_adjs(ValueId s);
   void rev_if(ValueId v, const Node& n);
   void rev_for(ValueId v, const Node& n);
