@@ -191,9 +191,10 @@ Value reduce(Op op, Type out, Type in, int64_t mask, const Value& x, Blocks& blo
   do {
     int64_t at = 0;
     for (size_t k = 0; k < sh.size(); ++k) at += idx[k] * step[k];
-    Value xs[2] = {acc[static_cast<size_t>(at)], load_element(elem.elem, x.p, i++)};
+    Value& a = acc[static_cast<size_t>(at)];
+    Value xs[2] = {a, load_element(elem.elem, x.p, i++)};
     Trap never;  // add and max never trap
-    acc[static_cast<size_t>(at)] = started[static_cast<size_t>(at)] ? eval_scalar(fold, elem, pair, xs, 2, never) : xs[1];
+    a = started[static_cast<size_t>(at)] ? eval_scalar(fold, elem, pair, xs, 2, never) : xs[1];
     started[static_cast<size_t>(at)] = 1;
   } while (next_index(idx, sh));
   if (!out.is_tensor()) return acc[0];  // every axis reduced: a scalar
@@ -244,15 +245,16 @@ void check_fits(const Node& n, Type tensor, const Value& buf, int64_t offset, co
   const bool fits = exact ? offset == 0 && buf.size == count : offset >= 0 && offset <= buf.size - count;
   if (fits) return;
   const Dims sh = shape(tensor);
-  const std::string what = std::string(info(n.op).spelling) + " of a " + shape_text(sh) + " tensor at offset " +
-                           std::to_string(offset);
+  const std::string op = std::string(info(n.op).spelling) + " of a " + shape_text(sh) + " tensor";
   const std::string has = ", the buffer has " + std::to_string(buf.size);
+  if (exact && offset != 0)
+    fail(trap, op + " of the whole buffer needs offset 0, got " + std::to_string(offset),
+         "give offset 0, or drop the exact-size requirement to use part of a buffer");
   if (exact)
-    fail(trap, what + " needs a buffer of exactly " + std::to_string(count) + " elements at offset 0" + has,
+    fail(trap, op + " needs a buffer of exactly " + std::to_string(count) + " elements" + has,
          "pass a buffer of exactly " + product_text(sh) + " elements");
-  if (offset < 0)
-    fail(trap, what + " is before the buffer's start" + has + " elements",
-         "give an offset of 0 or more");
+  const std::string what = op + " at offset " + std::to_string(offset);
+  if (offset < 0) fail(trap, what + " is before the buffer's start" + has + " elements", "give an offset of 0 or more");
   fail(trap, what + " needs " + std::to_string(offset + count) + " elements" + has,
        "pass a buffer of at least offset + " + product_text(sh) + " elements, or give an offset within it");
 }
@@ -289,7 +291,8 @@ Value eval_tensor(const ir::Function& f, const ir::Node& n, const std::vector<Va
     case Op::TensorConst: return dense(n, blocks);
     case Op::Broadcast: return broadcast(n.type, operand(0), args[0], blocks);
     case Op::Transpose: return transpose(n.type, operand(0), n.imm, args[0], blocks);
-    case Op::Reshape: return gather(n.type, args[0], blocks, [i = int64_t{0}](const Dims&) mutable { return i++; });
+    case Op::Reshape:  // gather walks the result in row-major order: the source is the running count
+      return gather(n.type, args[0], blocks, [i = int64_t{0}](const Dims&) mutable { return i++; });
     case Op::Slice: return slice(n.type, operand(0), n.imm, args[0], blocks);
     case Op::Embed: return embed(n.type, operand(0), n.imm, args[0], blocks);
     case Op::ReduceSum:
