@@ -3,6 +3,7 @@
 #pragma once
 
 #include <kiln/kiln.h>
+#include <kiln/nn.h>
 #include <kiln/ir/printer.h>
 
 #include "backends/kernel.h"

@@ -200,6 +200,13 @@ void Program::run(const detail::Slot* args, detail::Slot* out) const {
       cells.push_back(cell_of(params_[i].elem, args[i]));
     }
   }
+  // The entry's temporaries (tensor lowering's allocs), fresh per call.
+  std::vector<DeviceMemory> scratch;
+  for (const emit::CudaScratch& s : emitted_.scratch) {
+    scratch.emplace_back(*d, static_cast<size_t>(s.count) * ir::byte_width(s.type) + 1);
+    cells.push_back(pointer_cell(scratch.back().get()));
+    cells.push_back(size_cell(s.count));
+  }
   cells.insert(cells.end(), {pointer_cell(slots_i.get()), size_cell(static_cast<int64_t>(ni)),
                              pointer_cell(slots_f.get()), size_cell(static_cast<int64_t>(nf))});
   std::vector<void*> params;

@@ -13,6 +13,7 @@
 
 #include "c_family.h"
 #include "names.h"
+#include "../passes/rewrite.h"
 
 #include <kiln/error.h>
 
@@ -20,7 +21,6 @@
 #include <cmath>
 #include <cstdio>
 #include <map>
-#include <set>
 
 namespace kiln::emit {
 namespace {
@@ -210,10 +210,10 @@ void refuse_tape(const Module& m) {
     walk(f, [&](ValueId v) {
       const Node& n = f.node(v);
       std::string at0 = n.loc.line() ? std::string(" at ") + n.loc.file_name() + ":" + std::to_string(n.loc.line()) : "";
-      if (n.op == Op::Alloc)
-        throw CompileError("Backend::cuda cannot run @" + f.name + " yet: its tensor ops need temporary buffers" + at0 +
-                           " (alloc), which the CUDA backend does not place in device memory yet; compile it with "
-                           "Backend::llvm, or write the kernel with parallel_for_ over buffers");
+      if (n.op == Op::Alloc)  // the entry's became parameters (scratch_params)
+        throw CompileError("Backend::cuda cannot run @" + f.name + ": a staged callee with tensor temporaries" + at0 +
+                           " (each GPU thread would need its own); compute the tensors in the function you compile, "
+                           "or compile with Backend::llvm");
       if (!is_tape_op(n.op)) return;
       std::string at = n.loc.line() ? std::string(" at ") + n.loc.file_name() + ":" + std::to_string(n.loc.line()) : "";
       throw CompileError("Backend::cuda cannot run reverse-mode code: @" + f.name + " uses " +
@@ -221,6 +221,30 @@ void refuse_tape(const Module& m) {
                          " (the tape lives in host memory); compile the gradient with Backend::llvm, or use "
                          "forward mode (kiln::jvp), which runs on the GPU");
     });
+}
+
+// The entry's allocs (tensor lowering puts them in its top region) become
+// buffer parameters after its own; the host allocates them per call.
+std::vector<CudaScratch> scratch_params(Module& m) {
+  Function& f = m.functions[0];
+  std::vector<CudaScratch> out;
+  std::vector<ValueId> kept;
+  passes::Substitution sub(f);
+  for (ValueId v : f.regions[f.body].body) {
+    if (f.nodes[v].op != Op::Alloc) {
+      kept.push_back(v);
+      continue;
+    }
+    const Node n = f.nodes[v];
+    out.push_back({n.type.elem, n.imm});
+    ValueId p = f.add(Op::Param, n.type, {}, static_cast<int64_t>(f.regions[f.body].params.size()), n.loc);
+    f.regions[f.body].params.push_back(p);
+    if (!f.param_names.empty()) f.param_names.push_back("scratch" + std::to_string(out.size() - 1));
+    sub.replace(v, p);
+  }
+  f.regions[f.body].body = std::move(kept);
+  sub.apply(f);
+  return out;
 }
 
 class Splitter {
@@ -474,9 +498,16 @@ std::string host_launcher(const Dialect& d, const Module& m, const CudaModule& c
   const std::string si = scope.take("slots_i"), sf = scope.take("slots_f"), zero = scope.take("zero"),
                     grid = scope.take("grid"), block = scope.take("block"), flag = scope.take("flag"),
                     message = scope.take("message"), ri = scope.take("ri"), rf = scope.take("rf");
-  std::string args;
+  std::string args, scratch_alloc, scratch_free;
   for (size_t i = 0; i < sig.params.size(); ++i)
     args += sig.params[i] + (sig.sizes[i].empty() ? "" : ", " + sig.sizes[i]) + ", ";
+  for (const CudaScratch& s : cm.scratch) {
+    const std::string p = scope.fresh("scratch"), t = d.scalar_type(s.type), n = std::to_string(s.count);
+    scratch_alloc += "  " + t + "* " + p + " = nullptr;\n  kiln_check(cudaMalloc(&" + p + ", " + n + " * sizeof(" + t +
+                     ") + 1), \"cudaMalloc\");\n";
+    scratch_free += "  cudaFree(" + p + ");\n";
+    args += p + ", " + n + ", ";
+  }
   const std::string ni = std::to_string(cm.int_slots), nf = std::to_string(cm.float_slots);
   args += si + ", " + ni + ", " + sf + ", " + nf;
   std::string out =
@@ -492,7 +523,7 @@ std::string host_launcher(const Dialect& d, const Module& m, const CudaModule& c
       "  int64_t* " + si + " = nullptr;\n"
       "  double* " + sf + " = nullptr;\n"
       "  kiln_check(cudaMalloc(&" + si + ", " + ni + " * sizeof(int64_t)), \"cudaMalloc\");\n"
-      "  kiln_check(cudaMalloc(&" + sf + ", " + nf + " * sizeof(double)), \"cudaMalloc\");\n"
+      "  kiln_check(cudaMalloc(&" + sf + ", " + nf + " * sizeof(double)), \"cudaMalloc\");\n" + scratch_alloc +
       "  const unsigned int " + zero + " = 0;\n"
       "  kiln_check(cudaMemcpyToSymbol(kiln_error_flag, &" + zero + ", sizeof " + zero + "), \"cudaMemcpyToSymbol\");\n";
   for (size_t s = 0; s < cm.launches.size(); ++s) {
@@ -522,7 +553,7 @@ std::string host_launcher(const Dialect& d, const Module& m, const CudaModule& c
       "  kiln_check(cudaMemcpy(" + ri + ", " + si + ", sizeof " + ri + ", cudaMemcpyDeviceToHost), \"cudaMemcpy\");\n"
       "  kiln_check(cudaMemcpy(" + rf + ", " + sf + ", sizeof " + rf + ", cudaMemcpyDeviceToHost), \"cudaMemcpy\");\n"
       "  cudaFree(" + si + ");\n"
-      "  cudaFree(" + sf + ");\n";
+      "  cudaFree(" + sf + ");\n" + scratch_free;
   auto value = [&](size_t k) {
     const CudaResult& r = cm.results[k];
     const std::string x = (r.floating ? rf : ri) + "[" + std::to_string(r.slot) + "]";
@@ -538,10 +569,13 @@ std::string host_launcher(const Dialect& d, const Module& m, const CudaModule& c
 
 CudaModule emit_cuda(const Module& m, const CudaOptions& opts) {
   if (m.functions.empty()) throw InternalError("emit_cuda: the module has no functions");
-  refuse_tape(m);
+  Module work = m;
+  std::vector<CudaScratch> scratch = scratch_params(work);
+  refuse_tape(work);
   Module dev;
   std::vector<bool> grid;
-  CudaModule out = Splitter(m).run(dev, grid);
+  CudaModule out = Splitter(work).run(dev, grid);
+  out.scratch = std::move(scratch);
   const size_t launches = grid.size();
   const std::vector<bool> used = reachable(dev, launches);
 

@@ -15,7 +15,9 @@
 //
 // Every kernel takes the entry's parameters in the C++ export's convention
 // (a scalar by value; a buffer as a device pointer and an int64 size), then
-// the two slot arrays, each as a pointer and a size:
+// one device buffer per temporary of the entry (CudaModule::scratch: tensor
+// lowering's allocs, which live in the entry's top region), then the two
+// slot arrays, each as a pointer and a size:
 //   long long* kiln_slots_i, int64 size, double* kiln_slots_f, int64 size.
 // A trap (integer division by zero, a zero loop step) records its message
 // in the module's __device__ globals `kiln_error_flag` (unsigned int, 0 =
@@ -52,8 +54,17 @@ struct CudaResult {
   ir::Scalar type = ir::Scalar::i64;  // the result's own type
 };
 
+/// A temporary buffer of the entry (tensor lowering's alloc): the host
+/// allocates it in device memory for each call and passes it after the
+/// entry's own parameters, as a pointer and a size.
+struct CudaScratch {
+  ir::Scalar type = ir::Scalar::f32;
+  int64_t count = 0;
+};
+
 struct CudaModule {
   std::string source;
+  std::vector<CudaScratch> scratch;  // the entry's temporaries, in parameter order
   std::vector<CudaLaunch> launches;
   size_t int_slots = 0, float_slots = 0;  // lengths of the slot arrays (each at least 1)
   std::vector<CudaResult> results;
