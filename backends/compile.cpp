@@ -2,6 +2,7 @@
 #include <kiln/compile.h>
 #include <kiln/ir/printer.h>
 
+#include "../codegen/lower/lower_tensors.h"
 #include "../codegen/passes/pipeline.h"
 #include "cxx/cxx_backend.h"
 #if KILN_HAVE_CUDA
@@ -78,7 +79,11 @@ std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, co
   const bool remember = opts.backend != Backend::cxx;
   if (remember)
     if (std::shared_ptr<Kernel> k = compiled_before(*s, opts)) return k;
-  std::shared_ptr<Kernel> k = make(staged_module(s, &opts), opts);
+  ir::Module m = staged_module(s, &opts);
+  if (opts.backend != Backend::interp && lower::has_tensor_ops(m))
+    throw CompileError("@" + m.functions.at(0).name + " keeps its tensor ops (Options::passes.lower_tensors = false), which "
+                       "only Backend::interp runs: compile it with lower_tensors on, or with Backend::interp");
+  std::shared_ptr<Kernel> k = make(std::move(m), opts);
   if (remember) remember_compiled(*s, opts, k);
   return k;
 }

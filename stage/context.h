@@ -112,6 +112,14 @@ class Context {
   ValueId add_param(ir::Type t);
   /// Sets the yields of the innermost frame's region.
   void set_yields(std::vector<ValueId> yields) { fn_.regions[top().region].yields = std::move(yields); }
+  /// The innermost open frame, and whether a frame is still open (a value
+  /// made in a frame is usable only while it is).
+  uint32_t frame_serial() const { return frames_.back().serial; }
+  bool frame_open(uint32_t serial) const {
+    for (const Frame& f : frames_)
+      if (f.serial == serial) return true;
+    return false;
+  }
   /// Appends an already built node to the innermost frame's region.
   void append_here(ValueId v) { fn_.regions[top().region].body.push_back(v); }
 

@@ -76,6 +76,22 @@ ValueId offset_or_zero(const ValueId* offset, Loc loc) {
 
 }  // namespace
 
+uint64_t tensor_scope() {
+  Context* c = current();
+  return c ? (uint64_t{c->serial()} << 32) | c->frame_serial() : 0;
+}
+
+void check_tensor_scope(uint64_t scope, Loc loc) {
+  Context& c = ctx(loc);
+  if (scope >> 32 != c.serial())
+    staging_error("a kiln::Tensor made while staging another function", loc,
+                  "make the tensor inside this stage() lambda (from its own Arr parameters)");
+  if (!c.frame_open(static_cast<uint32_t>(scope)))
+    staging_error("a kiln::Tensor made inside a staged branch or loop body is used after that body ended", loc,
+                  "tensors are values, not variables: store it into an Arr inside the body and read it back "
+                  "outside, or compute it outside the staged control flow");
+}
+
 Shape tensor_shape(ValueId t) { return ir::shape(type_of(t, Loc::current())); }
 
 int64_t tensor_axis(ValueId t, int64_t axis, Loc loc) {
@@ -226,8 +242,9 @@ ValueId tensor_slice(ValueId t, int64_t axis, int64_t start, int64_t stop, int64
 ValueId tensor_reduce(Op op, ValueId t, std::vector<int64_t> axes, bool keepdims, Loc loc) {
   Type x = checked_tensor(t, op == Op::ReduceSum ? "sum" : "max", loc);
   const Shape in = ir::shape(x);
-  if (op == Op::ReduceSum && x.elem == ir::Scalar::i1)
-    staging_error("sum of a bool tensor", loc, "cast it first: kiln::cast<int32_t>(t)");
+  if (x.elem == ir::Scalar::i1)
+    staging_error(std::string(op == Op::ReduceSum ? "sum" : "max") + " of a bool tensor", loc,
+                  "cast it first: kiln::cast<int32_t>(t)");
   int64_t mask = 0;
   if (axes.empty()) mask = (int64_t{1} << in.size()) - 1;
   for (int64_t a : axes) mask |= int64_t{1} << normal_axis(a, in.size(), loc);
@@ -236,6 +253,9 @@ ValueId tensor_reduce(Op op, ValueId t, std::vector<int64_t> axes, bool keepdims
     if (!ir::reduces_axis(mask, k)) out.push_back(in[k]);
     kept.push_back(ir::reduces_axis(mask, k) ? 1 : in[k]);
   }
+  if (out.empty() && !keepdims && !axes.empty())
+    staging_error("reducing every axis of a tensor " + text(in) + " leaves no tensor", loc,
+                  "use sum_all() / max_all() / mean_all() for a Rep, or keepdims = true");
   ValueId r = emit(op, out.empty() ? x.element() : Type::tensor(x.elem, out), {t}, loc, mask);
   if (!keepdims) return r;
   if (out.empty()) return emit(Op::Splat, Type::tensor(x.elem, kept), {r}, loc);

@@ -64,10 +64,10 @@ struct CudaScratch {
 
 struct CudaModule {
   std::string source;
-  std::vector<CudaScratch> scratch;  // the entry's temporaries, in parameter order
   std::vector<CudaLaunch> launches;
   size_t int_slots = 0, float_slots = 0;  // lengths of the slot arrays (each at least 1)
   std::vector<CudaResult> results;
+  std::vector<CudaScratch> scratch;  // the entry's temporaries, in parameter order
 };
 
 /// Emits m (promoted and optimised; functions[0] is the entry).

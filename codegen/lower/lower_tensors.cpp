@@ -330,18 +330,20 @@ class Lowerer {
 
   void check_fits(const Node& n, ValueId buf, ValueId off, Type t, const char* what) {
     const int64_t count = numel(t);
-    const std::string shape_text = ir::shape_text(shape(t));
+    std::string shape_text;  // as the user wrote it: {64, 784}
+    for (int64_t d : shape(t)) shape_text += (shape_text.empty() ? "" : ", ") + std::to_string(d);
+    shape_text = "{" + shape_text + "}";
     ValueId size = add(Op::Size, i64(), {buf});
     if (n.imm) {
       add(Op::Check, Type{}, {add(Op::Eq, i1(), {size, k64(count)})},
-          intern_message(std::string(what) + " of a " + shape_text + " tensor needs a buffer of exactly " +
+          intern_message(std::string(what) + "(" + shape_text + ") needs a buffer of exactly " +
                              std::to_string(count) + " elements",
                          "pass a buffer of that size, or give an offset to use part of a larger one"));
     } else {
       ValueId ok = add(Op::And, i1(), {add(Op::Ge, i1(), {off, k64(0)}),
                                        add(Op::Le, i1(), {off, add(Op::Sub, i64(), {size, k64(count)})})});
       add(Op::Check, Type{}, {ok},
-          intern_message(std::string(what) + " of a " + shape_text + " tensor at an offset runs past the buffer (" +
+          intern_message(std::string(what) + "(" + shape_text + ", offset) runs past the buffer (" +
                              std::to_string(count) + " elements from the offset)",
                          "keep offset + " + std::to_string(count) + " within the buffer's size"));
     }
@@ -433,7 +435,7 @@ class Lowerer {
   void matmul(ValueId v, const Node& n) {
     const std::vector<int64_t> sc = shape(n.type), sa = shape(f_.type(n.args[0]));
     const size_t r = sc.size();
-    const int64_t m = sc[r - 2], nn = sc[r - 1], kk = sa[r - 1];
+    const int64_t nn = sc[r - 1], kk = sa[r - 1];
     const Type et = n.type.element();
     ValueId c = alloc(n.type);
     std::vector<int64_t> outer(sc.begin(), sc.end() - 1);  // batch axes and i
@@ -458,7 +460,7 @@ class Lowerer {
         });
         return std::vector<ValueId>{};
       });
-    }, go_parallel(product(outer) * nn * kk) && outer.size() >= 1 && m > 1);
+    }, go_parallel(product(outer) * nn * kk) && outer[0] > 1);
     buf_[v] = c;
   }
 

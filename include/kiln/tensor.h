@@ -35,6 +35,10 @@ using Shape = std::vector<int64_t>;
 
 // The library's side (stage/tensor.cpp): untyped, checked, located.
 Shape tensor_shape(ValueId t);
+/// Where a tensor is made (the staging context and its open region), and
+/// the check that it is still in scope where it is used (StagingError).
+uint64_t tensor_scope();
+void check_tensor_scope(uint64_t scope, Loc loc);
 ValueId tensor_load(ValueId buf, const Shape& shape, const ValueId* offset, Loc loc);
 void tensor_store(ValueId t, ValueId buf, const ValueId* offset, Loc loc);
 /// An elementwise op; operands broadcast to a common shape; a scalar
@@ -91,7 +95,7 @@ class Tensor {
   int64_t rank() const { return static_cast<int64_t>(shape().size()); }
   /// Extent of an axis (negative counts from the end).
   int64_t dim(int64_t axis, detail::Loc loc = detail::Loc::current()) const {
-    return shape()[detail::tensor_axis(v_, axis, loc)];
+    return shape()[detail::tensor_axis(value(loc), axis, loc)];
   }
   int64_t numel() const {
     int64_t n = 1;
@@ -115,10 +119,10 @@ class Tensor {
   }
   /// Every element summed (row-major order), maxed, averaged: a Rep.
   Rep<T> sum_all(detail::Loc loc = detail::Loc::current()) const {
-    return Rep<T>::from_value(detail::tensor_reduce(ir::Op::ReduceSum, v_, {}, false, loc), loc);
+    return Rep<T>::from_value(detail::tensor_reduce(ir::Op::ReduceSum, value(loc), {}, false, loc), loc);
   }
   Rep<T> max_all(detail::Loc loc = detail::Loc::current()) const {
-    return Rep<T>::from_value(detail::tensor_reduce(ir::Op::ReduceMax, v_, {}, false, loc), loc);
+    return Rep<T>::from_value(detail::tensor_reduce(ir::Op::ReduceMax, value(loc), {}, false, loc), loc);
   }
   Rep<T> mean_all(detail::Loc loc = detail::Loc::current()) const
     requires std::is_floating_point_v<T>
@@ -128,21 +132,21 @@ class Tensor {
 
   /// The same elements in another shape (one extent may be -1: inferred).
   Tensor reshape(std::vector<int64_t> shape, detail::Loc loc = detail::Loc::current()) const {
-    return from_value(detail::tensor_reshape(v_, std::move(shape), loc));
+    return from_value(detail::tensor_reshape(value(loc), std::move(shape), loc));
   }
   /// Axes permuted: result axis k is axis perm[k]; no argument reverses them.
   Tensor transpose(std::vector<int64_t> perm = {}, detail::Loc loc = detail::Loc::current()) const {
-    return from_value(detail::tensor_transpose(v_, std::move(perm), loc));
+    return from_value(detail::tensor_transpose(value(loc), std::move(perm), loc));
   }
   /// Elements start, start+step, ... below stop along one axis (Python's
   /// t[start:stop:step] with step >= 1; negative start/stop count from the end).
   Tensor slice(int64_t axis, int64_t start, int64_t stop, int64_t step = 1,
                detail::Loc loc = detail::Loc::current()) const {
-    return from_value(detail::tensor_slice(v_, axis, start, stop, step, loc));
+    return from_value(detail::tensor_slice(value(loc), axis, start, stop, step, loc));
   }
   /// Broadcast to a shape (NumPy rules).
   Tensor broadcast_to(std::vector<int64_t> shape, detail::Loc loc = detail::Loc::current()) const {
-    return from_value(detail::tensor_broadcast_to(v_, shape, loc));
+    return from_value(detail::tensor_broadcast_to(value(loc), shape, loc));
   }
 
   // Elementwise operators: Tensor op Tensor (broadcasting), Tensor op Rep<T>
@@ -152,7 +156,7 @@ class Tensor {
   friend Tensor<RESULT> operator OP(detail::TArg<T> a, const Tensor& b)                                       \
     requires(REQ)                                                                                             \
   {                                                                                                           \
-    return Tensor<RESULT>::from_value(detail::tensor_elementwise(ir::Op::IROP, {a.v, b.v_}, a.loc));          \
+    return Tensor<RESULT>::from_value(detail::tensor_elementwise(ir::Op::IROP, {a.v, b.value(a.loc)}, a.loc));          \
   }                                                                                                           \
   template <detail::ScalarOperand<T> X>                                                                       \
     requires(REQ)                                                                                             \
@@ -202,9 +206,16 @@ class Tensor {
   static Tensor from_value(detail::ValueId v) {
     Tensor t;
     t.v_ = v;
+    t.scope_ = detail::tensor_scope();
     return t;
   }
-  detail::ValueId value() const { return v_; }
+  /// The tensor's IR value, checked to be in scope where it is used (not
+  /// made inside a staged branch or loop that has ended, nor by another
+  /// stage()).
+  detail::ValueId value(detail::Loc loc = detail::Loc::current()) const {
+    detail::check_tensor_scope(scope_, loc);
+    return v_;
+  }
 
  private:
   Tensor() = default;
@@ -212,20 +223,21 @@ class Tensor {
     if (axes.empty())
       detail::staging_error("Tensor::sum/max/mean with no axes", loc,
                             "name the axes, or use sum_all()/max_all()/mean_all() for a Rep of every element");
-    return from_value(detail::tensor_reduce(op, v_, std::move(axes), keepdims, loc));
+    return from_value(detail::tensor_reduce(op, value(loc), std::move(axes), keepdims, loc));
   }
   detail::ValueId v_ = 0;
+  uint64_t scope_ = 0;
 };
 
 template <class T>
-detail::TArg<T>::TArg(const Tensor<T>& t, Loc l) : v(t.value()), loc(l) {}
+detail::TArg<T>::TArg(const Tensor<T>& t, Loc l) : v(t.value(l)), loc(l) {}
 
 // Math, elementwise.
 #define KILN_TENSOR_UNARY(NAME, IROP, REQ)                                                          \
   template <class T>                                                                                \
     requires(REQ)                                                                                   \
   Tensor<T> NAME(const Tensor<T>& a, detail::Loc loc = detail::Loc::current()) {                    \
-    return Tensor<T>::from_value(detail::tensor_elementwise(ir::Op::IROP, {a.value()}, loc));       \
+    return Tensor<T>::from_value(detail::tensor_elementwise(ir::Op::IROP, {a.value(loc)}, loc));       \
   }
 KILN_TENSOR_UNARY(sqrt, Sqrt, std::is_floating_point_v<T>)
 KILN_TENSOR_UNARY(exp, Exp, std::is_floating_point_v<T>)
@@ -241,19 +253,19 @@ KILN_TENSOR_UNARY(abs, Abs, (!std::is_same_v<T, bool>))
   template <class T>                                                                                         \
     requires(REQ)                                                                                            \
   Tensor<T> NAME(const Tensor<T>& a, const Tensor<T>& b, detail::Loc loc = detail::Loc::current()) {         \
-    return Tensor<T>::from_value(detail::tensor_elementwise(ir::Op::IROP, {a.value(), b.value()}, loc));     \
+    return Tensor<T>::from_value(detail::tensor_elementwise(ir::Op::IROP, {a.value(loc), b.value(loc)}, loc));     \
   }                                                                                                          \
   template <class T, detail::ScalarOperand<T> X>                                                             \
     requires(REQ)                                                                                            \
   Tensor<T> NAME(const Tensor<T>& a, const X& b, detail::Loc loc = detail::Loc::current()) {                 \
     return Tensor<T>::from_value(                                                                            \
-        detail::tensor_elementwise(ir::Op::IROP, {a.value(), detail::scalar_operand<T>(b, loc)}, loc));      \
+        detail::tensor_elementwise(ir::Op::IROP, {a.value(loc), detail::scalar_operand<T>(b, loc)}, loc));      \
   }                                                                                                          \
   template <class T, detail::ScalarOperand<T> X>                                                             \
     requires(REQ)                                                                                            \
   Tensor<T> NAME(const X& a, const Tensor<T>& b, detail::Loc loc = detail::Loc::current()) {                 \
     return Tensor<T>::from_value(                                                                            \
-        detail::tensor_elementwise(ir::Op::IROP, {detail::scalar_operand<T>(a, loc), b.value()}, loc));      \
+        detail::tensor_elementwise(ir::Op::IROP, {detail::scalar_operand<T>(a, loc), b.value(loc)}, loc));      \
   }
 KILN_TENSOR_BINARY_FN(pow, Pow, std::is_floating_point_v<T>)
 KILN_TENSOR_BINARY_FN(min, Min, (!std::is_same_v<T, bool>))
@@ -263,23 +275,23 @@ KILN_TENSOR_BINARY_FN(max, Max, (!std::is_same_v<T, bool>))
 /// c ? a : b elementwise (the three broadcast together).
 template <class T>
 Tensor<T> where(const Tensor<bool>& c, const Tensor<T>& a, const Tensor<T>& b, detail::Loc loc = detail::Loc::current()) {
-  return Tensor<T>::from_value(detail::tensor_elementwise(ir::Op::Select, {c.value(), a.value(), b.value()}, loc));
+  return Tensor<T>::from_value(detail::tensor_elementwise(ir::Op::Select, {c.value(loc), a.value(loc), b.value(loc)}, loc));
 }
 template <class T, detail::ScalarOperand<T> X>
 Tensor<T> where(const Tensor<bool>& c, const Tensor<T>& a, const X& b, detail::Loc loc = detail::Loc::current()) {
   return Tensor<T>::from_value(
-      detail::tensor_elementwise(ir::Op::Select, {c.value(), a.value(), detail::scalar_operand<T>(b, loc)}, loc));
+      detail::tensor_elementwise(ir::Op::Select, {c.value(loc), a.value(loc), detail::scalar_operand<T>(b, loc)}, loc));
 }
 template <class T, detail::ScalarOperand<T> X>
 Tensor<T> where(const Tensor<bool>& c, const X& a, const Tensor<T>& b, detail::Loc loc = detail::Loc::current()) {
   return Tensor<T>::from_value(
-      detail::tensor_elementwise(ir::Op::Select, {c.value(), detail::scalar_operand<T>(a, loc), b.value()}, loc));
+      detail::tensor_elementwise(ir::Op::Select, {c.value(loc), detail::scalar_operand<T>(a, loc), b.value(loc)}, loc));
 }
 
 /// Elements converted to U (C++'s conversions; float -> int saturates).
 template <class U, class T>
 Tensor<U> cast(const Tensor<T>& a, detail::Loc loc = detail::Loc::current()) {
-  return Tensor<U>::from_value(detail::tensor_cast(a.value(), detail::scalar_of<U>(), loc));
+  return Tensor<U>::from_value(detail::tensor_cast(a.value(loc), detail::scalar_of<U>(), loc));
 }
 
 /// Matrix product over the last two axes; leading axes are batch axes
@@ -287,7 +299,7 @@ Tensor<U> cast(const Tensor<T>& a, detail::Loc loc = detail::Loc::current()) {
 template <class T>
   requires std::is_floating_point_v<T>
 Tensor<T> matmul(const Tensor<T>& a, const Tensor<T>& b, detail::Loc loc = detail::Loc::current()) {
-  return Tensor<T>::from_value(detail::tensor_matmul(a.value(), b.value(), loc));
+  return Tensor<T>::from_value(detail::tensor_matmul(a.value(loc), b.value(loc), loc));
 }
 
 // Neural-network activations, written with the ops above.
@@ -299,11 +311,11 @@ Tensor<T> relu(const Tensor<T>& x, detail::Loc loc = detail::Loc::current()) {
 template <class T>
   requires std::is_floating_point_v<T>
 Tensor<T> sigmoid(const Tensor<T>& x, detail::Loc loc = detail::Loc::current()) {
-  Tensor<T> e = exp(Tensor<T>::from_value(detail::tensor_elementwise(ir::Op::Neg, {x.value()}, loc)), loc);
+  Tensor<T> e = exp(Tensor<T>::from_value(detail::tensor_elementwise(ir::Op::Neg, {x.value(loc)}, loc)), loc);
   return Tensor<T>::from_value(detail::tensor_elementwise(
       ir::Op::Div,
       {detail::literal(detail::scalar_of<T>(), 1, loc),
-       detail::tensor_elementwise(ir::Op::Add, {detail::literal(detail::scalar_of<T>(), 1, loc), e.value()}, loc)},
+       detail::tensor_elementwise(ir::Op::Add, {detail::literal(detail::scalar_of<T>(), 1, loc), e.value(loc)}, loc)},
       loc));
 }
 /// exp(x - max) / sum(exp(x - max)) along an axis (the last by default).
@@ -311,17 +323,17 @@ template <class T>
   requires std::is_floating_point_v<T>
 Tensor<T> softmax(const Tensor<T>& x, int64_t axis = -1, detail::Loc loc = detail::Loc::current()) {
   ir::Op sub = ir::Op::Sub, div = ir::Op::Div;
-  Tensor<T> e = exp(Tensor<T>::from_value(detail::tensor_elementwise(sub, {x.value(), x.max({axis}, true, loc).value()}, loc)), loc);
-  return Tensor<T>::from_value(detail::tensor_elementwise(div, {e.value(), e.sum({axis}, true, loc).value()}, loc));
+  Tensor<T> e = exp(Tensor<T>::from_value(detail::tensor_elementwise(sub, {x.value(loc), x.max({axis}, true, loc).value(loc)}, loc)), loc);
+  return Tensor<T>::from_value(detail::tensor_elementwise(div, {e.value(loc), e.sum({axis}, true, loc).value(loc)}, loc));
 }
 /// x - max - log(sum(exp(x - max))) along an axis (the last by default).
 template <class T>
   requires std::is_floating_point_v<T>
 Tensor<T> log_softmax(const Tensor<T>& x, int64_t axis = -1, detail::Loc loc = detail::Loc::current()) {
   ir::Op sub = ir::Op::Sub;
-  Tensor<T> z = Tensor<T>::from_value(detail::tensor_elementwise(sub, {x.value(), x.max({axis}, true, loc).value()}, loc));
+  Tensor<T> z = Tensor<T>::from_value(detail::tensor_elementwise(sub, {x.value(loc), x.max({axis}, true, loc).value(loc)}, loc));
   Tensor<T> lse = log(exp(z, loc).sum({axis}, true, loc), loc);
-  return Tensor<T>::from_value(detail::tensor_elementwise(sub, {z.value(), lse.value()}, loc));
+  return Tensor<T>::from_value(detail::tensor_elementwise(sub, {z.value(loc), lse.value(loc)}, loc));
 }
 
 /// Constant tensors.
@@ -363,7 +375,7 @@ template <class T, class I>
 Tensor<T> one_hot(const Tensor<I>& labels, int64_t n, detail::Loc loc = detail::Loc::current()) {
   std::vector<int64_t> s = labels.shape();
   s.push_back(1);
-  detail::ValueId hit = detail::tensor_elementwise(ir::Op::Eq, {labels.reshape(s, loc).value(), arange<I>(n, loc).value()}, loc);
+  detail::ValueId hit = detail::tensor_elementwise(ir::Op::Eq, {labels.reshape(s, loc).value(loc), arange<I>(n, loc).value(loc)}, loc);
   return Tensor<T>::from_value(detail::tensor_cast(hit, detail::scalar_of<T>(), loc));
 }
 /// gather(x, idx)[i...] = x[i..., idx[i...]]: one element of the last axis
@@ -373,7 +385,7 @@ template <class T, class I>
   requires(std::is_floating_point_v<T> && (std::is_same_v<I, int32_t> || std::is_same_v<I, int64_t>))
 Tensor<T> gather(const Tensor<T>& x, const Tensor<I>& idx, detail::Loc loc = detail::Loc::current()) {
   Tensor<T> mask = one_hot<T>(idx, x.dim(-1, loc), loc);
-  return Tensor<T>::from_value(detail::tensor_elementwise(ir::Op::Mul, {x.value(), mask.value()}, loc)).sum({-1}, false, loc);
+  return Tensor<T>::from_value(detail::tensor_elementwise(ir::Op::Mul, {x.value(loc), mask.value(loc)}, loc)).sum({-1}, false, loc);
 }
 
 // Arr members that make and store tensors (declared in rep.h).
@@ -390,13 +402,13 @@ template <class T>
 void Arr<T>::store(const Tensor<value_type>& t, detail::Loc loc) const
   requires(!std::is_const_v<T>)
 {
-  detail::tensor_store(t.value(), value(loc), nullptr, loc);
+  detail::tensor_store(t.value(loc), value(loc), nullptr, loc);
 }
 template <class T>
 void Arr<T>::store(const Tensor<value_type>& t, detail::Index offset, detail::Loc loc) const
   requires(!std::is_const_v<T>)
 {
-  detail::tensor_store(t.value(), value(loc), &offset.v, loc);
+  detail::tensor_store(t.value(loc), value(loc), &offset.v, loc);
 }
 
 }  // namespace kiln
