@@ -21,7 +21,10 @@ void Sweep::plan_parallel(ValueId v) {
     regions.push_back(r);
     for (ValueId x : f_.region(r).body) {
       const Node& m = f_.node(x);
-      if (m.op == Op::Call || is_tape_op(m.op) || (!m.regions.empty() && m.op != Op::If)) simple = false;
+      // Tensor values do not fit a row of doubles: such a body runs in order.
+      if (m.op == Op::Call || is_tape_op(m.op) || is_tensor_op(m.op) || m.type.is_tensor() ||
+          (!m.regions.empty() && m.op != Op::If))
+        simple = false;
       for (RegionId c : m.regions) scan(c);
     }
   };

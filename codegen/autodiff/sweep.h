@@ -179,8 +179,8 @@ class Sweep {
 
   // --- parallel_for in parallel (reverse_parallel.cpp) ------------------------
   //
-  // A relevant parallel_for with step 1 whose body has no loop, no call and
-  // no tape op stays parallel in both sweeps. Instead of pushing, iteration
+  // A relevant parallel_for with step 1 whose body has no loop, no call, no
+  // tensor op and no tape op stays parallel in both sweeps. Instead of pushing, iteration
   // k (= i - lo) of the forward sweep stores what its reverse needs in row k
   // of one block of doubles reserved on the tape (tape.reserve; n rows of
   // `width` columns; one block, since a second reserve could move the

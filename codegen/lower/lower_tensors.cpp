@@ -430,37 +430,70 @@ class Lowerer {
     buf_[v] = b;
   }
 
-  // C[.., i, :] = 0; for k: a = A[.., i, k]; C[.., i, :] += a * B[.., k, :]
-  // (the inner loop runs along rows of B and C, which vectorises).
+  // Rows of C in blocks of `rows_per_block`: C[.., i+r, :] = 0; for k:
+  // a_r = A[.., i+r, k]; C[.., i+r, :] += a_r * B[.., k, :]. The inner loop
+  // runs along rows of B and C, which vectorises, and each row of B read
+  // serves every row of the block. Every element still sums k upwards from
+  // +0.0, the product rounded before the add: the interpreter's order.
+  static constexpr int64_t rows_per_block = 4;
+
   void matmul(ValueId v, const Node& n) {
     const std::vector<int64_t> sc = shape(n.type), sa = shape(f_.type(n.args[0]));
     const size_t r = sc.size();
-    const int64_t nn = sc[r - 1], kk = sa[r - 1];
+    const int64_t m = sc[r - 2], nn = sc[r - 1], kk = sa[r - 1];
     const Type et = n.type.element();
     ValueId c = alloc(n.type);
-    std::vector<int64_t> outer(sc.begin(), sc.end() - 1);  // batch axes and i
-    nest(outer, [&](const std::vector<ValueId>& bi) {
-      ValueId row = mul64(flat(bi, outer), nn);
+    const std::vector<int64_t> batch(sc.begin(), sc.end() - 2);
+    // One block of `count` rows starting at row i (a value) of batch index bi.
+    auto block = [&](const std::vector<ValueId>& bi, ValueId i, int64_t count) {
+      std::vector<ValueId> rows, row_index;
+      for (int64_t q = 0; q < count; ++q) {
+        ValueId iq = q == 0 ? i : add64(i, k64(q));
+        row_index.push_back(iq);
+        std::vector<ValueId> at(bi);
+        at.push_back(iq);
+        std::vector<int64_t> outer(batch);
+        outer.push_back(m);
+        rows.push_back(mul64(flat(at, outer), nn));
+      }
       loop(k64(0), k64(nn), {}, [&](ValueId j, const std::vector<ValueId>&) {
-        add(Op::Store, Type{}, {c, add64(row, j), add(Op::Const, et, {}, encode_const(et.elem, 0.0))});
+        const ValueId zero = add(Op::Const, et, {}, encode_const(et.elem, 0.0));
+        for (ValueId row : rows) add(Op::Store, Type{}, {c, add64(row, j), zero});
         return std::vector<ValueId>{};
       });
       loop(k64(0), k64(kk), {}, [&](ValueId k, const std::vector<ValueId>&) {
-        std::vector<ValueId> ai(bi);
-        ai.push_back(k);
-        ValueId a = elem(n.args[0], ai);
+        std::vector<ValueId> as;
+        for (ValueId iq : row_index) {
+          std::vector<ValueId> ai(bi);
+          ai.push_back(iq);
+          ai.push_back(k);
+          as.push_back(elem(n.args[0], ai));
+        }
         loop(k64(0), k64(nn), {}, [&](ValueId j, const std::vector<ValueId>&) {
-          std::vector<ValueId> bj(bi.begin(), bi.end() - 1);
+          std::vector<ValueId> bj(bi);
           bj.push_back(k);
           bj.push_back(j);
-          ValueId at = add64(row, j);
-          ValueId prod = add(Op::Mul, et, {a, elem(n.args[1], bj)});
-          add(Op::Store, Type{}, {c, at, add(Op::Add, et, {add(Op::Load, et, {c, at}), prod})});
+          const ValueId bv = elem(n.args[1], bj);
+          for (size_t q = 0; q < rows.size(); ++q) {
+            ValueId at = add64(rows[q], j);
+            ValueId prod = add(Op::Mul, et, {as[q], bv});
+            add(Op::Store, Type{}, {c, at, add(Op::Add, et, {add(Op::Load, et, {c, at}), prod})});
+          }
           return std::vector<ValueId>{};
         });
         return std::vector<ValueId>{};
       });
-    }, go_parallel(product(outer) * nn * kk) && outer[0] > 1);
+    };
+    const int64_t blocks = m / rows_per_block, rest = m % rows_per_block;
+    const bool parallel = go_parallel(product(batch) * m * nn * kk);
+    nest(batch, [&](const std::vector<ValueId>& bi) {
+      if (blocks > 0)
+        loop(k64(0), k64(blocks), {}, [&](ValueId ib, const std::vector<ValueId>&) {
+          block(bi, mul64(ib, rows_per_block), rows_per_block);
+          return std::vector<ValueId>{};
+        }, parallel && batch.empty() && blocks > 1);
+      if (rest > 0) block(bi, k64(blocks * rows_per_block), rest);
+    }, parallel && !batch.empty() && batch[0] > 1);
     buf_[v] = c;
   }
 
