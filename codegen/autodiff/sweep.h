@@ -30,7 +30,8 @@
 // buffer, a store takes the element's adjoint and zeroes it.
 //
 // A parallel_for with anything to differentiate stays parallel in both
-// sweeps where it can: step 1, a body without loops, calls or tape ops, and
+// sweeps where it can: step 1, a body without loops, calls, tensor ops or
+// tape ops, and
 // one index for every access to an active buffer the body stores to (see
 // Slots below; not with ReverseOptions{.parallel = false}). Any other
 // becomes a sequential loop in both sweeps (its iterations are independent,
@@ -180,8 +181,9 @@ class Sweep {
   // --- parallel_for in parallel (reverse_parallel.cpp) ------------------------
   //
   // A relevant parallel_for with step 1 whose body has no loop, no call, no
-  // tensor op and no tape op stays parallel in both sweeps. Instead of pushing, iteration
-  // k (= i - lo) of the forward sweep stores what its reverse needs in row k
+  // tensor op and no tape op stays parallel in both sweeps. Instead of
+  // pushing, iteration k (= i - lo) of the forward sweep stores what its
+  // reverse needs in row k
   // of one block of doubles reserved on the tape (tape.reserve; n rows of
   // `width` columns; one block, since a second reserve could move the
   // first). Every value kept there converts to double and back exactly:
