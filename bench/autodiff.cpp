@@ -8,6 +8,8 @@
 //   matmul     sum (A B)_ij^2, 64x64x64                   grad: A and B
 //              (also against two hand-written C++ gradients: the loop
 //              nest's reverse, and dA = G B^T, dB = A^T G as two matmuls)
+//   tmatmul    the same loss with kiln::matmul on tensors: reverse mode at
+//              tensor level (the adjoint of a matmul is two matmuls)
 //   recurrence s <- sin(s) a + 0.1 x, 1000 steps (for_)   grad: x and a
 //   mandel     z <- z^2 + c while |z|^2 < 4, at most 64,  grad: the scale of c
 //              on a 64x64 grid, loss sum |z|^2 (while_)
@@ -248,6 +250,23 @@ Case matmul_case() {
   return c;
 }
 
+// The same loss written with tensors: kiln::grad differentiates the matmul
+// as a matmul (dA = G B^T, dB = A^T G), as a person would.
+Case tensor_matmul_case() {
+  Case c = buffer_case("tmatmul", "sum (A B)_ij^2 with kiln::matmul, 64x64x64", static_cast<size_t>(kM * kM),
+                       [](auto a, auto b) {
+                         kiln::Tensor<double> p = kiln::matmul(a.tensor({kM, kM}), b.tensor({kM, kM}));
+                         return (p * p).sum_all();
+                       }, true);
+  const size_t n = static_cast<size_t>(kM * kM);
+  auto a = std::make_shared<std::vector<double>>(values<double>(n, 11));
+  auto b = std::make_shared<std::vector<double>>(values<double>(n, 12));
+  auto ga = std::make_shared<std::vector<double>>(n), gb = std::make_shared<std::vector<double>>(n);
+  auto scratch = std::make_shared<std::vector<double>>(n);
+  c.hand.emplace_back("hand matmuls", [=] { matmul_grad_matmuls(a->data(), b->data(), ga->data(), gb->data(), scratch->data()); });
+  return c;
+}
+
 Case recurrence_case() {
   auto f = kiln::stage("recurrence", [](Rep<double> x, Rep<double> a) {
     Rep<double> s = x;
@@ -405,6 +424,7 @@ int main(int argc, char** argv) {
     cases.push_back(chain_case());
     cases.push_back(stencil_case());
     cases.push_back(matmul_case());
+    cases.push_back(tensor_matmul_case());
     cases.push_back(recurrence_case());
     cases.push_back(mandel_case());
     cases.push_back(while_case(0));

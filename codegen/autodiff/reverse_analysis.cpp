@@ -370,6 +370,17 @@ void Sweep::analyse() {
       std::vector<ValueId> fr;
       for (RegionId r : f_.node(v).regions) collect_free(v, r, fr);
       std::sort(fr.begin(), fr.end());
+      // Their adjoints would be carried through the reversed branch or loop,
+      // and tensors cannot be carried yet (codegen/lower).
+      for (ValueId x : fr)
+        if (f_.type(x).is_tensor()) {
+          const Node& s = f_.node(v);
+          throw StagingError("reverse mode of @" + f_.name + ": a tensor made outside a staged " +
+                             std::string(info(s.op).spelling) + " and used inside it" +
+                             (s.loc.line() ? std::string(" (") + s.loc.file_name() + ":" + std::to_string(s.loc.line()) + ")" : "") +
+                             " is not differentiable yet; make the tensor inside the body, or store it into an Arr "
+                             "before the " + std::string(info(s.op).spelling) + " and read it back inside");
+        }
       free_act_[v] = std::move(fr);
     }
   });
