@@ -50,6 +50,7 @@ class Lowerer {
   std::vector<int> uses_;               // per tensor value: number of using nodes
   std::vector<char> cross_;             // used in another region than its own
   std::vector<char> dense_use_;         // used by a matmul or an expanding broadcast
+  std::vector<char> matmul_rhs_;        // the right operand of a matmul (read along its rows)
   std::vector<ValueId> buf_, off_;      // where a materialised or in-place tensor lives
   std::vector<ValueId> allocs_;
   std::vector<ValueId>* out_ = nullptr;  // the body nodes are emitted into
@@ -64,6 +65,7 @@ class Lowerer {
     uses_.assign(n, 0);
     cross_.assign(n, 0);
     dense_use_.assign(n, 0);
+    matmul_rhs_.assign(n, 0);
     buf_.assign(n, no_value);
     off_.assign(n, no_value);
     for (ValueId p : f_.params()) region_of_[p] = f_.body;
@@ -84,6 +86,7 @@ class Lowerer {
         ++uses_[a];
         if (region_of_[a] != region_of_[v]) cross_[a] = 1;
         if (node.op == Op::Matmul) dense_use_[a] = 1;
+        if (node.op == Op::Matmul && a == node.args[1]) matmul_rhs_[a] = 1;
         if (node.op == Op::Broadcast && numel(node.type) > numel(f_.type(a))) dense_use_[a] = 1;
       }
       for (RegionId c : node.regions)
@@ -272,6 +275,9 @@ class Lowerer {
         n.op == Op::TensorConst)
       return true;
     if (cheap(n.op)) return false;
+    // A transposed right operand would be read down its columns in the
+    // matmul's inner loop; one copy makes those reads contiguous.
+    if (n.op == Op::Transpose && matmul_rhs_[v]) return true;
     if (is_view(n.op) && addressable(n.args[0])) return false;
     return cross_[v] || uses_[v] > 1 || dense_use_[v];
   }
