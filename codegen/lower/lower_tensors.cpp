@@ -436,12 +436,16 @@ class Lowerer {
     buf_[v] = b;
   }
 
-  // Rows of C in blocks of `rows_per_block`: C[.., i+r, :] = 0; for k:
-  // a_r = A[.., i+r, k]; C[.., i+r, :] += a_r * B[.., k, :]. The inner loop
-  // runs along rows of B and C, which vectorises, and each row of B read
-  // serves every row of the block. Every element still sums k upwards from
-  // +0.0, the product rounded before the add: the interpreter's order.
+  // Rows of C in blocks of `rows_per_block`, k in steps of `k_per_step`:
+  // C[.., i+r, :] = 0; then per step, a_rt = A[.., i+r, k+t] and, along a
+  // row of C, c = C[.., i+r, j]; c += a_r0 * B[.., k, j]; c += a_r1 *
+  // B[.., k+1, j]; ...; C[.., i+r, j] = c. The inner loop runs along rows
+  // of B and C, which vectorises; each row of B read serves every row of the
+  // block, and each element of C is loaded and stored once per step, not
+  // once per k. Every element still sums k upwards from +0.0, the product
+  // rounded before the add: the interpreter's order, bit for bit.
   static constexpr int64_t rows_per_block = 4;
+  static constexpr int64_t k_per_step = 8;
 
   void matmul(ValueId v, const Node& n) {
     const std::vector<int64_t> sc = shape(n.type), sa = shape(f_.type(n.args[0]));
@@ -450,6 +454,11 @@ class Lowerer {
     const Type et = n.type.element();
     ValueId c = alloc(n.type);
     const std::vector<int64_t> batch(sc.begin(), sc.end() - 2);
+    auto at_index = [](std::vector<ValueId> prefix, ValueId a, ValueId b) {
+      prefix.push_back(a);
+      prefix.push_back(b);
+      return prefix;
+    };
     // One block of `count` rows starting at row i (a value) of batch index bi.
     auto block = [&](const std::vector<ValueId>& bi, ValueId i, int64_t count) {
       std::vector<ValueId> rows, row_index;
@@ -467,28 +476,32 @@ class Lowerer {
         for (ValueId row : rows) add(Op::Store, Type{}, {c, add64(row, j), zero});
         return std::vector<ValueId>{};
       });
-      loop(k64(0), k64(kk), {}, [&](ValueId k, const std::vector<ValueId>&) {
-        std::vector<ValueId> as;
-        for (ValueId iq : row_index) {
-          std::vector<ValueId> ai(bi);
-          ai.push_back(iq);
-          ai.push_back(k);
-          as.push_back(elem(n.args[0], ai));
-        }
+      // `steps` consecutive values of k from k0 (a value).
+      auto k_step = [&](ValueId k0, int64_t steps) {
+        std::vector<ValueId> ks;
+        for (int64_t t = 0; t < steps; ++t) ks.push_back(t == 0 ? k0 : add64(k0, k64(t)));
+        std::vector<std::vector<ValueId>> as(row_index.size());
+        for (size_t q = 0; q < row_index.size(); ++q)
+          for (ValueId k : ks) as[q].push_back(elem(n.args[0], at_index(bi, row_index[q], k)));
         loop(k64(0), k64(nn), {}, [&](ValueId j, const std::vector<ValueId>&) {
-          std::vector<ValueId> bj(bi);
-          bj.push_back(k);
-          bj.push_back(j);
-          const ValueId bv = elem(n.args[1], bj);
+          std::vector<ValueId> bs;
+          for (ValueId k : ks) bs.push_back(elem(n.args[1], at_index(bi, k, j)));
           for (size_t q = 0; q < rows.size(); ++q) {
             ValueId at = add64(rows[q], j);
-            ValueId prod = add(Op::Mul, et, {as[q], bv});
-            add(Op::Store, Type{}, {c, at, add(Op::Add, et, {add(Op::Load, et, {c, at}), prod})});
+            ValueId acc = add(Op::Load, et, {c, at});
+            for (size_t t = 0; t < ks.size(); ++t) acc = add(Op::Add, et, {acc, add(Op::Mul, et, {as[q][t], bs[t]})});
+            add(Op::Store, Type{}, {c, at, acc});
           }
           return std::vector<ValueId>{};
         });
-        return std::vector<ValueId>{};
-      });
+      };
+      const int64_t steps = kk / k_per_step, k_rest = kk % k_per_step;
+      if (steps > 0)
+        loop(k64(0), k64(steps), {}, [&](ValueId ks, const std::vector<ValueId>&) {
+          k_step(mul64(ks, k_per_step), k_per_step);
+          return std::vector<ValueId>{};
+        });
+      if (k_rest > 0) k_step(k64(steps * k_per_step), k_rest);
     };
     const int64_t blocks = m / rows_per_block, rest = m % rows_per_block;
     const bool parallel = go_parallel(product(batch) * m * nn * kk);
