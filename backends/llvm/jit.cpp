@@ -2,6 +2,7 @@
 // emission, and ORC. Kept in one file because the ORC and PassBuilder
 // headers are slow to compile.
 #include "jit.h"
+#include "llvm_backend.h"
 #include "lower.h"
 
 #include <kiln/error.h>
@@ -13,6 +14,7 @@
 
 #include <llvm/Analysis/CGSCCPassManager.h>
 #include <llvm/Analysis/LoopAnalysisManager.h>
+#include <llvm/Analysis/TargetLibraryInfo.h>
 #include <llvm/Config/llvm-config.h>
 #include <llvm/ExecutionEngine/Orc/ExecutionUtils.h>
 #include <llvm/ExecutionEngine/Orc/JITTargetMachineBuilder.h>
@@ -39,12 +41,14 @@
 #include <llvm/Transforms/Scalar/SimplifyCFG.h>
 #include <llvm/Transforms/Vectorize/LoopVectorize.h>
 #include <llvm/Transforms/Vectorize/SLPVectorizer.h>
+#include <llvm/Support/DynamicLibrary.h>
 #include <llvm/Support/MemoryBuffer.h>
 #include <llvm/Support/TargetSelect.h>
 #include <llvm/Support/raw_ostream.h>
 #include <llvm/Target/TargetMachine.h>
 #include <llvm/TargetParser/Host.h>
 #include <llvm/Transforms/Utils/Cloning.h>
+#include <llvm/Transforms/Utils/InjectTLIMappings.h>
 
 #include <atomic>
 #include <iostream>
@@ -107,11 +111,39 @@ L::TargetMachine& thread_machine() {
 // the passes that matter for kiln's lowering, in O3's order. Measured on
 // bench/ (docs/llvm.md): compiles a quarter faster, run times unchanged on
 // every kernel.
-void optimise(L::Module& m, L::TargetMachine& tm) {
+// The library calls that vectorise under fast_math: LLVM's table of glibc's
+// libmvec (exp, log, sin, cos, tan, pow; SSE and AVX2 variants), plus tanh,
+// which libmvec has had since glibc 2.35 and LLVM 19's table lacks. The AVX2
+// variants ("d") only when the CPU has AVX2, or a vectoriser choosing eight
+// floats on a narrower machine would call code it cannot run.
+L::TargetLibraryInfoImpl vector_math_info(const L::TargetMachine& tm) {
+  const L::Triple& triple = tm.getTargetTriple();
+  L::TargetLibraryInfoImpl tlii(triple);
+  if (!triple.isX86() || !triple.isArch64Bit()) return tlii;
+  tlii.addVectorizableFunctionsFromVecLib(L::TargetLibraryInfoImpl::LIBMVEC_X86, triple);
+  static const L::VecDesc tanh_sse[] = {
+      {"tanh", "_ZGVbN2v_tanh", L::ElementCount::getFixed(2), false, "_ZGV_LLVM_N2v"},
+      {"tanhf", "_ZGVbN4v_tanhf", L::ElementCount::getFixed(4), false, "_ZGV_LLVM_N4v"},
+  };
+  static const L::VecDesc tanh_avx2[] = {
+      {"tanh", "_ZGVdN4v_tanh", L::ElementCount::getFixed(4), false, "_ZGV_LLVM_N4v"},
+      {"tanhf", "_ZGVdN8v_tanhf", L::ElementCount::getFixed(8), false, "_ZGV_LLVM_N8v"},
+  };
+  tlii.addVectorizableFunctions(tanh_sse);
+  if (tm.getTargetFeatureString().contains("+avx2")) tlii.addVectorizableFunctions(tanh_avx2);
+  return tlii;
+}
+
+void optimise(L::Module& m, L::TargetMachine& tm, bool vector_math) {
   L::LoopAnalysisManager lam;
   L::FunctionAnalysisManager fam;
   L::CGSCCAnalysisManager cgam;
   L::ModuleAnalysisManager mam;
+  if (vector_math) {
+    // Registered before the PassBuilder's defaults, so it wins.
+    thread_local const L::TargetLibraryInfoImpl tlii = vector_math_info(tm);
+    fam.registerPass([&] { return L::TargetLibraryAnalysis(tlii); });
+  }
   L::PipelineTuningOptions tuning;
   tuning.LoopVectorization = true;
   tuning.SLPVectorization = true;
@@ -151,6 +183,8 @@ void optimise(L::Module& m, L::TargetMachine& tm) {
     loops.addPass(L::LoopFullUnrollPass(3));  // small constant trip counts (stage-time sizes)
     fpm.addPass(L::createFunctionToLoopPassAdaptor(std::move(loops)));
   }
+  // Marks library calls with their vector variants (vector_math_info).
+  if (vector_math) fpm.addPass(L::InjectTLIMappings());
   fpm.addPass(L::LoopVectorizePass());
   // A value stored in one iteration and loaded in the next stays in a
   // register (reverse mode's adjoint updates of a stencil, x[i-1] += ...).
@@ -291,7 +325,15 @@ std::string host_cpu() {
   return cpu;
 }
 
-std::string compile_to_object(std::unique_ptr<L::Module> m, const std::string& name) {
+const std::string& vector_math_library() {
+  // Loaded with RTLD_GLOBAL, so the JIT's search of the process finds its
+  // symbols.
+  static const std::string library =
+      L::sys::DynamicLibrary::LoadLibraryPermanently("libmvec.so.1") ? "" : "libmvec";
+  return library;
+}
+
+std::string compile_to_object(std::unique_ptr<L::Module> m, const std::string& name, bool vector_math) {
   L::TargetMachine* tm = &thread_machine();
   m->setDataLayout(tm->createDataLayout());
   m->setTargetTriple(tm->getTargetTriple().str());
@@ -302,7 +344,7 @@ std::string compile_to_object(std::unique_ptr<L::Module> m, const std::string& n
   }
   const bool dump_llvm = ir::dump_requested("llvm");
   if (dump_llvm) std::cerr << "// ---- LLVM IR for @" << name << " before optimisation ----\n" << print(*m);
-  optimise(*m, *tm);
+  optimise(*m, *tm, vector_math && !vector_math_library().empty());
   if (dump_llvm) std::cerr << "// ---- LLVM IR for @" << name << " after optimisation ----\n" << print(*m);
   if (ir::dump_requested("asm")) {
     auto copy = L::CloneModule(*m);

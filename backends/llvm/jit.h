@@ -20,11 +20,15 @@ std::string llvm_version();
 /// ("skylake-avx512 +avx2,+avx512f,...").
 std::string host_cpu();
 
-/// Runs LLVM's O3 pipeline with a TargetMachine for the host CPU (so the
+/// Runs kiln's LLVM pipeline with a TargetMachine for the host CPU (so the
 /// vectorisers know the vector width) and compiles the module to an ELF
-/// object. KILN_DUMP=llvm prints the module before and after optimisation,
+/// object. With `vector_math` (fast_math only: the vector functions round
+/// differently from the scalar C library) loops calling exp, log, sin, cos,
+/// tanh or pow vectorise into calls of vector_math_library()'s variants
+/// (declared in llvm_backend.h).
+/// KILN_DUMP=llvm prints the module before and after optimisation,
 /// KILN_DUMP=asm the machine code.
-std::string compile_to_object(std::unique_ptr<llvm::Module> m, const std::string& name);
+std::string compile_to_object(std::unique_ptr<llvm::Module> m, const std::string& name, bool vector_math = false);
 
 /// An object loaded into the JIT, in a JITDylib of its own (removed when the
 /// last reference goes). `entry` is the address of kiln_call.

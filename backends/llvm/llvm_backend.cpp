@@ -129,7 +129,8 @@ cache::Key key_of(const ir::Module& m, const Options& opts, bool no_alias) {
   return {{{"ir", cache::hash_module(m).hex()},
            {"backend", "llvm"},
            {"options", std::string("fast_math=") + (opts.fast_math ? "1" : "0") +
-                           ",no_alias=" + (no_alias ? "1" : "0")},
+                           ",no_alias=" + (no_alias ? "1" : "0") +
+                           (opts.fast_math ? ",vector_math=" + vector_math_library() : "")},
            {"llvm", llvm_version()},
            {"cpu", host_cpu()},
            {"format", "kiln-llvm-object-2"}}};
@@ -172,7 +173,7 @@ std::shared_ptr<LoadedObject> object_for(const ir::Module& m, const Options& opt
     ++compiles;
     llvm::LLVMContext ctx;
     std::string object =
-        compile_to_object(lower(m, ctx, {.fast_math = opts.fast_math, .no_alias = no_alias}), name);
+        compile_to_object(lower(m, ctx, {.fast_math = opts.fast_math, .no_alias = no_alias}), name, opts.fast_math);
     if (disk) disk->store(key, object);
     return load_object(object, name);
   });

@@ -8,6 +8,7 @@
 #include "../kernel.h"
 
 #include <memory>
+#include <string>
 
 namespace kiln::llvm_backend {
 
@@ -24,5 +25,11 @@ struct Stats {
   size_t disk_hits = 0;    // objects found in the disk cache
 };
 Stats stats();
+
+/// The vector math library vectorised loops may call under
+/// Options::fast_math: "libmvec" (glibc's, loaded into the process the
+/// first time this is asked), or "" when it cannot be loaded (fast_math
+/// loops then keep scalar calls). Part of the cache key of fast_math kernels.
+const std::string& vector_math_library();
 
 }  // namespace kiln::llvm_backend

@@ -10,7 +10,8 @@
 //   `nobuiltin`, so LLVM neither folds them with its own arithmetic nor
 //   rewrites pow(x, 2) as x*x: results are the C library's, as in the
 //   interpreter; sqrt, floor, fabs, fma are intrinsics (exact);
-// * no fast-math flags, so no contraction, unless Options::fast_math.
+// * no fast-math flags, so no contraction, unless Options::fast_math (which
+//   also drops `nobuiltin`, so loops calling the C library can vectorise).
 // Loops with a constant step of +1/-1 are plain counted loops (what the
 // vectoriser likes); other steps count iterations first, without overflow.
 // parallel_for bodies are outlined into `void(ptr ctx, i64 begin, i64 end)`
@@ -350,7 +351,9 @@ class FunctionLowerer {
 
   L::Value* libcall(Op op, Scalar s, std::vector<L::Value*> args) {
     L::CallInst* c = b_.CreateCall(st_.libm(op, s), args);
-    c->addFnAttr(L::Attribute::NoBuiltin);
+    // Under fast_math LLVM may treat it as the library function it names:
+    // fold it, and vectorise it into a vector library's variant (jit.cpp).
+    if (!st_.opts.fast_math) c->addFnAttr(L::Attribute::NoBuiltin);
     return c;
   }
 

@@ -225,3 +225,40 @@ TEST_CASE("llvm backend: KILN_DUMP=llvm,asm prints LLVM IR before and after opti
   CHECK_THAT(text, Contains("LLVM IR for @dumped before optimisation") && Contains("define internal double @kiln.fn.dumped") &&
                        Contains("after optimisation") && Contains("machine code for @dumped") && Contains("kiln_call"));
 }
+
+TEST_CASE("llvm backend: under fast_math loops calling exp and tanh vectorise into libmvec; by default they call "
+          "the scalar C library, bit for bit the interpreter's",
+          "[llvm][fast_math]") {
+  // getpid() makes the IR unique, so this process compiles it (no cache hit
+  // from an earlier run skips the dump).
+  const float salt = static_cast<float>(getpid() % 1000) * 1e-6f;
+  auto f = kiln::stage("vecmath", {"x", "y"}, [salt](Arr<const float> x, Arr<float> y) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = kiln::tanh(x[i]) + kiln::exp(x[i] * 0.5f) + salt; });
+  });
+  std::vector<float> x(1003), want(x.size()), got(x.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = -6.0f + 12.0f * static_cast<float>(i) / static_cast<float>(x.size());
+  kiln::compile(f, {.backend = kiln::Backend::interp})(std::span<const float>(x), std::span<float>(want));
+
+  SECTION("default Options: scalar calls, bit-identical") {
+    std::string text = stderr_of([&] {
+      ScopedEnv dump("KILN_DUMP", "llvm");
+      kiln::compile(f, llvm)(std::span<const float>(x), std::span<float>(got));
+    });
+    CHECK(got == want);
+    CHECK_THAT(text, Contains("call float @tanhf") && Contains("nobuiltin"));
+    CHECK(text.find("_ZGV") == std::string::npos);
+  }
+  SECTION("fast_math: vector calls, within a few ulp") {
+    std::string text = stderr_of([&] {
+      ScopedEnv dump("KILN_DUMP", "llvm");
+      kiln::compile(f, {.backend = kiln::Backend::llvm, .fast_math = true})(std::span<const float>(x),
+                                                                            std::span<float>(got));
+    });
+    for (size_t i = 0; i < x.size(); ++i) CHECK(got[i] == Approx(want[i]).epsilon(1e-5).margin(1e-6));
+    if (kiln::llvm_backend::vector_math_library().empty()) {
+      WARN("libmvec.so.1 cannot be loaded here: fast_math loops keep scalar calls");
+    } else {
+      CHECK_THAT(text, Contains("_ZGV") && Contains("_tanhf") && Contains("_expf"));
+    }
+  }
+}
