@@ -1,0 +1,182 @@
+// The lowered tensor matmul (codegen/lower: rows of C blocked by four, k in
+// steps of four, the inner loop along rows of B and C) against Eigen 3.4's
+// GEMM and a plain hand-written loop, on one thread, from 8x8x8 to
+// 512x512x512 and on the MLP benchmark's shapes. It answers the question the
+// lowering leaves open: above which size would a call of a GEMM library beat
+// the loop nest (the crossover docs/performance.md quotes)?
+//
+//   kiln          C = matmul(A, B) staged, Backend::llvm, default Options:
+//                 every element sums k upwards from +0.0, each product
+//                 rounded: bit-identical to the interpreter and to `loop`.
+//   kiln fm       the same with Options::fast_math (FMA contraction).
+//   loop          for i, k, j: C[i][j] += A[i][k] * B[k][j], g++ -O3
+//                 -march=native -ffp-contract=off: the same order, so the
+//                 same bits as kiln (checked).
+//   eigen         Eigen::Map of the same row-major buffers, C.noalias() =
+//                 A * B (its blocked, packed GEMM kernel; FMA; compared
+//                 within a relative tolerance).
+//
+// One thread everywhere: kiln's pool is set to one thread (its matmuls would
+// otherwise run their rows in parallel), Eigen is built without OpenMP.
+// Each figure is the median of alternating samples (bench_support.h). The
+// summary prints one row per shape and a line
+//
+//   CROSSOVER eigen_faster_from=<m>x<k>x<n> ...
+//
+// naming the smallest square size from which Eigen is faster than kiln fm by
+// more than 10% on every larger size measured.
+#include "bench_support.h"
+
+#include "backends/runtime/thread_pool.h"
+
+#include <kiln/kiln.h>
+
+#include <Eigen/Core>
+#include <benchmark/benchmark.h>
+
+#include <cmath>
+#include <cstdio>
+#include <functional>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace {
+
+using namespace kiln::bench;
+using kiln::Arr;
+
+constexpr int kReps = 9;
+constexpr double kTarget = 0.01;  // seconds per timed sample
+
+struct Shape {
+  int64_t m, k, n;
+  std::string name() const { return std::to_string(m) + "x" + std::to_string(k) + "x" + std::to_string(n); }
+  double flops() const { return 2.0 * static_cast<double>(m * k * n); }
+};
+
+using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
+
+struct Case {
+  Shape s;
+  Buf<float> a, b, c_kiln, c_fast, c_loop, c_eigen;
+  std::function<void()> kiln, fast, loop, eigen;
+};
+
+void hand_loop(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n) {
+  for (int64_t i = 0; i < m; ++i) {
+    float* ci = c + i * n;
+    for (int64_t j = 0; j < n; ++j) ci[j] = 0.0f;
+    for (int64_t p = 0; p < k; ++p) {
+      const float aip = a[i * k + p];
+      const float* bp = b + p * n;
+      for (int64_t j = 0; j < n; ++j) ci[j] += aip * bp[j];
+    }
+  }
+}
+
+std::unique_ptr<Case> make_case(Shape s) {
+  auto c = std::make_unique<Case>();
+  c->s = s;
+  c->a = aligned_values<float>(static_cast<size_t>(s.m * s.k), 1);
+  c->b = aligned_values<float>(static_cast<size_t>(s.k * s.n), 2);
+  for (Buf<float>* out : {&c->c_kiln, &c->c_fast, &c->c_loop, &c->c_eigen}) out->assign(static_cast<size_t>(s.m * s.n), 0.0f);
+  auto staged = kiln::stage("matmul_" + s.name(), {"a", "b", "c"}, [s](Arr<const float> a, Arr<const float> b, Arr<float> c) {
+    c.store(kiln::matmul(a.tensor({s.m, s.k}), b.tensor({s.k, s.n})));
+  });
+  auto k0 = kiln::compile(staged, {.backend = kiln::Backend::llvm});
+  auto k1 = kiln::compile(staged, {.backend = kiln::Backend::llvm, .fast_math = true});
+  Case* p = c.get();
+  c->kiln = [p, k0] { k0(std::span<const float>(p->a), std::span<const float>(p->b), std::span<float>(p->c_kiln)); };
+  c->fast = [p, k1] { k1(std::span<const float>(p->a), std::span<const float>(p->b), std::span<float>(p->c_fast)); };
+  c->loop = [p] { hand_loop(p->a.data(), p->b.data(), p->c_loop.data(), p->s.m, p->s.k, p->s.n); };
+  c->eigen = [p] {
+    Eigen::Map<const RowMajor> a(p->a.data(), p->s.m, p->s.k), b(p->b.data(), p->s.k, p->s.n);
+    Eigen::Map<RowMajor> out(p->c_eigen.data(), p->s.m, p->s.n);
+    out.noalias() = a * b;
+  };
+  // Cross-check before timing: kiln and the loop sum in the same order.
+  c->kiln();
+  c->fast();
+  c->loop();
+  c->eigen();
+  std::vector<Bits> from_kiln, from_loop;
+  append(from_kiln, c->c_kiln);
+  append(from_loop, c->c_loop);
+  check_same("matmul " + s.name(), "values(1), values(2)", "kiln", from_kiln, "the hand-written loop", from_loop);
+  for (size_t i = 0; i < c->c_kiln.size(); ++i) {
+    const double want = c->c_loop[i], tol = 1e-4 * std::sqrt(static_cast<double>(s.k)) * (1.0 + std::abs(want));
+    if (std::abs(c->c_fast[i] - want) > tol || std::abs(c->c_eigen[i] - want) > tol)
+      die("matmul " + s.name() + ": fast_math or Eigen differs from the loop at " + std::to_string(i) + ": " +
+          std::to_string(c->c_fast[i]) + " / " + std::to_string(c->c_eigen[i]) + " vs " + std::to_string(want));
+  }
+  return c;
+}
+
+void BM_call(benchmark::State& state, const std::function<void()>* fn, double flops) {
+  for (auto _ : state) (*fn)();
+  state.counters["GFLOP/s"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void print_summary(const std::vector<std::unique_ptr<Case>>& cases, const std::vector<Shape>& squares) {
+  std::printf("\nmatmul C = A B, float32, one thread, median of %d alternating samples (GFLOP/s)\n\n", kReps);
+  std::printf("| m x k x n | kiln | kiln fast_math | loop (g++ -O3) | Eigen | kiln fm / Eigen time |\n|---|---|---|---|---|---|\n");
+  std::vector<double> ratio;
+  for (const auto& c : cases) {
+    const std::vector<double> t = median_each(kReps, {c->kiln, c->fast, c->loop, c->eigen}, kTarget);
+    const double f = c->s.flops() * 1e-9;
+    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.2f |\n", c->s.name().c_str(), f / t[0], f / t[1], f / t[2], f / t[3],
+                t[1] / t[3]);
+    ratio.push_back(t[1] / t[3]);
+  }
+  // The crossover: the smallest square size from which Eigen wins by > 10%
+  // on every larger square size.
+  std::string from = "none";
+  for (size_t q = squares.size(); q-- > 0;) {
+    if (ratio[q] <= 1.1) break;
+    from = squares[q].name();
+  }
+  std::printf("\nCROSSOVER eigen_faster_from=%s (smallest square size from which Eigen beats kiln fast_math by >10%% at "
+              "every larger size; one thread)\n",
+              from.c_str());
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  g_program_name = "kiln_bench_matmul";
+  if (!kiln::available(kiln::Backend::llvm)) {
+    std::printf("Backend::llvm not built\n");
+    return 0;
+  }
+  const bool summary = !take_flag(argc, argv, "--no_summary");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  use_fresh_cache_dir("kiln-bench-matmul-");
+  kiln::runtime::set_thread_count(1);
+  const std::vector<Shape> squares = {{8, 8, 8}, {16, 16, 16}, {32, 32, 32}, {64, 64, 64},
+                                      {128, 128, 128}, {256, 256, 256}, {512, 512, 512}};
+  // The MLP benchmark's matmuls (bench/torch.cpp): the large model's
+  // forward and weight gradient, the small model's hidden and output layers
+  // (forward and weight gradient).
+  const std::vector<Shape> mlp = {{64, 784, 128}, {784, 64, 128}, {256, 64, 64}, {64, 256, 64}, {256, 64, 3}, {64, 256, 3}};
+  std::vector<std::unique_ptr<Case>> cases;
+  try {
+    for (const Shape& s : squares) cases.push_back(make_case(s));
+    for (const Shape& s : mlp) cases.push_back(make_case(s));
+  } catch (const std::exception& e) {
+    die(std::string("setting up failed: ") + e.what());
+  }
+  for (const auto& c : cases) {
+    const std::string n = "matmul/" + c->s.name();
+    benchmark::RegisterBenchmark((n + "/kiln").c_str(), BM_call, &c->kiln, c->s.flops());
+    benchmark::RegisterBenchmark((n + "/kiln_fast_math").c_str(), BM_call, &c->fast, c->s.flops());
+    benchmark::RegisterBenchmark((n + "/loop").c_str(), BM_call, &c->loop, c->s.flops());
+    benchmark::RegisterBenchmark((n + "/eigen").c_str(), BM_call, &c->eigen, c->s.flops());
+  }
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  if (summary) print_summary(cases, squares);
+  remove_cache_dir();
+  return 0;
+}
