@@ -1,33 +1,37 @@
-// The lowered tensor matmul (codegen/lower: rows of C blocked by four, k in
-// steps of four, the inner loop along rows of B and C) against Eigen 3.4's
-// GEMM and a plain hand-written loop, on one thread, from 8x8x8 to
-// 512x512x512 and on the MLP benchmark's shapes. It answers the question the
-// lowering leaves open: above which size would a call of a GEMM library beat
-// the loop nest (the crossover docs/performance.md quotes)?
+// The lowered tensor matmul against Eigen 3.4's GEMM and a plain
+// hand-written loop, on one thread, from 8x8x8 to 512x512x512 and on the MLP
+// benchmarks' shapes. It measures the crossover behind
+// lower::fast_math_gemm_min_work: from which size does fast_math's call of
+// a GEMM library (the IR op `gemm`, backends/runtime/gemm.cpp) beat
+// fast_math's loop nest?
 //
 //   kiln          C = matmul(A, B) staged, Backend::llvm, default Options:
+//                 the loop nest (rows of C by four, k in steps of eight);
 //                 every element sums k upwards from +0.0, each product
-//                 rounded: bit-identical to the interpreter and to `loop`.
-//   kiln fm       the same with Options::fast_math (FMA contraction).
+//                 rounded: bit-identical to the interpreter and to `loop`
+//                 (checked).
+//   kiln fm, loop nest   Options::fast_math with passes.gemm = false: the
+//                 same loop nest with FMA contraction.
+//   kiln fm, gemm Options::fast_math: from the threshold up one `gemm` op,
+//                 which calls Eigen; below it the loop nest again.
 //   loop          for i, k, j: C[i][j] += A[i][k] * B[k][j], g++ -O3
-//                 -march=native -ffp-contract=off: the same order, so the
-//                 same bits as kiln (checked).
-//   eigen         Eigen::Map of the same row-major buffers, C.noalias() =
-//                 A * B (its blocked, packed GEMM kernel; FMA; compared
-//                 within a relative tolerance).
+//                 -march=native -ffp-contract=off (the same order).
+//   Eigen         Eigen::Map of the same row-major buffers, C.noalias() =
+//                 A * B, called directly.
+// The fast_math builds and Eigen are compared within a relative tolerance.
 //
-// One thread everywhere: kiln's pool is set to one thread (its matmuls would
-// otherwise run their rows in parallel), Eigen is built without OpenMP.
-// Each figure is the median of alternating samples (bench_support.h). The
-// summary prints one row per shape and a line
+// One thread everywhere: kiln's pool is set to one thread, Eigen is built
+// without OpenMP. Each figure is the median of alternating samples
+// (bench_support.h). The summary prints one row per shape and a line
 //
-//   CROSSOVER eigen_faster_from=<m>x<k>x<n> ...
+//   CROSSOVER gemm_faster_from=<m>x<k>x<n> threshold=<multiply-adds> ...
 //
-// naming the smallest square size from which Eigen is faster than kiln fm by
-// more than 10% on every larger size measured.
+// naming the smallest square size from which the gemm build is faster than
+// the loop-nest build by more than 10% on every larger square size.
 #include "bench_support.h"
 
 #include "backends/runtime/thread_pool.h"
+#include "codegen/lower/lower_tensors.h"
 
 #include <kiln/kiln.h>
 
@@ -59,8 +63,8 @@ using RowMajor = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::Row
 
 struct Case {
   Shape s;
-  Buf<float> a, b, c_kiln, c_fast, c_loop, c_eigen;
-  std::function<void()> kiln, fast, loop, eigen;
+  Buf<float> a, b, c_kiln, c_nest, c_fast, c_loop, c_eigen;
+  std::function<void()> kiln, nest, fast, loop, eigen;
 };
 
 void hand_loop(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n) {
@@ -80,14 +84,17 @@ std::unique_ptr<Case> make_case(Shape s) {
   c->s = s;
   c->a = aligned_values<float>(static_cast<size_t>(s.m * s.k), 1);
   c->b = aligned_values<float>(static_cast<size_t>(s.k * s.n), 2);
-  for (Buf<float>* out : {&c->c_kiln, &c->c_fast, &c->c_loop, &c->c_eigen}) out->assign(static_cast<size_t>(s.m * s.n), 0.0f);
+  for (Buf<float>* out : {&c->c_kiln, &c->c_nest, &c->c_fast, &c->c_loop, &c->c_eigen})
+    out->assign(static_cast<size_t>(s.m * s.n), 0.0f);
   auto staged = kiln::stage("matmul_" + s.name(), {"a", "b", "c"}, [s](Arr<const float> a, Arr<const float> b, Arr<float> c) {
     c.store(kiln::matmul(a.tensor({s.m, s.k}), b.tensor({s.k, s.n})));
   });
   auto k0 = kiln::compile(staged, {.backend = kiln::Backend::llvm});
   auto k1 = kiln::compile(staged, {.backend = kiln::Backend::llvm, .fast_math = true});
+  auto k2 = kiln::compile(staged, {.backend = kiln::Backend::llvm, .fast_math = true, .passes = {.gemm = false}});
   Case* p = c.get();
   c->kiln = [p, k0] { k0(std::span<const float>(p->a), std::span<const float>(p->b), std::span<float>(p->c_kiln)); };
+  c->nest = [p, k2] { k2(std::span<const float>(p->a), std::span<const float>(p->b), std::span<float>(p->c_nest)); };
   c->fast = [p, k1] { k1(std::span<const float>(p->a), std::span<const float>(p->b), std::span<float>(p->c_fast)); };
   c->loop = [p] { hand_loop(p->a.data(), p->b.data(), p->c_loop.data(), p->s.m, p->s.k, p->s.n); };
   c->eigen = [p] {
@@ -97,6 +104,7 @@ std::unique_ptr<Case> make_case(Shape s) {
   };
   // Cross-check before timing: kiln and the loop sum in the same order.
   c->kiln();
+  c->nest();
   c->fast();
   c->loop();
   c->eigen();
@@ -106,9 +114,10 @@ std::unique_ptr<Case> make_case(Shape s) {
   check_same("matmul " + s.name(), "values(1), values(2)", "kiln", from_kiln, "the hand-written loop", from_loop);
   for (size_t i = 0; i < c->c_kiln.size(); ++i) {
     const double want = c->c_loop[i], tol = 1e-4 * std::sqrt(static_cast<double>(s.k)) * (1.0 + std::abs(want));
-    if (std::abs(c->c_fast[i] - want) > tol || std::abs(c->c_eigen[i] - want) > tol)
+    if (std::abs(c->c_fast[i] - want) > tol || std::abs(c->c_nest[i] - want) > tol || std::abs(c->c_eigen[i] - want) > tol)
       die("matmul " + s.name() + ": fast_math or Eigen differs from the loop at " + std::to_string(i) + ": " +
-          std::to_string(c->c_fast[i]) + " / " + std::to_string(c->c_eigen[i]) + " vs " + std::to_string(want));
+          std::to_string(c->c_fast[i]) + " / " + std::to_string(c->c_nest[i]) + " / " + std::to_string(c->c_eigen[i]) +
+          " vs " + std::to_string(want));
   }
   return c;
 }
@@ -120,25 +129,30 @@ void BM_call(benchmark::State& state, const std::function<void()>* fn, double fl
 
 void print_summary(const std::vector<std::unique_ptr<Case>>& cases, const std::vector<Shape>& squares) {
   std::printf("\nmatmul C = A B, float32, one thread, median of %d alternating samples (GFLOP/s)\n\n", kReps);
-  std::printf("| m x k x n | kiln | kiln fast_math | loop (g++ -O3) | Eigen | kiln fm / Eigen time |\n|---|---|---|---|---|---|\n");
+  std::printf("| m x k x n | kiln | kiln fm, loop nest | kiln fm, gemm%s | loop (g++ -O3) | Eigen | loop nest / gemm time |\n"
+              "|---|---|---|---|---|---|---|\n",
+              kiln::lower::fast_math_gemm_min_work > 0 ? " (where lowered to one)" : "");
   std::vector<double> ratio;
   for (const auto& c : cases) {
-    const std::vector<double> t = median_each(kReps, {c->kiln, c->fast, c->loop, c->eigen}, kTarget);
+    const std::vector<double> t = median_each(kReps, {c->kiln, c->nest, c->fast, c->loop, c->eigen}, kTarget);
     const double f = c->s.flops() * 1e-9;
-    std::printf("| %s | %.1f | %.1f | %.1f | %.1f | %.2f |\n", c->s.name().c_str(), f / t[0], f / t[1], f / t[2], f / t[3],
-                t[1] / t[3]);
-    ratio.push_back(t[1] / t[3]);
+    std::printf("| %s | %.1f | %.1f | %.1f%s | %.1f | %.1f | %.2f |\n", c->s.name().c_str(), f / t[0], f / t[1], f / t[2],
+                c->s.m * c->s.k * c->s.n >= kiln::lower::fast_math_gemm_min_work ? "" : " (nest)", f / t[3], f / t[4],
+                t[1] / t[2]);
+    ratio.push_back(t[1] / t[2]);
   }
-  // The crossover: the smallest square size from which Eigen wins by > 10%
-  // on every larger square size.
+  // The crossover: the smallest square size from which the GEMM call wins
+  // by > 10% on every larger square size (sizes below the threshold run the
+  // loop nest in both columns, so they cannot win).
   std::string from = "none";
   for (size_t q = squares.size(); q-- > 0;) {
     if (ratio[q] <= 1.1) break;
     from = squares[q].name();
   }
-  std::printf("\nCROSSOVER eigen_faster_from=%s (smallest square size from which Eigen beats kiln fast_math by >10%% at "
-              "every larger size; one thread)\n",
-              from.c_str());
+  std::printf("\nCROSSOVER gemm_faster_from=%s threshold=%lld (smallest square size from which fast_math's GEMM call "
+              "beats its loop nest by >10%% at every larger size; one thread; the threshold is "
+              "kiln::lower::fast_math_gemm_min_work multiply-adds)\n",
+              from.c_str(), static_cast<long long>(kiln::lower::fast_math_gemm_min_work));
 }
 
 }  // namespace
@@ -170,6 +184,7 @@ int main(int argc, char** argv) {
   for (const auto& c : cases) {
     const std::string n = "matmul/" + c->s.name();
     benchmark::RegisterBenchmark((n + "/kiln").c_str(), BM_call, &c->kiln, c->s.flops());
+    benchmark::RegisterBenchmark((n + "/kiln_fast_math_loop_nest").c_str(), BM_call, &c->nest, c->s.flops());
     benchmark::RegisterBenchmark((n + "/kiln_fast_math").c_str(), BM_call, &c->fast, c->s.flops());
     benchmark::RegisterBenchmark((n + "/loop").c_str(), BM_call, &c->loop, c->s.flops());
     benchmark::RegisterBenchmark((n + "/eigen").c_str(), BM_call, &c->eigen, c->s.flops());

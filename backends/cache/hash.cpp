@@ -38,6 +38,7 @@ bool has_imm(ir::Shape s) {
     case ir::Shape::get:
     case ir::Shape::alloc:
     case ir::Shape::check:
+    case ir::Shape::gemm:
     case ir::Shape::reduce:
     case ir::Shape::tensor_load:
     case ir::Shape::tensor_store: return true;
@@ -166,7 +167,7 @@ class ModuleHasher {
     if (n.type.is_tensor()) add_ints(h_, n.type.dims);
     if (has_imm(op.shape)) h_.add_word(static_cast<uint64_t>(n.imm));
     if (n.op == ir::Op::Transpose || n.op == ir::Op::Slice || n.op == ir::Op::Embed || n.op == ir::Op::TensorConst ||
-        n.op == ir::Op::Check)
+        n.op == ir::Op::Check || n.op == ir::Op::Gemm)
       add_ints(h_, static_cast<uint32_t>(n.imm));
     refs(n.args);
     h_.add_word(n.loc.line());

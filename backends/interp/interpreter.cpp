@@ -73,6 +73,36 @@ class Machine {
     return i;
   }
 
+  // The reference gemm: each element sums k upwards from +0.0, products
+  // rounded (the order tensor.matmul specifies; gemm itself promises none).
+  void gemm(Frame& fr, const Node& n) {
+    const std::vector<int64_t> mkn = ints(static_cast<uint32_t>(n.imm));
+    const int64_t m = mkn[0], k = mkn[1], nn = mkn[2];
+    const Value &a = fr.env[n.args[0]], &b = fr.env[n.args[2]], &c = fr.env[n.args[4]];
+    const int64_t ao = fr.env[n.args[1]].i, bo = fr.env[n.args[3]].i;
+    if (ao < 0 || ao > a.size - m * k || bo < 0 || bo > b.size - k * nn || c.size < m * nn)
+      trap(fr, n, "gemm of " + std::to_string(m) + "x" + std::to_string(k) + " by " + std::to_string(k) + "x" +
+                      std::to_string(nn) + " does not fit its buffers",
+           "this is a kiln bug: tensor lowering sized them");
+    auto run = [&](auto zero) {
+      using F = decltype(zero);
+      const F* pa = static_cast<const F*>(a.p) + ao;
+      const F* pb = static_cast<const F*>(b.p) + bo;
+      F* pc = static_cast<F*>(const_cast<void*>(c.p));
+      for (int64_t i = 0; i < m; ++i)
+        for (int64_t j = 0; j < nn; ++j) {
+          F s = zero;
+          for (int64_t p = 0; p < k; ++p) {
+            const F prod = pa[i * k + p] * pb[p * nn + j];
+            s = s + prod;
+          }
+          pc[i * nn + j] = s;
+        }
+    };
+    if (fr.f.type(n.args[0]).elem == Scalar::f32) run(0.0f);
+    else run(0.0);
+  }
+
   void node(Frame& fr, ValueId v) {
     const Node& n = fr.f.node(v);
     Value& out = fr.env[v];
@@ -136,6 +166,9 @@ class Machine {
           auto [what, remedy] = message(n.imm);
           trap(fr, n, what, remedy);
         }
+        return;
+      case Op::Gemm:
+        gemm(fr, n);
         return;
       case Op::Alloc: {  // zeroed, so a program reading before writing is deterministic
         auto block = std::make_unique<unsigned char[]>(static_cast<size_t>(n.imm) * byte_width(n.type.elem) + 1);

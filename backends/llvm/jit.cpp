@@ -8,6 +8,7 @@
 #include <kiln/error.h>
 
 #include "../../codegen/ir/dump.h"
+#include "../runtime/gemm.h"
 #include "../runtime/tape.h"
 #include "../runtime/thread_pool.h"
 #include "../runtime/trap.h"
@@ -295,6 +296,8 @@ class Jit {
                                                L::JITSymbolFlags::Exported};
     runtime[es.intern(tape_release_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_release),
                                                L::JITSymbolFlags::Exported};
+    runtime[es.intern(gemm_f32_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_gemm_f32), L::JITSymbolFlags::Exported};
+    runtime[es.intern(gemm_f64_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_gemm_f64), L::JITSymbolFlags::Exported};
     if (auto e = main.define(orc::absoluteSymbols(std::move(runtime))))
       throw CompileError("LLVM JIT: " + message_of(std::move(e)));
   }

@@ -9,6 +9,7 @@
 
 #include "../cache/disk_cache.h"
 #include "../cache/once_map.h"
+#include "../runtime/gemm.h"
 #include "../runtime/trap.h"
 #include "jit.h"
 #include "lower.h"
@@ -130,7 +131,9 @@ cache::Key key_of(const ir::Module& m, const Options& opts, bool no_alias) {
            {"backend", "llvm"},
            {"options", std::string("fast_math=") + (opts.fast_math ? "1" : "0") +
                            ",no_alias=" + (no_alias ? "1" : "0") +
-                           (opts.fast_math ? ",vector_math=" + vector_math_library() : "")},
+                           (opts.fast_math ? ",vector_math=" + vector_math_library() +
+                                                 ",gemm=" + runtime::gemm_library()
+                                           : "")},
            {"llvm", llvm_version()},
            {"cpu", host_cpu()},
            {"format", "kiln-llvm-object-2"}}};

@@ -298,6 +298,24 @@ class Writer {
         line("if (!" + expr_[n.args[0]] + ") " + d_.trap(trap_message(n, what, remedy)));
         return;
       }
+      case Op::Gemm: {  // a plain loop nest: gemm promises no order (fast_math only)
+        locate(n);
+        const std::vector<int64_t> mkn = ints(static_cast<uint32_t>(n.imm));
+        const std::string m = "INT64_C(" + std::to_string(mkn[0]) + ")", k = "INT64_C(" + std::to_string(mkn[1]) + ")",
+                          nn = "INT64_C(" + std::to_string(mkn[2]) + ")";
+        const std::string i = names_.fresh("gi"), j = names_.fresh("gj"), p = names_.fresh("gp"), s = names_.fresh("gs");
+        const std::string a = expr_[n.args[0]], ao = expr_[n.args[1]], b = expr_[n.args[2]], bo = expr_[n.args[3]],
+                          c = expr_[n.args[4]];
+        line("for (int64_t " + i + " = 0; " + i + " < " + m + "; ++" + i + ")");
+        line("  for (int64_t " + j + " = 0; " + j + " < " + nn + "; ++" + j + ") {");
+        line("    " + d_.scalar_type(f_.type(n.args[0]).elem) + " " + s + " = 0;");
+        line("    for (int64_t " + p + " = 0; " + p + " < " + k + "; ++" + p + ")");
+        line("      " + s + " += " + a + "[" + ao + " + " + i + " * " + k + " + " + p + "] * " + b + "[" + bo + " + " + p +
+             " * " + nn + " + " + j + "];");
+        line("    " + c + "[" + i + " * " + nn + " + " + j + "] = " + s + ";");
+        line("  }");
+        return;
+      }
       case Op::Alloc: {
         locate(n);
         const std::string name = names_.fresh("scratch");

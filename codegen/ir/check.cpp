@@ -204,6 +204,19 @@ std::string check_operands(const Function& f, Op op, Type type, const std::vecto
       if (arg(0) != Type::scalar(Scalar::i1) || type.kind != TypeKind::void_ || imm < 0 || imm > UINT32_MAX)
         return mismatch(op, "takes an i1 and a message, got " + to_string(arg(0)));
       return {};
+    case Shape::gemm: {
+      const Type a = arg(0), b = arg(2), c = arg(4), i64 = Type::scalar(Scalar::i64);
+      if (a.kind != TypeKind::buf || (a.elem != Scalar::f32 && a.elem != Scalar::f64) || b.kind != TypeKind::buf || c.kind != TypeKind::buf ||
+          !c.writable || b.elem != a.elem || c.elem != a.elem || arg(1) != i64 || arg(3) != i64 ||
+          type.kind != TypeKind::void_)
+        return mismatch(op, "takes buffers a, b and a writable c of one float type, and i64 offsets of a and b, got " +
+                                to_string(a) + ", " + to_string(b) + ", " + to_string(c));
+      if (imm < 0 || imm > UINT32_MAX) return mismatch(op, "needs its sizes {m, k, n}");
+      const std::vector<int64_t> mkn = ints(static_cast<uint32_t>(imm));
+      if (mkn.size() != 3 || mkn[0] < 1 || mkn[1] < 1 || mkn[2] < 1)
+        return mismatch(op, "needs three positive sizes {m, k, n}");
+      return {};
+    }
     case Shape::splat:
       if (!arg(0).is_scalar() || !type.is_tensor() || type.elem != arg(0).elem)
         return mismatch(op, "fills a tensor with a scalar of its element type, got " + to_string(arg(0)) + " -> " +

@@ -241,6 +241,9 @@ class Printer {
       case Op::Alloc:
         out_ += lhs + "alloc " + std::to_string(n.imm) + " : " + to_string(n.type);
         break;
+      case Op::Gemm:
+        out_ += "gemm " + refs(n.args) + " " + int_list(ints_of(n.imm));
+        break;
       case Op::TensorConst: {
         std::string s;
         Node e = n;

@@ -454,6 +454,23 @@ class Lowerer {
     const Type et = n.type.element();
     ValueId c = alloc(n.type);
     const std::vector<int64_t> batch(sc.begin(), sc.end() - 2);
+    if (batch.empty() && opts_.gemm_min_work > 0 && m * kk * nn >= opts_.gemm_min_work) {
+      // A fused operand (a transposed view read in place) is copied out
+      // first: the GEMM reads row-major blocks.
+      auto dense = [&](ValueId x) -> std::pair<ValueId, ValueId> {
+        if (buf_[x] != no_value) return {buf_[x], off_[x] != no_value ? off_[x] : k64(0)};
+        const Type t = f_.type(x);
+        const std::vector<int64_t> s = shape(t);
+        ValueId copy = alloc(t);
+        nest(s, [&](const std::vector<ValueId>& idx) { add(Op::Store, Type{}, {copy, flat(idx, s), elem(x, idx)}); });
+        return {copy, k64(0)};
+      };
+      const auto [a, a_off] = dense(n.args[0]);
+      const auto [b, b_off] = dense(n.args[1]);
+      add(Op::Gemm, Type{}, {a, a_off, b, b_off, c}, intern_ints({m, kk, nn}));
+      buf_[v] = c;
+      return;
+    }
     auto at_index = [](std::vector<ValueId> prefix, ValueId a, ValueId b) {
       prefix.push_back(a);
       prefix.push_back(b);

@@ -11,7 +11,19 @@ struct LowerOptions {
   /// A loop nest writing at least this many elements (a matmul: this many
   /// multiply-adds) runs its outer axis as a parallel_for.
   int64_t parallel_elements = 1 << 15;
+  /// A 2-D matmul of at least this many multiply-adds becomes one `gemm`
+  /// op (a runtime GEMM call in Backend::llvm) instead of a loop nest; 0:
+  /// never. The pipeline sets it under Options::fast_math only, since a
+  /// GEMM library sums in its own order: fast_math_gemm_min_work, the
+  /// crossover kiln_bench_matmul measured (docs/performance.md).
+  int64_t gemm_min_work = 0;
 };
+
+/// gemm_min_work under fast_math. kiln_bench_matmul on one thread: Eigen's
+/// GEMM through `gemm` is 1.2x the loop nest's speed at 32x32x32 and
+/// 1.3-1.7x above, but 0.75x at 16x16x16 and 0.3x at 8x8x8 (its packing and
+/// the call cost more than the product).
+inline constexpr int64_t fast_math_gemm_min_work = 32 * 32 * 32;
 
 /// Replaces every tensor op of m by scalar code: each tensor value is either
 /// fused (its elements computed where they are used) or materialised into an

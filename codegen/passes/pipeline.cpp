@@ -68,7 +68,7 @@ ir::Module run_pipeline(ir::Module m, const Options& opts) {
   }
   // Tensor ops become loop nests, which the scalar passes then clean up.
   if (on.lower_tensors && lower::has_tensor_ops(m)) {
-    lower::lower_tensors(m);
+    lower::lower_tensors(m, {.gemm_min_work = opts.fast_math && on.gemm ? lower::fast_math_gemm_min_work : 0});
     after(m, "lower_tensors");
     if (opts.optimize) rounds();
   }

@@ -223,7 +223,7 @@ class Promoter {
       case Op::Shr: case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
       case Op::Fma: case Op::Select: case Op::Size: case Op::Get: case Op::Load: case Op::Store:
       case Op::TapePush: case Op::TapePop: case Op::TapeReserve: case Op::TapeRelease: case Op::Call:
-      case Op::Alloc: case Op::Check: case Op::Splat: case Op::Iota: case Op::TensorConst: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
+      case Op::Alloc: case Op::Check: case Op::Gemm: case Op::Splat: case Op::Iota: case Op::TensorConst: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
       case Op::Slice: case Op::Embed: case Op::ReduceSum: case Op::ReduceMax: case Op::Matmul:
       case Op::TensorLoad: case Op::TensorStore:
         place(n.op, n, mapped(n.args), {}, into, v);

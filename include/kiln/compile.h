@@ -39,6 +39,11 @@ struct Passes {
   /// tensor ops -> fused loop nests (codegen/lower); runs even with optimize = false. Off, only
   /// Backend::interp runs the program (it executes tensor ops directly: the reference for lowering).
   bool lower_tensors = true;
+  /// With fast_math, lowering makes a 2-D tensor matmul of at least
+  /// lower::fast_math_gemm_min_work multiply-adds one `gemm` op, which
+  /// Backend::llvm runs as a call of a GEMM library (Eigen when kiln was
+  /// built with it); off, such matmuls stay loop nests.
+  bool gemm = true;
   bool operator==(const Passes&) const = default;
 };
 
@@ -53,7 +58,10 @@ struct Options {
   /// Allow float rewrites that change results in the last bits or in signed
   /// zeros and NaNs: x+0.0 -> x, x*0.0 -> 0, x-x -> 0, x==x -> true and
   /// x<x -> false (not so for NaN), reassociation of constants
-  /// ((x+1)+2 -> x+3), pow(x, n) -> multiplications for |n| <= 16.
+  /// ((x+1)+2 -> x+3), pow(x, n) -> multiplications for |n| <= 16. In
+  /// Backend::llvm also FMA contraction, vectorised exp/log/sin/cos/tanh/pow
+  /// (glibc's libmvec) and large matmuls through a GEMM library
+  /// (Passes::gemm).
   bool fast_math = false;
   /// Individual passes (all on by default).
   Passes passes = {};

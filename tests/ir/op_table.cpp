@@ -95,6 +95,11 @@ Module probe(Op op) {
     }
     case Shape::check: b.push(body, op, {}, {b.push(body, Op::Lt, i1(), {b.x, b.x})}, intern_message("bad", "fix it")); break;
     case Shape::alloc: b.push(body, op, Type::buf(Scalar::f32, true), {}, 12); break;
+    case Shape::gemm: {
+      ValueId c = b.push(body, Op::Alloc, Type::buf(Scalar::f32, true), {}, 4);
+      b.push(body, op, {}, {b.buf, one, b.buf, one, c}, intern_ints({2, 1, 2}));
+      break;
+    }
     case Shape::splat: b.push(body, op, Type::tensor(Scalar::f32, {2, 3}), {b.x}); break;
     case Shape::dense:
       b.push(body, op, Type::tensor(Scalar::f32, {2}), {},

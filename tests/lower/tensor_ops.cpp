@@ -6,6 +6,8 @@
 // The core ops are also checked against plain C++ loops.
 #include "lower/tensor_support.h"
 
+#include "codegen/lower/lower_tensors.h"
+
 using kiln::Arr;
 using kiln::Rep;
 using kiln::Tensor;
@@ -390,6 +392,59 @@ TEST_CASE("lowering: batched matmul, batch axes broadcast, against a triple loop
   check(0.0, {3, 5, 9}, {3, 9, 7});
   check(0.0f, {4, 25, 24}, {24, 23});  // parallel over the batch
   check(0.0f, {1, 45, 30}, {30, 31});  // one batch: parallel over row blocks
+}
+
+TEST_CASE("lowering: under fast_math a 2-D matmul of 16^3 multiply-adds or more is one gemm op; the interpreter and "
+          "C++ run it in the reference order, Backend::llvm calls a GEMM library",
+          "[lower][tensor][fast_math]") {
+  const kiln::Options fast{.fast_math = true};
+  auto check = [&](auto zero, Shape sa, Shape sb, int64_t offset, bool transposed, size_t want_gemms) {
+    using T = decltype(zero);
+    INFO(kiln::ir::shape_text(sa) << " by " << kiln::ir::shape_text(sb) << ", offset " << offset
+                                  << (transposed ? ", left operand transposed" : ""));
+    Shape so, sa_stored = transposed ? Shape{sa[1], sa[0]} : sa;
+    std::vector<T> a = randoms<T>(numel(sa) + offset, 71), b = randoms<T>(numel(sb), 72);
+    std::vector<T> a_used(a.begin() + offset, a.end());
+    if (transposed) a_used = ref_transpose(a_used, sa_stored, {1, 0});
+    const std::vector<T> want = ref_matmul(a_used, sa, b, sb, &so);
+    auto f = kiln::stage("mm_gemm", [&](Arr<const T> x, Arr<const T> w, Arr<T> y) {
+      Tensor<T> lhs = x.tensor(sa_stored, offset);
+      y.store(kiln::matmul(transposed ? lhs.transpose() : lhs, w.tensor(sb)));
+    });
+    const std::string ir = f.ir(fast);
+    {
+      INFO(ir);
+      CHECK(kiln::test::count(ir, " gemm %") == want_gemms);
+      CHECK(kiln::test::count(f.ir(), " gemm %") == 0);  // default Options: always the loop nest
+    }
+    for (kiln::Backend backend : {kiln::Backend::interp, kiln::Backend::cxx, kiln::Backend::llvm}) {
+      if (!kiln::available(backend)) continue;
+      INFO("backend " << static_cast<int>(backend));
+      std::vector<T> y(sz(so));
+      kiln::compile(f, {.backend = backend, .fast_math = true})(std::span<const T>(a), std::span<const T>(b),
+                                                                 std::span<T>(y));
+      if (backend == kiln::Backend::llvm) {  // the GEMM library's order and FMAs
+        for (size_t i = 0; i < y.size(); ++i)
+          CHECK(y[i] == Approx(want[i]).epsilon(1e-4).margin(1e-4 * std::sqrt(static_cast<double>(sa[1]))));
+      } else {  // gemm's reference order: the same bits as the loop nest
+        CHECK(difference(y, want, "matmul").empty());
+      }
+    }
+  };
+  static_assert(kiln::lower::fast_math_gemm_min_work == 32 * 32 * 32, "the shapes below straddle the threshold");
+  check(0.0f, {32, 32}, {32, 32}, 0, false, 1);    // exactly the threshold
+  check(0.0f, {31, 32}, {32, 32}, 0, false, 0);    // just below: the loop nest
+  check(0.0f, {33, 32}, {32, 31}, 0, false, 0);    // 32736 < 32768 too
+  check(0.0f, {33, 32}, {32, 32}, 0, false, 1);    // 33792
+  check(0.0f, {64, 78}, {78, 40}, 5, false, 1);    // an operand at an offset
+  check(0.0, {24, 60}, {60, 30}, 0, true, 1);      // a transposed left operand, copied for the call
+  check(0.0, {2, 2000}, {2000, 11}, 3, false, 1);  // k long, n short
+
+  // Batched matmuls keep the loop nest.
+  auto bmm = kiln::stage("bmm_gemm", [](Arr<const float> x, Arr<const float> w, Arr<float> y) {
+    y.store(kiln::matmul(x.tensor({2, 16, 16}), w.tensor({16, 16})));
+  });
+  CHECK(kiln::test::count(bmm.ir(fast), " gemm %") == 0);
 }
 
 TEST_CASE("lowering: matmul of computed and viewed operands, and products of products", "[lower][tensor]") {

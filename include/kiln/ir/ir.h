@@ -69,7 +69,11 @@
 //   writable buffer of n elements, uninitialised, live until the function
 //   returns. check c traps with its message when c is false (tensor
 //   lowering's shape checks at call time). Tensor lowering (codegen/lower) turns all of these into loops
-//   over buffers before any backend sees them; only alloc remains.
+//   over buffers before any backend sees them; only alloc, check and
+//   gemm remain. gemm a, a_off, b, b_off, c {m, k, n} writes the m x n
+//   row-major product of a[a_off..] (m x k) and b[b_off..] (k x n) into
+//   c[0..m*n), summing in an unspecified order with unspecified
+//   contraction: lowering makes it only under Options::fast_math.
 // * var.load / var.store name a staging variable ($n). They exist only
 //   between staging and the promote-variables pass, which turns them into
 //   if-results and loop-carried values.
@@ -180,6 +184,7 @@ enum class Shape : uint8_t {
   tape_buffer,  // imm: tape level; n: i64 -> writable buffer (tape.reserve, tape.release)
   alloc,        // imm: element count -> writable buffer (tensor lowering's temporaries)
   check,        // c: i1; imm: message id (intern_message) -> void; traps when c is false
+  gemm,         // a, a_off: i64, b, b_off: i64, c: writable; one float element type; imm: ints id {m, k, n} -> void
   splat,        // x: scalar -> tensor of x's type
   iota,         // -> 1-D tensor, element i is i
   dense,        // imm: ints id of the elements' constant encodings -> tensor
@@ -242,6 +247,7 @@ enum class Shape : uint8_t {
   X(Call, "call", effect, call, -1, 0)                         \
   X(Alloc, "alloc", effect, alloc, 0, 0)                       \
   X(Check, "check", effect, check, 1, 0)                       \
+  X(Gemm, "gemm", effect, gemm, 5, 0)                          \
   X(Splat, "tensor.splat", pure, splat, 1, 0)                  \
   X(Iota, "tensor.iota", pure, iota, 0, 0)                     \
   X(TensorConst, "tensor.const", pure, dense, 0, 0)            \
@@ -353,7 +359,7 @@ int64_t encode_const_int(Scalar s, int64_t value);
 /// Ops that change state a later op may observe: store and the tape ops.
 /// (Calls and structured ops write what their callees and regions write.)
 inline bool writes_state(Op op) {
-  return op == Op::Store || op == Op::TensorStore || op == Op::Check || op == Op::TapePush || op == Op::TapePop || op == Op::TapeReserve || op == Op::TapeRelease;
+  return op == Op::Store || op == Op::TensorStore || op == Op::Check || op == Op::Gemm || op == Op::TapePush || op == Op::TapePop || op == Op::TapeReserve || op == Op::TapeRelease;
 }
 /// The tape ops.
 inline bool is_tape_op(Op op) {

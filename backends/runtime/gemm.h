@@ -1,0 +1,25 @@
+// The runtime GEMM that the IR op `gemm` calls in Backend::llvm (tensor
+// lowering emits gemm only under Options::fast_math, for matmuls of at least
+// LowerOptions::gemm_min_work multiply-adds): C = A B for row-major,
+// contiguous A (m x k), B (k x n) and C (m x n), C overwritten. Eigen's
+// blocked GEMM when kiln was built with Eigen, a plain loop nest otherwise;
+// rows of C are split over kiln's thread pool when the product is large
+// (Eigen's own threads are not used).
+#pragma once
+
+#include <cstdint>
+
+extern "C" {
+
+void kiln_rt_gemm_f32(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n);
+void kiln_rt_gemm_f64(const double* a, const double* b, double* c, int64_t m, int64_t k, int64_t n);
+
+}  // extern "C"
+
+namespace kiln::runtime {
+
+/// "Eigen 3.4.0" or "loop": what kiln_rt_gemm_* runs (part of the llvm
+/// backend's cache key for fast_math kernels).
+const char* gemm_library();
+
+}  // namespace kiln::runtime
