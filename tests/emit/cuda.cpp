@@ -103,3 +103,23 @@ TEST_CASE("emitted CUDA: tensor temporaries become device buffers the host alloc
   INFO(c.failure);
   CHECK(c.failure.empty());
 }
+
+TEST_CASE("emitted CUDA: a fast_math matmul's gemm op is a plain loop nest that NVRTC and ptxas accept",
+          "[emit][cuda][tensor][fast_math]") {
+  auto mm = kiln::stage("mm_gemm", [](Arr<const float> a, Arr<const float> b, Arr<float> c) {
+    c.store(kiln::matmul(a.tensor({64, 48}), b.tensor({48, 32})));
+  });
+  const kiln::ir::Module lowered = mm.module(kiln::Options{.fast_math = true});
+  REQUIRE(kiln::test::count(mm.ir({.fast_math = true}), " gemm %") == 1);
+  kiln::emit::CudaModule m = kiln::emit::emit_cuda(lowered, {});
+  CHECK_LINES(m.source, {"for (int64_t gi", "for (int64_t gj", "for (int64_t gp", "+= arg0["});
+  std::string why;
+  if (!kiln::test::cuda_tools(&why)) {
+    WARN("NVRTC and ptxas not checked: " << why);
+    return;
+  }
+  const kiln::test::CudaCheck c = kiln::test::check_cuda(lowered, !kiln::test::sanitized);
+  CHECK(!c.refused);
+  INFO(c.failure);
+  CHECK(c.failure.empty());
+}
