@@ -410,13 +410,8 @@ void print_summary(const std::vector<Case>& cases) {
 
 int main(int argc, char** argv) {
   g_program_name = "kiln_bench_autodiff";
-  if (!kiln::available(kiln::Backend::llvm)) {
-    std::printf("Backend::llvm not built\n");
-    return 0;
-  }
-  const bool summary = !take_flag(argc, argv, "--no_summary");
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  bool summary = true;
+  if (!start_llvm_benchmark(argc, argv, &summary)) return 0;
   use_fresh_cache_dir("kiln-bench-autodiff-");
   std::vector<Case> cases;
   try {

@@ -8,7 +8,10 @@
 // the binary by g_program_name, which main() sets first thing.
 #pragma once
 
+#include <kiln/compile.h>
 #include <kiln/ir/ir.h>
+
+#include <benchmark/benchmark.h>
 
 #include <algorithm>
 #include <bit>
@@ -85,6 +88,22 @@ inline bool take_flag(int& argc, char** argv, const char* flag) {
   }
   argc = kept;
   return found;
+}
+
+/// The start of main() in a benchmark of Backend::llvm. Returns false
+/// (main then returns 0) after printing "Backend::llvm not built" when kiln
+/// has no LLVM backend. Otherwise takes --no_summary (*summary: whether to
+/// print the summary), hands the rest of argv to Google Benchmark, and exits
+/// with status 1 on an argument it does not know.
+inline bool start_llvm_benchmark(int& argc, char** argv, bool* summary) {
+  if (!kiln::available(kiln::Backend::llvm)) {
+    std::printf("Backend::llvm not built\n");
+    return false;
+  }
+  *summary = !take_flag(argc, argv, "--no_summary");
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) std::exit(1);
+  return true;
 }
 
 /// IR nodes of every function of m (what walk() visits).

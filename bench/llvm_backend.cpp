@@ -710,13 +710,8 @@ int main(int argc, char** argv) {
   kiln::bench::g_program_name = "kiln_bench_llvm";
   kiln::bench::g_mismatch_hint = "compare KILN_DUMP=llvm with the hand-written code";
   if (argc == 4 && std::strcmp(argv[1], "--child-compile") == 0) return child_compile(argv[2], argv[3]);
-  if (!kiln::available(kiln::Backend::llvm)) {
-    std::printf("Backend::llvm not built\n");
-    return 0;
-  }
-  const bool summary = !kiln::bench::take_flag(argc, argv, "--no_summary");
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  bool summary = true;
+  if (!kiln::bench::start_llvm_benchmark(argc, argv, &summary)) return 0;
   {
     std::error_code ec;
     g_self_exe = fs::read_symlink("/proc/self/exe", ec).string();

@@ -159,13 +159,8 @@ void print_summary(const std::vector<std::unique_ptr<Case>>& cases, const std::v
 
 int main(int argc, char** argv) {
   g_program_name = "kiln_bench_matmul";
-  if (!kiln::available(kiln::Backend::llvm)) {
-    std::printf("Backend::llvm not built\n");
-    return 0;
-  }
-  const bool summary = !take_flag(argc, argv, "--no_summary");
-  benchmark::Initialize(&argc, argv);
-  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  bool summary = true;
+  if (!start_llvm_benchmark(argc, argv, &summary)) return 0;
   use_fresh_cache_dir("kiln-bench-matmul-");
   kiln::runtime::set_thread_count(1);
   const std::vector<Shape> squares = {{8, 8, 8}, {16, 16, 16}, {32, 32, 32}, {64, 64, 64},
