@@ -40,11 +40,17 @@ ValueId Context::emit(ir::Op op, ir::Type type, std::vector<ValueId> args, Loc l
     for (size_t i = 0; i < args.size(); ++i) key.args[i] = args[i];
     // Everything in the table was defined in an open enclosing region, so it
     // dominates this point.
-    if (auto it = pure_.find(key); it != pure_.end()) return it->second;
+    // A tensor only from this region: reverse mode cannot differentiate a
+    // tensor made outside a loop and used inside it, so reusing an outer
+    // one would reject a program as the user wrote it.
+    if (auto it = pure_.find(key); it != pure_.end() && (!type.is_tensor() || tensor_home_[it->second] == top().region))
+      return it->second;
   }
   ValueId v = fn_.add(op, type, std::move(args), imm, loc);
   fn_.regions[top().region].body.push_back(v);
   if (pure) {
+    if (type.is_tensor()) tensor_home_[v] = top().region;
+    if (pure_.find(key) != pure_.end()) return v;  // an outer tensor keeps the entry
     pure_.emplace(key, v);
     if (frames_.size() > 1) top().pure_keys.push_back(key);  // the root frame never closes
   }

@@ -131,6 +131,9 @@ class Context {
   // One function-wide table of pure nodes visible from the innermost frame
   // (a scoped hash table): a lookup costs the same at any nesting depth.
   std::unordered_map<PureKey, ValueId, PureKeyHash> pure_;
+  /// The region of each tensor-typed value in pure_: tensors are reused
+  /// only within their own region (see emit()).
+  std::unordered_map<ValueId, ir::RegionId> tensor_home_;
   std::vector<VarInfo> vars_;
   std::vector<std::shared_ptr<StagedState>> callees_;
   std::vector<std::weak_ptr<StagedState>> forward_callees_;

@@ -418,7 +418,17 @@ std::vector<bool> jvp_active(const Function& entry, const std::vector<size_t>& w
   return active;
 }
 
+void require_unlowered(const Module& m, const char* who) {
+  for (const Function& f : m.functions)
+    for (const Node& n : f.nodes)
+      if (n.op == Op::Alloc || n.op == Op::Gemm)
+        throw InternalError(std::string(who) + ": @" + f.name + " holds lowered tensor code ('" +
+                            std::string(info(n.op).spelling) +
+                            "'): differentiate the module before tensor lowering (Options::passes.lower_tensors = false)");
+}
+
 Module jvp(const Module& m, const std::vector<size_t>& wrt) {
+  require_unlowered(m, "autodiff::jvp");
   Forward fw(m);
   fw.derive(0, jvp_active(m.functions.at(0), wrt));
   return fw.take();

@@ -25,6 +25,12 @@ namespace kiln::autodiff {
 /// entries that are not differentiable parameters.
 ir::Module jvp(const ir::Module& m, const std::vector<size_t>& wrt);
 
+/// Throws kiln::InternalError when m holds lowered tensor code (`alloc`,
+/// `gemm`): autodiff takes modules before tensor lowering, where tensors
+/// are values; after it, temporaries are buffers with no adjoints, and a
+/// derivative through them would be silently wrong. `who` names the caller.
+void require_unlowered(const ir::Module& m, const char* who);
+
 /// Which parameters of m's entry jvp treats as active, as above.
 std::vector<bool> jvp_active(const ir::Function& entry, const std::vector<size_t>& wrt);
 

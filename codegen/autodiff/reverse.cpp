@@ -164,6 +164,7 @@ Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<b
 
 Module reverse(const Module& m, const std::vector<size_t>& wrt, ReverseMode mode, int64_t checkpoint_every,
                bool parallel) {
+  require_unlowered(m, "autodiff::reverse");
   const Function& f = m.functions.at(0);
   std::vector<bool> active = jvp_active(f, wrt);
   if (mode != ReverseMode::vjp && (f.result_types.size() != 1 || !f.result_types[0].is_float()))

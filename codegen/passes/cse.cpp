@@ -72,12 +72,19 @@ class Eliminator {
       if (mergeable(n)) {
         Key k{n.op, n.type, n.imm, {no_value, no_value, no_value}};
         for (size_t i = 0; i < n.args.size(); ++i) k.args[i] = n.args[i];
-        auto [it, inserted] = table_.try_emplace(k, v);
-        if (!inserted) {
+        auto it = table_.find(k);
+        // A tensor is merged only with one of its own region: one made
+        // outside a loop and used inside is what reverse mode cannot
+        // differentiate yet (the same reason licm keeps tensors in place).
+        if (it != table_.end() && (!n.type.is_tensor() || home_[it->second] == r)) {
           sub_.replace(v, it->second);
           continue;
         }
-        scope.push_back(k);
+        if (it == table_.end()) {
+          table_.emplace(k, v);
+          scope.push_back(k);
+          if (n.type.is_tensor()) home_[v] = r;
+        }
       } else if (n.op == Op::Load) {
         auto [it, inserted] = loads.try_emplace(LoadKey{n.args[0], n.args[1]}, v);
         if (!inserted) {
@@ -102,6 +109,7 @@ class Eliminator {
   std::vector<bool> regions_;
   Substitution sub_;
   std::unordered_map<Key, ValueId, KeyHash> table_;
+  std::unordered_map<ValueId, RegionId> home_;  // the region of each tensor in table_
 };
 
 }  // namespace

@@ -12,6 +12,7 @@
 // its body at least once: a for with constant bounds and a positive trip
 // count, or a while's condition region (which always runs once). Otherwise
 // an out-of-bounds load could trap where the program never executed it.
+// Tensor-typed values never move (movable() says why).
 #include "passes.h"
 
 #include "rewrite.h"
@@ -53,6 +54,13 @@ class Hoister {
 
   bool movable(const Node& n, bool loads_ok) const {
     if (!n.regions.empty()) return false;
+    // Tensors stay in the loop the user made them in. Reverse mode cannot
+    // carry the adjoint of a tensor made outside a loop and used inside
+    // (it refuses such programs), so hoisting one would turn a program it
+    // differentiates into one it rejects; and an integer tensor division
+    // could trap where the loop never ran. After tensor lowering the loop
+    // nests' invariant scalars still move.
+    if (n.type.is_tensor()) return false;
     switch (n.op) {
       case Op::Param:
         return false;

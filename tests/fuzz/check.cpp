@@ -130,7 +130,11 @@ Report check_program(const Program& p, const Progress& progress) {
   progress(step);
   ir::Module ref;
   try {
-    ref = passes::run_pipeline(raw, variants[0].options);
+    // The oracle runs tensor ops directly, unlowered: the reference lowering
+    // is tested against (no effect on programs without tensors).
+    Options oracle = variants[0].options;
+    oracle.passes.lower_tensors = false;
+    ref = passes::run_pipeline(raw, oracle);
   } catch (const std::exception& e) {
     return failure(r, Verdict::reference_error, step, describe(e));
   }
@@ -152,7 +156,7 @@ Report check_program(const Program& p, const Progress& progress) {
   for (size_t vi = 0; vi < variants.size(); ++vi) {
     std::optional<ir::Module> m;
     for (const Backend* b : p.backends) {
-      if (vi == 0 && b == &interpreter()) continue;  // the oracle itself
+      if (vi == 0 && b == &interpreter() && !p.knobs.tensors) continue;  // the oracle itself
       if (!m) {
         step = {static_cast<int>(vi), "-", "pipeline"};
         progress(step);
@@ -217,6 +221,14 @@ Report check_program(const Program& p, const Progress& progress) {
   return r;
 }
 
+// The optimised module autodiff takes, as kiln::grad and kiln::jvp take it:
+// tensor ops not lowered yet (the derivative is lowered afterwards).
+Options before_lowering() {
+  Options o;
+  o.passes.lower_tensors = false;
+  return o;
+}
+
 Report check_jvp(const ir::Module& ref, uint64_t seed, const std::vector<const Backend*>& backends,
                  const Progress& progress) {
   Report r;
@@ -230,7 +242,7 @@ Report check_jvp(const ir::Module& ref, uint64_t seed, const std::vector<const B
   }
   ir::Module d, d_opt;
   try {
-    d = autodiff::jvp(passes::run_pipeline(ref, Options{}), wrt);
+    d = autodiff::jvp(passes::run_pipeline(ref, before_lowering()), wrt);
     ir::verify(d, "autodiff::jvp");
     d_opt = passes::run_pipeline(d, Options{});
   } catch (const std::exception& e) {
@@ -308,7 +320,7 @@ Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const 
     for (const ir::Node& n : f.nodes) any_float32 = any_float32 || n.type.elem == ir::Scalar::f32;
   ir::Module rv, rv_opt, fw;
   try {
-    const ir::Module opt = passes::run_pipeline(ref, Options{});
+    const ir::Module opt = passes::run_pipeline(ref, before_lowering());
     rv = autodiff::reverse(opt, wrt, autodiff::ReverseMode::vjp);
     ir::verify(rv, "autodiff::reverse");
     rv_opt = passes::run_pipeline(rv, Options{});

@@ -126,6 +126,7 @@ void stage_helpers(Helpers& h, Rng& rng, const Knobs& knobs) {
 }  // namespace
 
 ir::Module generate(uint64_t seed, const Knobs& base) {
+  if (base.tensors) return generate_tensors(seed, base);
   Rng rng(seed);
   const Knobs knobs = vary(base, rng);
   Helpers h;

@@ -49,6 +49,9 @@ struct Knobs {
       w_parallel = 2, w_call = 2, w_dead = 1, w_memo = 1, w_guarded = 2;
   /// Chance that each helper function exists in a program.
   double p_small = 0.6, p_large = 0.5, p_effect = 0.4, p_rec = 0.4;
+  /// Tensor programs instead (kiln-fuzz --tensors, gen_tensor.cpp): the
+  /// same entry signature, a body of tensor statements.
+  bool tensors = false;
 };
 
 /// The staged module of the program for `seed` (variables not yet
@@ -56,5 +59,9 @@ struct Knobs {
 /// seed and knobs give the same module on every run. Throws what staging
 /// throws (a kiln::StagingError here is a bug of the generator or the front end).
 ir::Module generate(uint64_t seed, const Knobs& knobs);
+
+/// generate() with knobs.tensors: tensor expressions of small static shapes
+/// over the float and double buffers, stored or reduced into the results.
+ir::Module generate_tensors(uint64_t seed, const Knobs& knobs);
 
 }  // namespace kiln::fuzz

@@ -39,7 +39,7 @@ struct Cli {
   int size = Knobs{}.size;
   bool keep_going = false, verbose = false, inject = false, require_coverage = false, fork = true, dump = false,
        jvp = false,
-       grad = false, cuda = false;
+       grad = false, cuda = false, tensors = false;
   double timeout = 30, minimize_time = 60;
 };
 
@@ -47,7 +47,7 @@ constexpr const char* usage =
     "usage: kiln-fuzz [--seed S] [--count N] [--backends interp|llvm|cxx|cuda,...|all] [--size K]\n"
     "                 [--keep-going] [--verbose] [--inject-bug] [--require-coverage]\n"
     "                 [--timeout SECONDS] [--minimize-time SECONDS] [--no-fork] [--dump] [--jvp] [--grad]\n"
-    "                 [--cuda]\n"
+    "                 [--cuda] [--tensors]\n"
     "  Checks programs from seeds S .. S+N-1 (defaults: 1, 100) against the interpreter on the\n"
     "  unoptimised module; exits non-zero on any mismatch or error.\n"
     "  --size K            rough size of each program in IR nodes (default 400)\n"
@@ -66,7 +66,10 @@ constexpr const char* usage =
     "                      along a random direction, and both with central differences where smooth\n"
     "  --cuda              also emit each program as CUDA (unoptimised and optimised; parallel_for_\n"
     "                      made likelier): NVRTC must compile it to PTX for sm_90 and ptxas accept\n"
-    "                      the PTX (no GPU needed; --backends cuda runs it on a GPU)\n";
+    "                      the PTX (no GPU needed; --backends cuda runs it on a GPU)\n"
+    "  --tensors           tensor programs instead (gen_tensor.cpp): the oracle runs their tensor\n"
+    "                      ops unlowered, every variant and backend runs them lowered;\n"
+    "                      --require-coverage then wants every tensor op but tensor.embed\n";
 
 [[noreturn]] void usage_error(const std::string& what) {
   std::cerr << "kiln-fuzz: " << what << "\n" << usage;
@@ -107,6 +110,7 @@ Cli parse(int argc, char** argv) {
     else if (a == "--jvp") cli.jvp = true;
     else if (a == "--grad") cli.grad = true;
     else if (a == "--cuda") cli.cuda = true;
+    else if (a == "--tensors") cli.tensors = true;
     else if (a == "--help" || a == "-h") {
       std::cout << usage;
       std::exit(0);
@@ -217,8 +221,9 @@ void report_failure(const Program& p, const Report& r, const Cli& cli) {
 }
 
 /// Prints the op tally; true when every op but var.load, var.store, param,
-/// the tape ops and the tensor ops appeared.
-bool print_coverage(const std::vector<uint64_t>& tally) {
+/// the tape ops and the tensor ops appeared (with `tensors`: every tensor op
+/// but tensor.embed, which only reverse mode makes).
+bool print_coverage(const std::vector<uint64_t>& tally, bool tensors) {
   std::string missing, line;
   std::cout << "op tally (nodes of the generated programs, promoted):\n";
   for (kiln::ir::Op op : kiln::ir::all_ops()) {
@@ -232,14 +237,16 @@ bool print_coverage(const std::vector<uint64_t>& tally) {
     }
     line += entry;
     // Staging never makes var ops after promotion, params as nodes, or tape
-    // ops (reverse mode does). The generator makes no tensor programs yet, so
-    // no tensor op, nor lowering's alloc, check and gemm: tests/lower/
-    // tests those against the interpreter (a known gap of this fuzzer).
+    // ops (reverse mode does). Scalar programs have no tensor ops; tensor
+    // programs (--tensors) are checked for those. The tally is of the
+    // oracle's module, whose tensor ops are not lowered, so lowering's
+    // alloc, check and gemm never count (tests/lower/ tests them).
     const bool tensor = kiln::ir::is_tensor_op(op) || op == kiln::ir::Op::Alloc || op == kiln::ir::Op::Check ||
                         op == kiln::ir::Op::Gemm;
-    if (n == 0 && op != kiln::ir::Op::VarLoad && op != kiln::ir::Op::VarStore && op != kiln::ir::Op::Param &&
-        !kiln::ir::is_tape_op(op) && !tensor)
-      missing += " " + name;
+    const bool wanted = tensors ? kiln::ir::is_tensor_op(op) && op != kiln::ir::Op::Embed
+                                : op != kiln::ir::Op::VarLoad && op != kiln::ir::Op::VarStore &&
+                                      op != kiln::ir::Op::Param && !kiln::ir::is_tape_op(op) && !tensor;
+    if (n == 0 && wanted) missing += " " + name;
   }
   std::cout << "  " << line.substr(0, line.find_last_not_of(' ') + 1) << "\n";
   if (missing.empty()) std::cout << "coverage: every IR op was generated\n";
@@ -267,6 +274,7 @@ int main(int argc, char** argv) {
   Knobs knobs;
   knobs.size = cli.size;
   if (cli.cuda) knobs.w_parallel = 8;  // most programs get grid launches
+  knobs.tensors = cli.tensors;
   std::string names;
   for (const Backend* b : backends) names += (names.empty() ? "" : ",") + std::string(b->name);
   std::printf("kiln-fuzz: seeds %llu..%llu, backends %s, size %d%s\n", static_cast<unsigned long long>(cli.seed),
@@ -308,7 +316,7 @@ int main(int argc, char** argv) {
   const double total = seconds_since(start);
   const int ran = passed + failed + skipped;
   bool coverage_ok = true;
-  if (cli.require_coverage) coverage_ok = print_coverage(tally);
+  if (cli.require_coverage) coverage_ok = print_coverage(tally, cli.tensors);
   std::printf("%d passed, %d failed\n", passed, failed);
   if (cli.cuda)
     std::printf("CUDA: %s %d programs, %d of them with grid launches\n",
