@@ -10,6 +10,9 @@
 // value_and_grad of a loss as a staged call and runs nn::sgd.
 #include "ad_support.h"
 
+#include "codegen/autodiff/forward.h"
+#include "codegen/autodiff/reverse.h"
+
 #include <kiln/nn.h>
 #include <kiln/tensor.h>
 
@@ -696,4 +699,46 @@ TEST_CASE("tensor grad: a tensor made before an if_ and used in both branches (j
     const std::string why = kiln::test::error_message<kiln::StagingError>([&] { kiln::grad(f); });
     CHECK_THAT(why, Catch::Matchers::Contains("is not differentiable yet") && Catch::Matchers::Contains("tensors.cpp:"));
   }
+}
+
+TEST_CASE("tensor grad: equal tensors inside and outside a for_ loop, and a loop-invariant one inside it, are "
+          "differentiated where the user made them",
+          "[autodiff][tensor]") {
+  // The same expression, w * c, before the loop and in its body, and the
+  // body's tensor does not depend on the loop index. Staging's
+  // hash-consing, cse and licm would each make the body use the tensor
+  // made before the loop, which reverse mode refuses; they keep tensors in
+  // their own region.
+  auto f = kiln::stage("invariant_in_loop", [](Arr<const double> w, Rep<double> c) {
+    Rep<double> s = (w.tensor({4}) * c).sum_all();
+    kiln::for_(0, 3, [&](Rep<int64_t>) { s = s + kiln::tanh(w.tensor({4}) * c).sum_all(); });
+    return s;
+  });
+  const Vec w = randoms(4, 181);
+  const double c = 0.7;
+  auto primal = kiln::compile(f, on(kiln::Backend::llvm));
+  Vec want_gw(4);
+  for (size_t k = 0; k < 4; ++k)
+    want_gw[k] = central([&](double z) { Vec v = w; v[k] = z; return primal(v, c); }, w[k]);
+  const double want_gc = central([&](double z) { return primal(w, z); }, c);
+  for (auto opts : {on(kiln::Backend::interp), on(kiln::Backend::llvm), on(kiln::Backend::interp, false)}) {
+    Vec gw(4, 99.0);
+    const double gc = kiln::compile(kiln::grad(f), opts)(w, c, gw);
+    CHECK(close(gc, want_gc, 1e-6));
+    for (size_t k = 0; k < 4; ++k) CHECK(close(gw[k], want_gw[k], 1e-6));
+  }
+}
+
+TEST_CASE("autodiff refuses a module whose tensors were already lowered (their temporaries have no adjoints)",
+          "[autodiff][tensor]") {
+  auto f = kiln::stage("lowered_loss", [](Arr<const double> x) {
+    return kiln::tanh(kiln::matmul(x.tensor({2, 2}), x.tensor({2, 2}))).sum_all();
+  });
+  const kiln::ir::Module lowered = f.module(kiln::Options{});  // lowered: the matmul writes an alloc
+  REQUIRE(kiln::test::count(kiln::ir::print(lowered), " alloc ") >= 1);
+  const std::string r = kiln::test::error_message<kiln::InternalError>(
+      [&] { kiln::autodiff::reverse(lowered, {0}, kiln::autodiff::ReverseMode::vjp); });
+  CHECK_THAT(r, Catch::Matchers::Contains("autodiff::reverse") && Catch::Matchers::Contains("before tensor lowering"));
+  const std::string j = kiln::test::error_message<kiln::InternalError>([&] { kiln::autodiff::jvp(lowered, {0}); });
+  CHECK_THAT(j, Catch::Matchers::Contains("autodiff::jvp") && Catch::Matchers::Contains("alloc"));
 }
