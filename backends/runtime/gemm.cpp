@@ -71,14 +71,17 @@ struct Job {
 
 // Row blocks of C on kiln's pool, as the loop nest it replaces ran: each
 // block at least kMinWork multiply-adds (the lowering's parallel threshold)
-// and four rows, so small products stay on the calling thread. Called from
-// a parallel_for body, the pool runs it inline.
+// and four rows, so small products stay on the calling thread; and as few
+// blocks as the pool splits a loop into (two per thread), since every call
+// packs B again. Called from a parallel_for body, the pool runs it inline.
 constexpr int64_t kMinWork = int64_t{1} << 15;
 
 template <class T>
 void gemm(const T* a, const T* b, T* c, int64_t m, int64_t k, int64_t n) {
   const int64_t per_row = std::max<int64_t>(k * n, 1);
-  const int64_t min_rows = std::max<int64_t>(4, (kMinWork + per_row - 1) / per_row);
+  const int64_t threads = std::max(kiln::runtime::thread_count(), 1);
+  const int64_t min_rows =
+      std::max({int64_t{4}, (kMinWork + per_row - 1) / per_row, m / (2 * threads)});
   Job<T> job{a, b, c, k, n};
   kiln::runtime::parallel_for(
       m,
