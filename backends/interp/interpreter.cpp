@@ -73,8 +73,7 @@ class Machine {
     return i;
   }
 
-  // The reference gemm: each element sums k upwards from +0.0, products
-  // rounded (the order tensor.matmul specifies; gemm itself promises none).
+  // The reference gemm: tensor.matmul's order (gemm itself promises none).
   void gemm(Frame& fr, const Node& n) {
     const std::vector<int64_t> mkn = ints(static_cast<uint32_t>(n.imm));
     const int64_t m = mkn[0], k = mkn[1], nn = mkn[2];
@@ -84,23 +83,7 @@ class Machine {
       trap(fr, n, "gemm of " + std::to_string(m) + "x" + std::to_string(k) + " by " + std::to_string(k) + "x" +
                       std::to_string(nn) + " does not fit its buffers",
            "this is a kiln bug: tensor lowering sized them");
-    auto run = [&](auto zero) {
-      using F = decltype(zero);
-      const F* pa = static_cast<const F*>(a.p) + ao;
-      const F* pb = static_cast<const F*>(b.p) + bo;
-      F* pc = static_cast<F*>(const_cast<void*>(c.p));
-      for (int64_t i = 0; i < m; ++i)
-        for (int64_t j = 0; j < nn; ++j) {
-          F s = zero;
-          for (int64_t p = 0; p < k; ++p) {
-            const F prod = pa[i * k + p] * pb[p * nn + j];
-            s = s + prod;
-          }
-          pc[i * nn + j] = s;
-        }
-    };
-    if (fr.f.type(n.args[0]).elem == Scalar::f32) run(0.0f);
-    else run(0.0);
+    matmul_elements(fr.f.type(n.args[0]).elem, a.p, ao, b.p, bo, const_cast<void*>(c.p), 1, m, k, nn);
   }
 
   void node(Frame& fr, ValueId v) {

@@ -203,30 +203,12 @@ Value reduce(Op op, Type out, Type in, int64_t mask, const Value& x, Blocks& blo
   return r;
 }
 
-// C[..., i, j] = sum over p ascending of A[..., i, p] * B[..., p, j], as the
-// loop `acc = 0; acc = acc + a * b` would compute it: the product and the sum
-// rounded separately (no fma), starting from +0.
 Value matmul(Type out, Type ta, Type tb, const Value& a, const Value& b, Blocks& blocks) {
   const Dims sa = shape(ta), sb = shape(tb);
   const size_t rank = sa.size();
   const int64_t m = sa[rank - 2], k = sa[rank - 1], n = sb[rank - 1];
-  const int64_t batches = numel(ta) / (m * k);
-  const Type elem = out.element();
-  const Type pair[2] = {elem, elem};
   Value r = fresh(out, blocks);
-  for (int64_t bt = 0; bt < batches; ++bt)
-    for (int64_t i = 0; i < m; ++i)
-      for (int64_t j = 0; j < n; ++j) {
-        Value acc{};  // +0.0 in both f32 and f64
-        Trap never;   // float mul and add never trap
-        for (int64_t p = 0; p < k; ++p) {
-          Value ab[2] = {load_element(elem.elem, a.p, (bt * m + i) * k + p),
-                         load_element(elem.elem, b.p, (bt * k + p) * n + j)};
-          Value sum[2] = {acc, eval_scalar(Op::Mul, elem, pair, ab, 2, never)};
-          acc = eval_scalar(Op::Add, elem, pair, sum, 2, never);
-        }
-        store_element(out.elem, data(r), (bt * m + i) * n + j, acc);
-      }
+  matmul_elements(out.elem, a.p, 0, b.p, 0, data(r), numel(ta) / (m * k), m, k, n);
   return r;
 }
 
@@ -280,6 +262,25 @@ Value tensor_store(const Function& f, const Node& n, const std::vector<Value>& a
 }
 
 }  // namespace
+
+void matmul_elements(Scalar elem, const void* a, int64_t a_off, const void* b, int64_t b_off, void* c,
+                     int64_t batches, int64_t m, int64_t k, int64_t n) {
+  const Type t = Type::scalar(elem);
+  const Type pair[2] = {t, t};
+  for (int64_t bt = 0; bt < batches; ++bt)
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        Value acc{};  // +0.0 in both f32 and f64
+        Trap never;   // float mul and add never trap
+        for (int64_t p = 0; p < k; ++p) {
+          Value ab[2] = {load_element(elem, a, a_off + (bt * m + i) * k + p),
+                         load_element(elem, b, b_off + (bt * k + p) * n + j)};
+          Value sum[2] = {acc, eval_scalar(Op::Mul, t, pair, ab, 2, never)};
+          acc = eval_scalar(Op::Add, t, pair, sum, 2, never);
+        }
+        store_element(elem, c, (bt * m + i) * n + j, acc);
+      }
+}
 
 Value eval_tensor(const ir::Function& f, const ir::Node& n, const std::vector<Value>& args, Blocks& blocks,
                   const TrapFn& trap) {

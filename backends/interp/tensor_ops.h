@@ -32,4 +32,12 @@ using TrapFn = std::function<void(const std::string& what, const std::string& re
 Value eval_tensor(const ir::Function& f, const ir::Node& n, const std::vector<Value>& args, Blocks& blocks,
                   const TrapFn& trap);
 
+/// tensor.matmul's arithmetic, also the reference of the `gemm` op: for each
+/// of `batches` consecutive products, C[i, j] (row-major m x n, at c) = the
+/// sum over p ascending of A[i, p] * B[p, j], as the loop `acc = 0; acc =
+/// acc + a * b` computes it: product and sum rounded separately (no fma),
+/// from +0. A starts at element a_off of a, B at element b_off of b.
+void matmul_elements(ir::Scalar elem, const void* a, int64_t a_off, const void* b, int64_t b_off, void* c,
+                     int64_t batches, int64_t m, int64_t k, int64_t n);
+
 }  // namespace kiln::interp
