@@ -455,15 +455,11 @@ class Lowerer {
     ValueId c = alloc(n.type);
     const std::vector<int64_t> batch(sc.begin(), sc.end() - 2);
     if (batch.empty() && opts_.gemm_min_work > 0 && m * kk * nn >= opts_.gemm_min_work) {
-      // A fused operand (a transposed view read in place) is copied out
+      // A fused operand (a transposed view read in place) is materialised
       // first: the GEMM reads row-major blocks.
-      auto dense = [&](ValueId x) -> std::pair<ValueId, ValueId> {
-        if (buf_[x] != no_value) return {buf_[x], off_[x] != no_value ? off_[x] : k64(0)};
-        const Type t = f_.type(x);
-        const std::vector<int64_t> s = shape(t);
-        ValueId copy = alloc(t);
-        nest(s, [&](const std::vector<ValueId>& idx) { add(Op::Store, Type{}, {copy, flat(idx, s), elem(x, idx)}); });
-        return {copy, k64(0)};
+      auto dense = [&](ValueId x) {
+        if (buf_[x] == no_value) materialise(x, f_.nodes[x]);
+        return std::pair{buf_[x], off_[x] != no_value ? off_[x] : k64(0)};
       };
       const auto [a, a_off] = dense(n.args[0]);
       const auto [b, b_off] = dense(n.args[1]);
