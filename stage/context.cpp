@@ -36,21 +36,24 @@ ContextScope::~ContextScope() { tl_current = saved_; }
 ValueId Context::emit(ir::Op op, ir::Type type, std::vector<ValueId> args, Loc loc, int64_t imm) {
   const bool pure = ir::info(op).effect == ir::Effect::pure && op != ir::Op::Param && args.size() <= 3;
   PureKey key{op, type, imm, {ir::no_value, ir::no_value, ir::no_value}};
+  bool known = false;  // an equal node is in the table (then it keeps the entry)
   if (pure) {
     for (size_t i = 0; i < args.size(); ++i) key.args[i] = args[i];
     // Everything in the table was defined in an open enclosing region, so it
-    // dominates this point.
-    // A tensor only from this region: reverse mode cannot differentiate a
-    // tensor made outside a loop and used inside it, so reusing an outer
-    // one would reject a program as the user wrote it.
-    if (auto it = pure_.find(key); it != pure_.end() && (!type.is_tensor() || tensor_home_[it->second] == top().region))
-      return it->second;
+    // dominates this point. A tensor is reused only from this region:
+    // reverse mode cannot differentiate a tensor made outside a loop and
+    // used inside it, so reusing an outer one would reject a program as the
+    // user wrote it.
+    if (auto it = pure_.find(key); it != pure_.end()) {
+      if (!type.is_tensor() || tensor_home_[it->second] == top().region) return it->second;
+      known = true;
+    }
   }
   ValueId v = fn_.add(op, type, std::move(args), imm, loc);
   fn_.regions[top().region].body.push_back(v);
   if (pure) {
     if (type.is_tensor()) tensor_home_[v] = top().region;
-    if (pure_.find(key) != pure_.end()) return v;  // an outer tensor keeps the entry
+    if (known) return v;
     pure_.emplace(key, v);
     if (frames_.size() > 1) top().pure_keys.push_back(key);  // the root frame never closes
   }
