@@ -18,8 +18,9 @@ void kiln_rt_gemm_f64(const double* a, const double* b, double* c, int64_t m, in
 
 namespace kiln::runtime {
 
-/// "Eigen 3.4.0" or "loop": what kiln_rt_gemm_* runs (part of the llvm
-/// backend's cache key for fast_math kernels).
+/// What kiln_rt_gemm_* runs: "eigen-avx512", "eigen-avx2", "eigen" (the
+/// generic build) or "loop" (kiln built without Eigen). Part of the llvm
+/// backend's cache key for fast_math kernels.
 const char* gemm_library();
 
 }  // namespace kiln::runtime

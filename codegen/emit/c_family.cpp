@@ -301,8 +301,8 @@ class Writer {
       case Op::Gemm: {  // a plain loop nest: gemm promises no order (fast_math only)
         locate(n);
         const std::vector<int64_t> mkn = ints(static_cast<uint32_t>(n.imm));
-        const std::string m = "INT64_C(" + std::to_string(mkn[0]) + ")", k = "INT64_C(" + std::to_string(mkn[1]) + ")",
-                          nn = "INT64_C(" + std::to_string(mkn[2]) + ")";
+        const std::string m = d_.constant(Scalar::i64, mkn[0]), k = d_.constant(Scalar::i64, mkn[1]),
+                          nn = d_.constant(Scalar::i64, mkn[2]);
         const std::string i = names_.fresh("gi"), j = names_.fresh("gj"), p = names_.fresh("gp"), s = names_.fresh("gs");
         const std::string a = expr_[n.args[0]], ao = expr_[n.args[1]], b = expr_[n.args[2]], bo = expr_[n.args[3]],
                           c = expr_[n.args[4]];
@@ -327,7 +327,7 @@ class Writer {
           at = nl + 1;
         }
         expr_[v] = name;
-        size_[v] = "INT64_C(" + std::to_string(n.imm) + ")";
+        size_[v] = d_.constant(Scalar::i64, n.imm);
         return;
       }
       case Op::Splat: case Op::Iota: case Op::TensorConst: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
