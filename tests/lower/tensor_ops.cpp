@@ -349,17 +349,25 @@ TEST_CASE("lowering: reductions of extents of 1, of negative zeros, and of NaN",
 
 // --- matmul -------------------------------------------------------------------------
 
+namespace {
+
+// matmul(a, b) of random operands (from `seed` and seed + 1), lowered, equal
+// bit for bit to the unlowered program and to the triple loop.
+template <class T>
+void check_matmul(const char* name, Shape sa, Shape sb, uint32_t seed) {
+  INFO(kiln::ir::shape_text(sa) << " by " << kiln::ir::shape_text(sb));
+  Shape so;
+  std::vector<T> a = randoms<T>(numel(sa), seed), b = randoms<T>(numel(sb), seed + 1);
+  const std::vector<T> want = ref_matmul(a, sa, b, sb, &so);
+  auto f = kiln::stage(name, [&](Arr<const T> x, Arr<const T> w, Arr<T> y) { y.store(kiln::matmul(x.tensor(sa), w.tensor(sb))); });
+  auto r = lowered_matches_unlowered(f, a, b, std::vector<T>(sz(so)));
+  CHECK(difference(std::get<2>(r.buffers), want, "matmul").empty());
+}
+
+}  // namespace
+
 TEST_CASE("lowering: matmul 2-D, against a triple loop", "[lower][tensor]") {
-  auto check = [](auto zero, Shape sa, Shape sb) {
-    using T = decltype(zero);
-    INFO(kiln::ir::shape_text(sa) << " by " << kiln::ir::shape_text(sb));
-    Shape so;
-    std::vector<T> a = randoms<T>(numel(sa), 41), b = randoms<T>(numel(sb), 42);
-    const std::vector<T> want = ref_matmul(a, sa, b, sb, &so);
-    auto f = kiln::stage("mm", [&](Arr<const T> x, Arr<const T> w, Arr<T> y) { y.store(kiln::matmul(x.tensor(sa), w.tensor(sb))); });
-    auto r = lowered_matches_unlowered(f, a, b, std::vector<T>(sz(so)));
-    CHECK(difference(std::get<2>(r.buffers), want, "matmul").empty());
-  };
+  auto check = [](auto zero, Shape sa, Shape sb) { check_matmul<decltype(zero)>("mm", sa, sb, 41); };
   check(0.0f, {3, 4}, {4, 5});
   check(0.0f, {1, 1}, {1, 1});
   check(0.0f, {1, 7}, {7, 1});
@@ -373,16 +381,7 @@ TEST_CASE("lowering: matmul 2-D, against a triple loop", "[lower][tensor]") {
 }
 
 TEST_CASE("lowering: batched matmul, batch axes broadcast, against a triple loop", "[lower][tensor]") {
-  auto check = [](auto zero, Shape sa, Shape sb) {
-    using T = decltype(zero);
-    INFO(kiln::ir::shape_text(sa) << " by " << kiln::ir::shape_text(sb));
-    Shape so;
-    std::vector<T> a = randoms<T>(numel(sa), 51), b = randoms<T>(numel(sb), 52);
-    const std::vector<T> want = ref_matmul(a, sa, b, sb, &so);
-    auto f = kiln::stage("bmm", [&](Arr<const T> x, Arr<const T> w, Arr<T> y) { y.store(kiln::matmul(x.tensor(sa), w.tensor(sb))); });
-    auto r = lowered_matches_unlowered(f, a, b, std::vector<T>(sz(so)));
-    CHECK(difference(std::get<2>(r.buffers), want, "matmul").empty());
-  };
+  auto check = [](auto zero, Shape sa, Shape sb) { check_matmul<decltype(zero)>("bmm", sa, sb, 51); };
   check(0.0, {2, 3, 4}, {4, 5});        // a 2-D right operand broadcast over the batch
   check(0.0f, {3, 4}, {2, 4, 5});       // ... and a 2-D left one
   check(0.0, {2, 3, 4}, {2, 4, 2});
