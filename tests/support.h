@@ -201,4 +201,36 @@ inline size_t count(const std::string& text, const std::string& needle) {
   return n;
 }
 
+/// A tanh MLP classifier (in -> hidden -> classes, batch rows) for training
+/// tests: its softmax cross-entropy `loss` over the flat parameters of
+/// `layout`, and a training `step` staged around value_and_grad<0>(loss)
+/// as a staged call and nn::sgd with momentum 0.9, returning the loss
+/// before the update. Parameters: loss(p, x, y); step(p, v, g, x, y, lr).
+template <class T>
+struct MlpTraining {
+  kiln::nn::Layout layout;
+  kiln::Staged<T(std::span<const T>, std::span<const T>, std::span<const int32_t>)> loss;
+  kiln::Staged<T(std::span<T>, std::span<T>, std::span<T>, std::span<const T>, std::span<const int32_t>, T)> step;
+};
+
+template <class T>
+MlpTraining<T> mlp_training(const std::string& loss_name, const std::string& step_name, int64_t batch, int64_t in,
+                            int64_t hidden, int64_t classes) {
+  kiln::nn::Layout layout;
+  const auto w1 = layout.add({in, hidden}), b1 = layout.add({hidden});
+  const auto w2 = layout.add({hidden, classes}), b2 = layout.add({classes});
+  auto loss = kiln::stage(loss_name, [=](kiln::Arr<const T> p, kiln::Arr<const T> x, kiln::Arr<const int32_t> y) {
+    kiln::Tensor<T> h = kiln::tanh(kiln::nn::linear(x.tensor({batch, in}), w1(p), b1(p)));
+    return kiln::nn::softmax_cross_entropy(kiln::nn::linear(h, w2(p), b2(p)), y.tensor({batch}));
+  });
+  auto loss_and_grad = kiln::value_and_grad<0>(loss);
+  auto step = kiln::stage(step_name, [=](kiln::Arr<T> p, kiln::Arr<T> v, kiln::Arr<T> g, kiln::Arr<const T> x,
+                                         kiln::Arr<const int32_t> y, kiln::Rep<T> lr) {
+    kiln::Rep<T> l = std::get<0>(loss_and_grad(p, x, y, g));
+    kiln::nn::sgd<T>(p, g, v, lr, T(0.9));
+    return l;
+  });
+  return {layout, loss, step};
+}
+
 }  // namespace kiln::test

@@ -491,19 +491,7 @@ TEST_CASE("tensor grad: a training step (value_and_grad as a staged call, then n
   constexpr int64_t n = 8;
   const Vec xs = {1.0, 0.5, 0.3, 1.2, 2.0, -0.5, 0.8, 0.1, -1.0, -0.4, -0.2, -1.5, -2.0, 0.6, -0.7, -0.3};
   const std::vector<int32_t> ys = {1, 1, 1, 1, 0, 0, 0, 0};
-  kiln::nn::Layout layout;
-  const auto w1 = layout.add({2, 4}), b1 = layout.add({4}), w2 = layout.add({4, 2}), b2 = layout.add({2});
-  auto loss = kiln::stage("train_loss", [&](Arr<const double> p, Arr<const double> x, Arr<const int32_t> y) {
-    Tensor<double> h = kiln::tanh(kiln::nn::linear(x.tensor({n, 2}), w1(p), b1(p)));
-    return kiln::nn::softmax_cross_entropy(kiln::nn::linear(h, w2(p), b2(p)), y.tensor({n}));
-  });
-  auto loss_and_grad = kiln::value_and_grad<0>(loss);
-  auto step = kiln::stage("train_step", [&](Arr<double> p, Arr<double> v, Arr<double> g, Arr<const double> x,
-                                            Arr<const int32_t> y, Rep<double> lr) {
-    Rep<double> l = std::get<0>(loss_and_grad(p, x, y, g));
-    kiln::nn::sgd<double>(p, g, v, lr, 0.9);
-    return l;
-  });
+  const auto [layout, loss, step] = kiln::test::mlp_training<double>("train_loss", "train_step", n, 2, 4, 2);
   std::mt19937 rng(3);
   Vec p0(static_cast<size_t>(layout.size()));
   kiln::nn::init<double>(layout, p0, rng);

@@ -73,21 +73,7 @@ TEST_CASE("emitted CUDA: C-linkage names avoid what cuda_runtime.h declares", "[
 
 TEST_CASE("emitted CUDA: tensor temporaries become device buffers the host allocates", "[emit][cuda][tensor]") {
   // An MLP training step: matmuls and reductions need temporaries (alloc).
-  const int64_t batch = 16, hidden = 8;
-  kiln::nn::Layout layout;
-  const auto w1 = layout.add({2, hidden}), b1 = layout.add({hidden});
-  const auto w2 = layout.add({hidden, 3}), b2 = layout.add({3});
-  auto loss = kiln::stage("loss", [&](Arr<const float> p, Arr<const float> x, Arr<const int32_t> y) {
-    kiln::Tensor<float> h = kiln::tanh(kiln::nn::linear(x.tensor({batch, 2}), w1(p), b1(p)));
-    return kiln::nn::softmax_cross_entropy(kiln::nn::linear(h, w2(p), b2(p)), y.tensor({batch}));
-  });
-  auto vg = kiln::value_and_grad<0>(loss);
-  auto step = kiln::stage("step", [&](Arr<float> p, Arr<float> v, Arr<float> g, Arr<const float> x,
-                                      Arr<const int32_t> y, Rep<float> lr) {
-    Rep<float> l = std::get<0>(vg(p, x, y, g));
-    kiln::nn::sgd<float>(p, g, v, lr, 0.9f);
-    return l;
-  });
+  const auto step = kiln::test::mlp_training<float>("loss", "step", 16, 2, 8, 3).step;
   kiln::emit::CudaModule m = cuda(step, {.host_launcher = true});
   CHECK(!m.scratch.empty());
   CHECK(kiln::test::count(m.source, "cudaMalloc(&scratch") == m.scratch.size());
