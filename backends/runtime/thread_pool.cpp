@@ -81,11 +81,12 @@ struct Job {
   const int64_t n;
   const int64_t chunks;
   int64_t next = 0;     // the first chunk nobody has claimed
-  int64_t running = 0;  // claimed chunks that have not finished
+  // Claimed chunks that have not finished. Written under the pool's mutex;
+  // atomic so that wait() can poll it without the mutex.
+  std::atomic<int64_t> running{0};
   int64_t trap_chunk;   // the lowest chunk that trapped; `chunks` when none did
   std::string trap_message;
   std::condition_variable finished;  // running fell to 0 with nothing left to claim
-  std::atomic<int64_t> running_mirror{0};  // `running`, for wait()'s poll without the mutex
 
   // Balanced split: the first n % chunks chunks get one extra iteration.
   int64_t begin(int64_t chunk) const { return chunk * (n / chunks) + std::min(chunk, n % chunks); }
@@ -151,7 +152,7 @@ class Pool {
 
   /// Waits until the chunks of an exhausted `job` taken by workers finished.
   void wait(Job& job) {
-    spin_until([&] { return job.running_mirror.load(std::memory_order_acquire) == 0; });
+    spin_until([&] { return job.running.load(std::memory_order_acquire) == 0; });
     std::unique_lock lock(mutex_);  // and its release orders the chunks' writes before the return
     job.finished.wait(lock, [&] { return job.running == 0; });
   }
@@ -181,7 +182,6 @@ class Pool {
   int64_t claim(Job& job) {
     if (job.exhausted()) return -1;
     ++job.running;
-    job.running_mirror.store(job.running, std::memory_order_relaxed);
     const int64_t chunk = job.next++;
     if (job.exhausted()) dequeue(job);
     return chunk;
@@ -194,9 +194,7 @@ class Pool {
       dequeue(job);
     }
     // Notified under the mutex: the caller may destroy `job` once it sees 0.
-    --job.running;
-    job.running_mirror.store(job.running, std::memory_order_release);
-    if (job.running == 0 && job.exhausted()) job.finished.notify_all();
+    if (--job.running == 0 && job.exhausted()) job.finished.notify_all();
   }
 
   void dequeue(Job& job) { std::erase(queue_, &job); }
