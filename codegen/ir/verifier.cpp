@@ -24,22 +24,32 @@ class Verifier {
  public:
   Verifier(const Module& m, VerifyOptions opts) : m_(m), opts_(opts) {}
 
-  std::vector<std::string> run() {
-    for (size_t i = 0; i < m_.functions.size(); ++i) function(m_.functions[i]);
+  std::vector<VerifyError> run() {
+    for (size_t i = 0; i < m_.functions.size(); ++i) {
+      index_ = i;
+      current_ = no_value;
+      function(m_.functions[i]);
+    }
     return std::move(errors_);
   }
 
  private:
   const Module& m_;
   VerifyOptions opts_;
-  std::vector<std::string> errors_;
+  std::vector<VerifyError> errors_;
   const Function* f_ = nullptr;
+  size_t index_ = 0;
+  ValueId current_ = no_value;  // the value being checked: what an error concerns
   std::vector<char> visible_;   // per node: currently in scope
   std::vector<char> placed_;    // per node: listed in some region
   std::vector<char> region_used_;
 
-  void error(const std::string& what) { errors_.push_back("in @" + f_->name + ": " + what); }
-  std::string name(ValueId v) const { return "%" + std::to_string(v) + " (" + std::string(info(f_->node(v).op).spelling) + ")"; }
+  void error(const std::string& what) { errors_.push_back({index_, current_, "in @" + f_->name + ": " + what}); }
+  std::string name(ValueId v) const {
+    std::string id = opts_.value_name ? opts_.value_name(*f_, v) : std::string("%");
+    if (!opts_.value_name) id += std::to_string(v);
+    return id + " (" + std::string(info(f_->node(v).op).spelling) + ")";
+  }
 
   void function(const Function& f) {
     f_ = &f;
@@ -97,9 +107,11 @@ class Verifier {
 
   void region(RegionId r) {
     const Region& reg = f_->region(r);
+    const ValueId owner = current_;
     std::vector<ValueId> scope;
     for (size_t i = 0; i < reg.params.size(); ++i) {
       ValueId p = reg.params[i];
+      current_ = p < f_->nodes.size() ? p : owner;
       if (p >= f_->nodes.size() || f_->node(p).op != Op::Param) {
         error("region parameter " + std::to_string(i) + " is not a param node");
         continue;
@@ -114,12 +126,14 @@ class Verifier {
         error("region lists %" + std::to_string(v) + ", which does not exist");
         continue;
       }
+      current_ = v;
       if (placed_[v]) error(name(v) + " is listed in more than one place");
       placed_[v] = 1;
       node(v);
       visible_[v] = 1;
       scope.push_back(v);
     }
+    current_ = owner;
     for (ValueId y : reg.yields) use(y, reg.body.empty() ? y : reg.body.back());
     for (ValueId v : scope) visible_[v] = 0;
   }
@@ -172,6 +186,7 @@ class Verifier {
     if (!opts_.allow_variables && (n.op == Op::VarLoad || n.op == Op::VarStore))
       error(name(v) + " remains after variable promotion");
     for (RegionId r : n.regions) region(r);
+    current_ = v;
     structured(v, n);
   }
 
@@ -232,7 +247,13 @@ class Verifier {
 
 }  // namespace
 
-std::vector<std::string> verify_errors(const Module& m, VerifyOptions opts) { return Verifier(m, opts).run(); }
+std::vector<VerifyError> verify_located(const Module& m, VerifyOptions opts) { return Verifier(m, opts).run(); }
+
+std::vector<std::string> verify_errors(const Module& m, VerifyOptions opts) {
+  std::vector<std::string> out;
+  for (VerifyError& e : verify_located(m, std::move(opts))) out.push_back(std::move(e.message));
+  return out;
+}
 
 void verify(const Module& m, std::string_view stage, VerifyOptions opts) {
   auto errors = verify_errors(m, opts);

@@ -7,6 +7,7 @@
 #include "cuda_tools.h"
 
 #include <kiln/error.h>
+#include <kiln/ir/parser.h>
 #include <kiln/ir/printer.h>
 
 #include "codegen/autodiff/forward.h"
@@ -32,6 +33,26 @@ std::string describe(const std::exception& e) {
   else if (dynamic_cast<const ShapeError*>(&e)) kind = "kiln::ShapeError";
   else if (dynamic_cast<const Error*>(&e)) kind = "kiln::Error";
   return std::string(kind) + ": " + e.what();
+}
+
+// Every module a check makes must read back as itself: the printer and the
+// parser (ir/parser.h) are inverse on all of them. Throws InternalError
+// naming `what` and the first line that differs.
+void round_trip(const ir::Module& m, const char* what) {
+  const std::string text = ir::print(m);
+  std::string back;
+  try {
+    back = ir::print(ir::parse(text, what));
+  } catch (const ir::ParseError& e) {
+    throw InternalError(std::string("the printed ") + what + " does not parse: " + e.what() + "\n" + text);
+  }
+  if (back == text) return;
+  size_t at = 0;
+  while (at < text.size() && at < back.size() && text[at] == back[at]) ++at;
+  size_t line_start = text.rfind('\n', at == 0 ? 0 : at - 1);
+  line_start = line_start == std::string::npos ? 0 : line_start + 1;
+  throw InternalError(std::string("the printed ") + what + " reads back differently from line '" +
+                      text.substr(line_start, text.find('\n', line_start) - line_start) + "':\n" + text + "---- read back as ----\n" + back);
 }
 
 void tally_ops(const ir::Module& m, std::vector<uint32_t>& tally) {
@@ -123,6 +144,7 @@ Report check_program(const Program& p, const Progress& progress) {
   ir::Module raw;
   try {
     raw = generate(p.seed, p.knobs);
+    round_trip(raw, "staged program");
   } catch (const std::exception& e) {
     return failure(r, Verdict::staging_error, step, describe(e));
   }
@@ -135,6 +157,7 @@ Report check_program(const Program& p, const Progress& progress) {
     Options oracle = variants[0].options;
     oracle.passes.lower_tensors = false;
     ref = passes::run_pipeline(raw, oracle);
+    round_trip(ref, "reference module");
   } catch (const std::exception& e) {
     return failure(r, Verdict::reference_error, step, describe(e));
   }
@@ -162,6 +185,7 @@ Report check_program(const Program& p, const Progress& progress) {
         progress(step);
         try {
           m = build_variant(raw, variants[vi]);
+          round_trip(*m, "variant module");
           if (vi == 1) r.optimised_nodes = count_nodes(*m);
           if (vi == 1 && p.dump)
             std::printf("---- seed %llu, promoted ----\n%s---- seed %llu, %s ----\n%s", static_cast<unsigned long long>(p.seed),
@@ -245,6 +269,8 @@ Report check_jvp(const ir::Module& ref, uint64_t seed, const std::vector<const B
     d = autodiff::jvp(passes::run_pipeline(ref, before_lowering()), wrt);
     ir::verify(d, "autodiff::jvp");
     d_opt = passes::run_pipeline(d, Options{});
+    round_trip(d, "jvp module");
+    round_trip(d_opt, "optimised jvp module");
   } catch (const std::exception& e) {
     return failure(r, Verdict::pipeline_error, step, describe(e));
   }
@@ -325,6 +351,8 @@ Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const 
     ir::verify(rv, "autodiff::reverse");
     rv_opt = passes::run_pipeline(rv, Options{});
     fw = autodiff::jvp(opt, wrt);
+    round_trip(rv, "vjp module");
+    round_trip(rv_opt, "optimised vjp module");
   } catch (const std::exception& e) {
     return failure(r, Verdict::pipeline_error, step, describe(e));
   }

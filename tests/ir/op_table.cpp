@@ -3,6 +3,7 @@
 #include <catch2/catch.hpp>
 
 #include <kiln/ir/ir.h>
+#include <kiln/ir/parser.h>
 #include <kiln/ir/printer.h>
 #include <kiln/ir/verifier.h>
 
@@ -145,7 +146,7 @@ Module probe(Op op) {
 
 }  // namespace
 
-TEST_CASE("every op in the table builds, verifies, prints and hashes", "[ir][table]") {
+TEST_CASE("every op in the table builds, verifies, prints, reads back and hashes", "[ir][table]") {
   for (Op op : all_ops()) {
     INFO("op: " << info(op).spelling);
     Module m = probe(op);
@@ -155,6 +156,7 @@ TEST_CASE("every op in the table builds, verifies, prints and hashes", "[ir][tab
     for (const auto& e : errors) UNSCOPED_INFO(e);
     std::string text = print(m);
     if (op != Op::Param) CHECK(text.find(std::string(info(op).spelling) + " ") != std::string::npos);
+    CHECK(print(parse(text)) == text);
     Module copy = probe(op);
     CHECK(structural_hash(m) == structural_hash(copy));
     CHECK(structurally_equal(m, copy));

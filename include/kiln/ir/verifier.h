@@ -4,6 +4,7 @@
 
 #include <kiln/ir/ir.h>
 
+#include <functional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -14,7 +15,21 @@ namespace kiln::ir {
 struct VerifyOptions {
   /// var.load / var.store may appear (true only before promote-variables).
   bool allow_variables = false;
+  /// How messages name a value (default "%<node id>"): the IR parser names
+  /// values as its input text does.
+  std::function<std::string(const Function&, ValueId)> value_name = nullptr;
 };
+
+/// One broken invariant: the function (index in the module), the value it
+/// concerns (no_value when it is about the function as a whole) and what is
+/// wrong ("in @f: ..." as verify_errors words it).
+struct VerifyError {
+  size_t function = 0;
+  ValueId value = no_value;
+  std::string message;
+};
+/// Every broken invariant, with the value it concerns.
+std::vector<VerifyError> verify_located(const Module& m, VerifyOptions opts = {});
 
 /// Every broken invariant, one message each; empty when the module is valid.
 std::vector<std::string> verify_errors(const Module& m, VerifyOptions opts = {});
