@@ -336,15 +336,29 @@ const std::string& vector_math_library() {
   return library;
 }
 
-std::string compile_to_object(std::unique_ptr<L::Module> m, const std::string& name, bool vector_math) {
-  L::TargetMachine* tm = &thread_machine();
-  m->setDataLayout(tm->createDataLayout());
-  m->setTargetTriple(tm->getTargetTriple().str());
-  for (L::Function& f : *m) {
+namespace {
+// The host's data layout, triple and CPU on the module and its functions.
+L::TargetMachine& target_host(L::Module& m) {
+  L::TargetMachine& tm = thread_machine();
+  m.setDataLayout(tm.createDataLayout());
+  m.setTargetTriple(tm.getTargetTriple().str());
+  for (L::Function& f : m) {
     if (f.isDeclaration()) continue;
-    f.addFnAttr("target-cpu", tm->getTargetCPU());
-    f.addFnAttr("target-features", tm->getTargetFeatureString());
+    f.addFnAttr("target-cpu", tm.getTargetCPU());
+    f.addFnAttr("target-features", tm.getTargetFeatureString());
   }
+  return tm;
+}
+}  // namespace
+
+std::string optimised_ir(std::unique_ptr<L::Module> m, bool vector_math) {
+  L::TargetMachine& tm = target_host(*m);
+  optimise(*m, tm, vector_math && !vector_math_library().empty());
+  return print(*m);
+}
+
+std::string compile_to_object(std::unique_ptr<L::Module> m, const std::string& name, bool vector_math) {
+  L::TargetMachine* tm = &target_host(*m);
   const bool dump_llvm = ir::dump_requested("llvm");
   if (dump_llvm) std::cerr << "// ---- LLVM IR for @" << name << " before optimisation ----\n" << print(*m);
   optimise(*m, *tm, vector_math && !vector_math_library().empty());

@@ -30,6 +30,10 @@ std::string host_cpu();
 /// KILN_DUMP=asm the machine code.
 std::string compile_to_object(std::unique_ptr<llvm::Module> m, const std::string& name, bool vector_math = false);
 
+/// The module as compile_to_object optimises it, as LLVM IR text (kiln-opt
+/// --emit=llvm).
+std::string optimised_ir(std::unique_ptr<llvm::Module> m, bool vector_math = false);
+
 /// An object loaded into the JIT, in a JITDylib of its own (removed when the
 /// last reference goes). `entry` is the address of kiln_call.
 class LoadedObject {

@@ -190,6 +190,11 @@ std::shared_ptr<detail::Kernel> make_kernel(ir::Module m, const Options& opts) {
 
 std::shared_ptr<detail::Kernel> make_kernel(ir::Module m) { return make_kernel(std::move(m), Options{}); }
 
+std::string llvm_ir(const ir::Module& m, const Options& opts) {
+  llvm::LLVMContext ctx;
+  return optimised_ir(lower(m, ctx, {.fast_math = opts.fast_math, .no_alias = false}), opts.fast_math);
+}
+
 Stats stats() {
   const size_t made = compiles + disk_hits;
   return {compiles, lookups - made, disk_hits};

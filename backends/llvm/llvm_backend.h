@@ -18,6 +18,12 @@ std::shared_ptr<detail::Kernel> make_kernel(ir::Module m, const Options& opts);
 /// The same with default options (the differential tester's factory).
 std::shared_ptr<detail::Kernel> make_kernel(ir::Module m);
 
+/// The LLVM IR Backend::llvm compiles for a promoted, optimised, lowered
+/// module, after LLVM's optimisation for this CPU (kiln-opt --emit=llvm).
+/// Buffers are lowered as when they may alias (a call's runtime check
+/// picks the no-alias version when they do not).
+std::string llvm_ir(const ir::Module& m, const Options& opts);
+
 /// What this process's LLVM backend did (for tests and benchmarks).
 struct Stats {
   size_t compiles = 0;     // runs of LLVM (lower, optimise, compile)
