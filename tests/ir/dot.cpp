@@ -1,4 +1,4 @@
-// The Graphviz form of the IR (print_dot).
+// The Graphviz form of the IR (print_dot) and KILN_DUMP=dot's files.
 #include <catch2/catch.hpp>
 
 #include <kiln/ir/dot.h>
@@ -209,4 +209,70 @@ TEST_CASE("Graphviz accepts print_dot of if, for, while and parallel_for, before
     std::string svg = render_svg(kiln::ir::print_dot(m));
     CHECK(svg.find("<svg") != std::string::npos);
   }
+}
+
+TEST_CASE("KILN_DUMP=dot writes a .dot and an .svg per pass into KILN_DUMP_DIR", "[ir][dot][pipeline]") {
+  dot_program();
+  TempDir dir;
+  auto f = kiln::stage("dumped/../dot", [](Rep<int64_t> n) { return n * 1 + 0; });
+  {
+    kiln::test::ScopedEnv dump("KILN_DUMP", "dot");
+    kiln::test::ScopedEnv where("KILN_DUMP_DIR", (dir.path / "pictures").string());
+    (void)f.ir();
+  }
+  fs::path first = dir.path / "pictures" / "dumped_.._dot.00.promote_variables.dot";
+  REQUIRE(fs::exists(first));
+  CHECK(read(first) == kiln::ir::print_dot(f.module({.optimize = false})));
+  CHECK(fs::exists(dir.path / "pictures" / "dumped_.._dot.01.inline_calls.dot"));
+  CHECK(fs::exists(dir.path / "pictures" / "dumped_.._dot.02.fold.dot"));
+  std::string svg = read(dir.path / "pictures" / "dumped_.._dot.02.fold.svg");
+  CHECK((svg.rfind("<?xml", 0) == 0 || svg.find("<svg") != std::string::npos));
+  size_t dots = 0, svgs = 0;
+  for (const fs::directory_entry& e : fs::directory_iterator(dir.path / "pictures")) {
+    dots += e.path().extension() == ".dot";
+    svgs += e.path().extension() == ".svg";
+  }
+  CHECK(dots >= 9);  // promote_variables, inline_calls and two rounds of passes
+  CHECK(svgs == dots);
+}
+
+TEST_CASE("KILN_DUMP=dot without dot on PATH writes the .dot files and says so", "[ir][dot][pipeline]") {
+  TempDir dir;
+  auto f = kiln::stage("no_graphviz", [](Rep<int64_t> n) { return n + 1; });
+  std::string said = kiln::test::stderr_of([&] {
+    kiln::test::ScopedEnv dump("KILN_DUMP", "dot");
+    kiln::test::ScopedEnv where("KILN_DUMP_DIR", dir.path.string());
+    kiln::test::ScopedEnv path("PATH", dir.path.string());
+    (void)f.ir();
+  });
+  CHECK(fs::exists(dir.path / "no_graphviz.00.promote_variables.dot"));
+  CHECK(!fs::exists(dir.path / "no_graphviz.00.promote_variables.svg"));
+  // Once, not once per pass (no other test hides dot).
+  CHECK(count(said, "Graphviz's dot is not on PATH") == 1);
+}
+
+TEST_CASE("KILN_DUMP=dot into a directory that cannot be made is an IOError naming it", "[ir][dot][errors]") {
+  TempDir dir;
+  std::ofstream(dir.path / "file") << "not a directory";
+  std::string target = (dir.path / "file" / "pictures").string();
+  auto f = kiln::stage("unwritable", [](Rep<int64_t> n) { return n + 1; });
+  kiln::test::ScopedEnv dump("KILN_DUMP", "dot");
+  kiln::test::ScopedEnv where("KILN_DUMP_DIR", target);
+  std::string msg = kiln::test::error_message<kiln::IOError>([&] { (void)f.ir(); });
+  CHECK(msg.find(target) != std::string::npos);
+  CHECK(msg.find("set KILN_DUMP_DIR to a writable directory") != std::string::npos);
+}
+
+TEST_CASE("KILN_DUMP=dot writes into kiln-dump in the working directory by default", "[ir][dot][pipeline]") {
+  TempDir dir;
+  const fs::path before = fs::current_path();
+  auto f = kiln::stage("default_dir", [](Rep<int64_t> n) { return n + 1; });
+  {
+    kiln::test::ScopedEnv dump("KILN_DUMP", "dot");
+    kiln::test::ScopedEnv where("KILN_DUMP_DIR", "");
+    fs::current_path(dir.path);
+    (void)f.ir({.optimize = false});
+    fs::current_path(before);
+  }
+  CHECK(fs::exists(dir.path / "kiln-dump" / "default_dir.00.promote_variables.dot"));
 }
