@@ -118,8 +118,16 @@ class DotWriter {
     return missing_.emplace(v, id).first->second;
   }
 
-  void edge(const std::string& from, const std::string& to, bool effect) {
-    edges_ += "    " + from + " -> " + to + (effect ? " [style=dashed, color=gray40];\n" : ";\n");
+  // Solid: data, operand to user. Dashed: the order effects keep. Dotted:
+  // a region ends and hands no value to its op.
+  enum class Edge { data, effect, region_end };
+  void edge(const std::string& from, const std::string& to, Edge kind) {
+    edges_ += "    " + from + " -> " + to;
+    switch (kind) {
+      case Edge::data: edges_ += ";\n"; return;
+      case Edge::effect: edges_ += " [style=dashed, color=gray40];\n"; return;
+      case Edge::region_end: edges_ += " [style=dotted];\n"; return;
+    }
   }
 
   std::string refs(const std::vector<ValueId>& vs, size_t from = 0, size_t to = SIZE_MAX) const {
@@ -232,14 +240,17 @@ class DotWriter {
     for (ValueId v : reg.body) {
       std::string id = statement(v, depth);
       if (!opts_.effect_edges || !effectful(v)) continue;
-      if (!last_effect.empty()) edge(last_effect, id, true);
+      if (!last_effect.empty()) edge(last_effect, id, Edge::effect);
       last_effect = id;
     }
-    if (reg.yields.empty()) return;
-    std::string word = owner == no_value ? "return " : "yield ";
-    std::string id = new_box(depth, literal(word + refs(reg.yields)), nullptr);
-    for (ValueId y : reg.yields) edge(box(y), id, false);
-    if (owner != no_value) edge(id, box_.at(owner), false);
+    // Like the text, every region ends in a yield (the function in a
+    // return); its edge to the owning op ties the cluster to that op, dotted
+    // when no value flows along it.
+    std::string word = owner == no_value ? "return" : "yield";
+    std::string id = new_box(depth, literal(reg.yields.empty() ? word : word + " " + refs(reg.yields)), nullptr);
+    for (ValueId y : reg.yields) edge(box(y), id, Edge::data);
+    if (owner == no_value) return;
+    edge(id, box_.at(owner), reg.yields.empty() ? Edge::region_end : Edge::data);
   }
 
   std::string statement(ValueId v, int depth) {
@@ -248,7 +259,7 @@ class DotWriter {
     std::string lhs = n.type.kind == TypeKind::void_ ? "" : numbers_.def(v) + " = ";
     std::string id = new_box(depth, label(n, statement_text(n, lhs), ""), fill(n));
     box_[v] = id;
-    for (ValueId a : n.args) edge(box(a), id, false);
+    for (ValueId a : n.args) edge(box(a), id, Edge::data);
     for (size_t i = 0; i < n.regions.size(); ++i) {
       const Region& reg = f_.region(n.regions[i]);
       indent(depth);

@@ -101,6 +101,11 @@ TEST_CASE("print_dot draws each region as a nested cluster named after its op", 
   size_t while_cond = text.find("while cond");
   CHECK(for_body < then);
   CHECK(then < while_cond);
+  // Every region ends in a yield tied to its op; only parallel_for's hands
+  // over no value.
+  CHECK(count(text, "[label=\"yield") == 6);
+  CHECK(count(text, "[label=\"return %") == 1);
+  CHECK(count(text, "[style=dotted]") == 1);
 }
 
 TEST_CASE("print_dot joins consecutive stores with dashed effect edges", "[ir][dot]") {

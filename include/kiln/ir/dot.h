@@ -30,9 +30,9 @@ struct DotOptions {
 /// names callees; may be null). Boxes are labelled with the value number,
 /// op, operands and type, a parameter's user name (Function::param_names)
 /// and the source location; each region (if then/else, for body, while
-/// cond/body, parallel_for body) is a nested cluster; a region's yields
-/// are a `yield` box (`return` for the function) with edges to the op
-/// that owns the region.
+/// cond/body, parallel_for body) is a nested cluster ending in a `yield`
+/// box (the function's ends in `return`) with an edge to the op that owns
+/// the region (dotted when the region yields no value).
 std::string print_dot(const Function& f, const Module* m = nullptr, DotOptions opts = {});
 
 /// A Graphviz digraph of every function of a module, entry first, one
