@@ -80,9 +80,14 @@ class DotWriter {
     for (size_t i = 0; i < body.params.size(); ++i)
       parameter(body.params[i], i < f_.param_names.size() ? f_.param_names[i] : "", 2);
     statements(body, 2, no_value);
-    for (const std::string& e : undefined_) out_ += e;
-    out_ += edges_;
-    out_ += "  }\n";
+    // Edges last: only now is every listed value's box known (broken IR may
+    // use a value before the statement that defines it).
+    std::string edges;
+    for (const Link& l : links_) {
+      std::string from = l.from_box.empty() ? box(l.from) : l.from_box;
+      edges += "    " + from + " -> " + l.to + style(l.kind) + ";\n";
+    }
+    out_ += missing_boxes_ + edges + "  }\n";
     return std::move(out_);
   }
 
@@ -92,11 +97,19 @@ class DotWriter {
   DotOptions opts_;
   std::string prefix_;
   std::string out_;
-  std::string edges_;
-  std::vector<std::string> undefined_;
   ValueNumbers numbers_;
-  std::unordered_map<ValueId, std::string> box_;
-  std::unordered_map<ValueId, std::string> missing_;
+  std::unordered_map<ValueId, std::string> box_;  // listed values, and unlisted ones once drawn
+  std::string missing_boxes_;
+  // Solid: data, operand to user. Dashed: the order effects keep. Dotted:
+  // a region ends and hands no value to its op.
+  enum class Edge { data, effect, region_end };
+  struct Link {
+    ValueId from;          // a value's box, found when the edges are written
+    std::string from_box;  // or a box that is no value's (a yield)
+    std::string to;
+    Edge kind;
+  };
+  std::vector<Link> links_;
   int boxes_ = 0;
   int clusters_ = 0;
 
@@ -109,25 +122,22 @@ class DotWriter {
     return id;
   }
 
-  // A box for a value no region lists (broken IR): drawn once, dotted.
+  // The box of v; for a value no region lists (broken IR), a dotted box
+  // drawn once.
   std::string box(ValueId v) {
     if (auto it = box_.find(v); it != box_.end()) return it->second;
-    if (auto it = missing_.find(v); it != missing_.end()) return it->second;
     std::string id = prefix_ + "missing" + std::to_string(v);
-    undefined_.push_back("    " + id + " [label=\"%?" + std::to_string(v) + " (in no region)\", style=dotted];\n");
-    return missing_.emplace(v, id).first->second;
+    missing_boxes_ += "    " + id + " [label=\"%?" + std::to_string(v) + " (in no region)\", style=dotted];\n";
+    return box_.emplace(v, id).first->second;
   }
 
-  // Solid: data, operand to user. Dashed: the order effects keep. Dotted:
-  // a region ends and hands no value to its op.
-  enum class Edge { data, effect, region_end };
-  void edge(const std::string& from, const std::string& to, Edge kind) {
-    edges_ += "    " + from + " -> " + to;
+  static const char* style(Edge kind) {
     switch (kind) {
-      case Edge::data: edges_ += ";\n"; return;
-      case Edge::effect: edges_ += " [style=dashed, color=gray40];\n"; return;
-      case Edge::region_end: edges_ += " [style=dotted];\n"; return;
+      case Edge::data: return "";
+      case Edge::effect: return " [style=dashed, color=gray40]";
+      case Edge::region_end: return " [style=dotted]";
     }
+    return "";
   }
 
   std::string refs(const std::vector<ValueId>& vs, size_t from = 0, size_t to = SIZE_MAX) const {
@@ -236,21 +246,21 @@ class DotWriter {
   }
 
   void statements(const Region& reg, int depth, ValueId owner) {
-    std::string last_effect;
+    ValueId last_effect = no_value;
     for (ValueId v : reg.body) {
       std::string id = statement(v, depth);
       if (!opts_.effect_edges || !effectful(v)) continue;
-      if (!last_effect.empty()) edge(last_effect, id, Edge::effect);
-      last_effect = id;
+      if (last_effect != no_value) links_.push_back({last_effect, "", id, Edge::effect});
+      last_effect = v;
     }
     // Like the text, every region ends in a yield (the function in a
     // return); its edge to the owning op ties the cluster to that op, dotted
     // when no value flows along it.
     std::string word = owner == no_value ? "return" : "yield";
     std::string id = new_box(depth, literal(reg.yields.empty() ? word : word + " " + refs(reg.yields)), nullptr);
-    for (ValueId y : reg.yields) edge(box(y), id, Edge::data);
+    for (ValueId y : reg.yields) links_.push_back({y, "", id, Edge::data});
     if (owner == no_value) return;
-    edge(id, box_.at(owner), reg.yields.empty() ? Edge::region_end : Edge::data);
+    links_.push_back({no_value, id, box_.at(owner), reg.yields.empty() ? Edge::region_end : Edge::data});
   }
 
   std::string statement(ValueId v, int depth) {
@@ -259,7 +269,7 @@ class DotWriter {
     std::string lhs = n.type.kind == TypeKind::void_ ? "" : numbers_.def(v) + " = ";
     std::string id = new_box(depth, label(n, statement_text(n, lhs), ""), fill(n));
     box_[v] = id;
-    for (ValueId a : n.args) edge(box(a), id, Edge::data);
+    for (ValueId a : n.args) links_.push_back({a, "", id, Edge::data});
     for (size_t i = 0; i < n.regions.size(); ++i) {
       const Region& reg = f_.region(n.regions[i]);
       indent(depth);

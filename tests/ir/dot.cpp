@@ -188,6 +188,26 @@ TEST_CASE("print_dot escapes hostile function and parameter names", "[ir][dot]")
   CHECK(svg.find("@&quot;a\\&quot;b\\x0a&lt;&amp;amp;&gt;\\\\n&quot;(x&quot;\\)") != std::string::npos);
 }
 
+TEST_CASE("print_dot draws a value that no region lists as a %?k box, as the text does", "[ir][dot]") {
+  using kiln::ir::Op;
+  const kiln::ir::Type i64 = kiln::ir::Type::scalar(kiln::ir::Scalar::i64);
+  kiln::ir::Function f;
+  f.name = "broken";
+  f.body = f.add_region();
+  kiln::ir::ValueId x = f.add(Op::Param, i64, {}, 0);
+  kiln::ir::ValueId stray = f.add(Op::Const, i64, {}, 1);  // in no region
+  kiln::ir::ValueId sum = f.add(Op::Add, i64, {x, stray});
+  f.regions[f.body].params = {x};
+  f.regions[f.body].body = {sum};
+  f.regions[f.body].yields = {sum};
+  f.result_types = {i64};
+  std::string text = kiln::ir::print_dot(f);
+  CHECK(kiln::ir::print(f).find("add %0, %?1") != std::string::npos);
+  CHECK(text.find("%1 = add %0, %?1 : i64") != std::string::npos);
+  CHECK(count(text, "[label=\"%?1 (in no region)\", style=dotted]") == 1);
+  render_svg(text);
+}
+
 TEST_CASE("print_dot is deterministic", "[ir][dot]") {
   kiln::ir::Module m = every_region().module();
   CHECK(kiln::ir::print_dot(m) == kiln::ir::print_dot(m));
