@@ -34,7 +34,8 @@ export KILN_JOBS
 # is the second compiler the exported-source test builds with; llvm-19-dev
 # (with libzstd-dev, which its CMake config needs) is Backend::llvm; Eigen is a
 # baseline in bench/.
-KILN_DEPS=(cmake ninja-build g++ clang catch2 ccache libbenchmark-dev llvm-19-dev libzstd-dev libeigen3-dev)
+# graphviz: its `dot` renders KILN_DUMP=dot's pictures of the IR as SVG (docs/pictures.md; tests/ir/dot.cpp).
+KILN_DEPS=(cmake ninja-build g++ clang catch2 ccache libbenchmark-dev llvm-19-dev libzstd-dev libeigen3-dev graphviz)
 
 kiln_log() { printf '==> %s\n' "$*"; }
 kiln_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

@@ -4,9 +4,10 @@
 #include <kiln/error.h>
 #include <kiln/ir/printer.h>
 
+#include "text.h"
+
 #include <charconv>
 #include <cmath>
-#include <unordered_map>
 
 namespace kiln::ir {
 namespace {
@@ -18,22 +19,6 @@ bool plain_name(std::string_view s) {
   return true;
 }
 
-std::string function_ref(std::string_view name) {
-  if (plain_name(name)) return "@" + std::string(name);
-  std::string out = "@\"";
-  for (char c : name) {
-    if (c == '"' || c == '\\') out += '\\';
-    if (static_cast<unsigned char>(c) < 0x20) {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
-      out += buf;
-      continue;
-    }
-    out += c;
-  }
-  return out + "\"";
-}
-
 template <class T>
 std::string float_text(T v) {
   if (std::isnan(v)) return std::signbit(v) ? "-nan" : "nan";
@@ -43,17 +28,6 @@ std::string float_text(T v) {
   std::string s(buf, end);
   if (s.find_first_of(".e") == std::string::npos) s += ".0";
   return s;
-}
-
-std::string const_text(const Node& n) {
-  switch (n.type.elem) {
-    case Scalar::i1: return n.imm ? "true" : "false";
-    case Scalar::i32:
-    case Scalar::i64: return std::to_string(n.imm);
-    case Scalar::f32: return float_text(static_cast<float>(const_float(n)));
-    case Scalar::f64: return float_text(const_float(n));
-  }
-  return "?";
 }
 
 class Printer {
@@ -84,18 +58,10 @@ class Printer {
   const Module* m_;
   PrintOptions opts_;
   std::string out_;
-  std::unordered_map<ValueId, int> number_;
+  ValueNumbers numbers_;
 
-  std::string def(ValueId v) {
-    int n = static_cast<int>(number_.size());
-    number_.emplace(v, n);
-    return "%" + std::to_string(n);
-  }
-  std::string ref(ValueId v) const {
-    auto it = number_.find(v);
-    if (it == number_.end()) return "%?" + std::to_string(v);
-    return "%" + std::to_string(it->second);
-  }
+  std::string def(ValueId v) { return numbers_.def(v); }
+  std::string ref(ValueId v) const { return numbers_.ref(v); }
   std::string refs(const std::vector<ValueId>& vs, size_t from = 0) const {
     std::string s;
     for (size_t i = from; i < vs.size(); ++i) s += (i > from ? ", " : "") + ref(vs[i]);
@@ -151,7 +117,7 @@ class Printer {
     }
     statements(reg, depth);
     indent(depth);
-    out_ += "yield" + (reg.yields.empty() ? "" : " " + refs(reg.yields)) + "\n";
+    out_ += reg.yields.empty() ? "yield\n" : "yield " + refs(reg.yields) + "\n";
   }
 
   void statements(const Region& reg, int depth) {
@@ -299,6 +265,33 @@ class Printer {
 };
 
 }  // namespace
+
+std::string function_ref(std::string_view name) {
+  if (plain_name(name)) return std::string("@").append(name);
+  std::string out = "@\"";
+  for (char c : name) {
+    if (c == '"' || c == '\\') out += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) {
+      char buf[8];
+      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
+      out += buf;
+      continue;
+    }
+    out += c;
+  }
+  return out + "\"";
+}
+
+std::string const_text(const Node& n) {
+  switch (n.type.elem) {
+    case Scalar::i1: return n.imm ? "true" : "false";
+    case Scalar::i32:
+    case Scalar::i64: return std::to_string(n.imm);
+    case Scalar::f32: return float_text(static_cast<float>(const_float(n)));
+    case Scalar::f64: return float_text(const_float(n));
+  }
+  return "?";
+}
 
 std::string print(const Function& f, const Module* m, PrintOptions opts) {
   return Printer(f, m, opts).run();

@@ -21,20 +21,24 @@ namespace {
 
 class Checkpoint {
  public:
-  explicit Checkpoint(const Options& opts) : dump_(ir::dump_requested("ir")) {
+  explicit Checkpoint(const Options& opts) : dump_(ir::dump_requested("ir")), dot_(ir::dump_requested("dot")) {
 #ifndef NDEBUG
     verify_ = true;
 #endif
     verify_ = verify_ || opts.verify_each_pass;
   }
-  void operator()(const ir::Module& m, const char* pass) const {
+  void operator()(const ir::Module& m, const char* pass) {
     if (dump_) std::cerr << "// ---- IR after " << pass << " ----\n" << ir::print(m, {.locations = true});
+    if (dot_) ir::dump_dot(m, checkpoints_, pass);
+    ++checkpoints_;
     if (verify_) ir::verify(m, pass);
   }
 
  private:
   bool dump_;
+  bool dot_;
   bool verify_ = false;
+  int checkpoints_ = 0;  // numbers KILN_DUMP=dot's files in pipeline order
 };
 
 }  // namespace

@@ -7,7 +7,8 @@
 namespace kiln::passes {
 
 /// Runs the default pipeline on freshly staged IR. KILN_DUMP=ir prints the
-/// IR after each pass to stderr; the verifier runs after each pass when
+/// IR after each pass to stderr; KILN_DUMP=dot writes it as a Graphviz file
+/// (and an SVG) per pass into KILN_DUMP_DIR; the verifier runs after each pass when
 /// opts.verify_each_pass is set or in debug builds.
 ir::Module run_pipeline(ir::Module m, const Options& opts);
 

@@ -4,6 +4,7 @@
 // or runs the entry function on a backend. `kiln-opt --help` says how.
 #include <kiln/compile.h>
 #include <kiln/error.h>
+#include <kiln/ir/dot.h>
 #include <kiln/ir/parser.h>
 #include <kiln/ir/printer.h>
 #include <kiln/ir/verifier.h>
@@ -19,10 +20,6 @@
 #include "codegen/passes/promote_variables.h"
 #include "codegen/passes/rewrite.h"
 #include "run_args.h"
-#if __has_include(<kiln/ir/dot.h>)
-#include <kiln/ir/dot.h>
-#define KILN_OPT_HAVE_DOT 1
-#endif
 #ifdef KILN_OPT_HAVE_LLVM
 #include "backends/llvm/llvm_backend.h"
 #endif
@@ -263,11 +260,7 @@ int run(int argc, char** argv) {
     throw UsageError("--emit=llvm: this kiln was built without LLVM");
 #endif
   } else if (emit == "dot") {
-#ifdef KILN_OPT_HAVE_DOT
     out = ir::print_dot(m);
-#else
-    throw UsageError("--emit=dot is not built yet");
-#endif
   } else {
     throw UsageError("unknown --emit kind '" + emit + "' (ir, cpp, cuda, llvm, dot)");
   }
