@@ -52,10 +52,16 @@ auto eigen_contiguous(X& x, const std::source_location& where, bool written) {
   const Eigen::Index inner_stride = x.innerStride(), outer_stride = x.outerStride();
   const bool contiguous = x.size() == 0 || ((inner <= 1 || inner_stride == 1) && (outer <= 1 || outer_stride == inner));
   if (!contiguous) {
-    std::string what = "an Eigen object of " + std::to_string(x.rows()) + "x" + std::to_string(x.cols()) +
-                       " elements with inner stride " + std::to_string(inner_stride) + " and outer stride " +
-                       std::to_string(outer_stride) +
-                       " is not contiguous in memory, which a compiled function's buffer argument must be";
+    // Appends, not "literal" + std::string: GCC 12 warns (-Wrestrict) on those in user code.
+    std::string what = "an Eigen object of ";
+    what += std::to_string(x.rows());
+    what += "x";
+    what += std::to_string(x.cols());
+    what += " elements with inner stride ";
+    what += std::to_string(inner_stride);
+    what += " and outer stride ";
+    what += std::to_string(outer_stride);
+    what += " is not contiguous in memory, which a compiled function's buffer argument must be";
     throw ShapeError(user_message(
         what, where,
         written ? "a written Arr<T> parameter is written in place: pass a contiguous Eigen::Matrix and copy it "
