@@ -1,6 +1,7 @@
 // Compiling staged functions to callables. compile() runs the default pass
 // pipeline and hands the IR to a backend; the result is called with plain
-// values and std::spans.
+// values and std::spans (or with objects kiln::as_span adapts: Eigen's, with
+// kiln/eigen.h).
 //
 //   auto dot = kiln::compile(staged_dot, {.backend = kiln::Backend::interp});
 //   float r = dot(std::span<const float>(x), std::span<const float>(y));
@@ -9,9 +10,12 @@
 #include <kiln/staged.h>
 
 #include <memory>
+#include <source_location>
 #include <span>
 #include <string>
 #include <tuple>
+#include <type_traits>
+#include <utility>
 
 namespace kiln {
 
@@ -86,7 +90,52 @@ struct Options {
   bool operator==(const Options&) const = default;
 };
 
+/// Extension point: lets a compiled function take an object of type T
+/// wherever it takes a std::span (an Arr<E> parameter), e.g. a matrix type
+/// of another library that owns contiguous storage. kiln/eigen.h specialises
+/// it for Eigen's dense objects. A specialisation defines
+///
+///   using element_type = ...;                    // the scalar T holds
+///   template <class E, class X>                  // X: T or const T
+///   static std::span<E> to_span(X& x, std::source_location where);
+///
+/// to_span is called with E the Arr parameter's element type (const for an
+/// Arr<const E>) and `where` the caller's file:line, for its errors; it
+/// checks that x fits (its scalar type with a static_assert, its layout at
+/// run time) and returns its elements.
+///
+///   template <> struct kiln::as_span<MyVec> { using element_type = float; ... };
+///   f(my_vec, out);   // Compiled<void(std::span<const float>, std::span<float>)>
+template <class T>
+struct as_span {};
+
 namespace detail {
+/// T has a kiln::as_span specialisation.
+template <class T>
+concept spannable = requires { typename as_span<T>::element_type; };
+
+/// An argument of Compiled's adapting call: what converts to the
+/// parameter's plain type A, or (for a span) an object kiln::as_span adapts,
+/// converted where the caller wrote it (its location goes to to_span).
+template <class A>
+struct CallValue {
+  A value;
+  template <class U>
+    requires std::is_convertible_v<U&&, A>
+  CallValue(U&& u) : value(std::forward<U>(u)) {}
+};
+template <class E>
+struct CallValue<std::span<E>> {
+  std::span<E> value;
+  template <class U>
+    requires(std::is_convertible_v<U &&, std::span<E>> && !spannable<std::remove_cvref_t<U>>)
+  CallValue(U&& u) : value(std::forward<U>(u)) {}
+  template <class U>
+    requires spannable<std::remove_cvref_t<U>>
+  CallValue(U&& x, std::source_location where = std::source_location::current())
+      : value(as_span<std::remove_cvref_t<U>>::template to_span<E>(x, where)) {}
+};
+
 /// One argument or result crossing into compiled code.
 struct Slot {
   union {
@@ -131,7 +180,8 @@ template <class Sig>
 class Compiled;
 
 /// A compiled staged function, called with plain values: scalars for Rep
-/// parameters, std::span for Arr parameters. Copies share the code.
+/// parameters, std::span for Arr parameters (or objects kiln::as_span
+/// adapts). Copies share the code.
 template <class R, class... Args>
 class Compiled<R(Args...)> {
  public:
@@ -149,6 +199,19 @@ class Compiled<R(Args...)> {
         return R{detail::from_slot<std::tuple_element_t<I, R>>(out[I])...};
       }(std::make_index_sequence<n>());
     else return detail::from_slot<R>(out[0]);
+  }
+
+  /// Runs the function where some argument is an object kiln::as_span
+  /// adapts to the span its Arr parameter takes (with kiln/eigen.h: Eigen
+  /// matrices, arrays, maps, refs, contiguous blocks); the adapter's errors
+  /// name the caller's line.
+  ///
+  ///   f(A, x, y);   // Eigen::MatrixXf A; Eigen::VectorXf x, y
+  // A template only so that the call above wins every tie: a call this one
+  // could take too (spans, vectors, scalars) always goes there unchanged.
+  template <class = void>
+  R operator()(detail::CallValue<Args>... args) const {
+    return (*this)(std::move(args.value)...);
   }
 
  private:
