@@ -75,15 +75,16 @@ class Machine {
 
   // The reference gemm: tensor.matmul's order (gemm itself promises none).
   void gemm(Frame& fr, const Node& n) {
-    const std::vector<int64_t> mkn = ints(static_cast<uint32_t>(n.imm));
-    const int64_t m = mkn[0], k = mkn[1], nn = mkn[2];
+    const GemmShape g = gemm_shape(n.imm);
+    const int64_t m = g.m, k = g.k, nn = g.n;
     const Value &a = fr.env[n.args[0]], &b = fr.env[n.args[2]], &c = fr.env[n.args[4]];
     const int64_t ao = fr.env[n.args[1]].i, bo = fr.env[n.args[3]].i;
     if (ao < 0 || ao > a.size - m * k || bo < 0 || bo > b.size - k * nn || c.size < m * nn)
       trap(fr, n, "gemm of " + std::to_string(m) + "x" + std::to_string(k) + " by " + std::to_string(k) + "x" +
                       std::to_string(nn) + " does not fit its buffers",
            "this is a kiln bug: tensor lowering sized them");
-    matmul_elements(fr.f.type(n.args[0]).elem, a.p, ao, b.p, bo, const_cast<void*>(c.p), 1, m, k, nn);
+    matmul_elements(fr.f.type(n.args[0]).elem, a.p, ao, b.p, bo, const_cast<void*>(c.p), 1, m, k, nn, g.trans_a,
+                    g.trans_b);
   }
 
   void node(Frame& fr, ValueId v) {

@@ -264,7 +264,7 @@ Value tensor_store(const Function& f, const Node& n, const std::vector<Value>& a
 }  // namespace
 
 void matmul_elements(Scalar elem, const void* a, int64_t a_off, const void* b, int64_t b_off, void* c,
-                     int64_t batches, int64_t m, int64_t k, int64_t n) {
+                     int64_t batches, int64_t m, int64_t k, int64_t n, bool trans_a, bool trans_b) {
   const Type t = Type::scalar(elem);
   const Type pair[2] = {t, t};
   for (int64_t bt = 0; bt < batches; ++bt)
@@ -273,8 +273,9 @@ void matmul_elements(Scalar elem, const void* a, int64_t a_off, const void* b, i
         Value acc{};  // +0.0 in both f32 and f64
         Trap never;   // float mul and add never trap
         for (int64_t p = 0; p < k; ++p) {
-          Value ab[2] = {load_element(elem, a, a_off + (bt * m + i) * k + p),
-                         load_element(elem, b, b_off + (bt * k + p) * n + j)};
+          const int64_t ai = trans_a ? bt * m * k + p * m + i : (bt * m + i) * k + p;
+          const int64_t bi = trans_b ? bt * k * n + j * k + p : (bt * k + p) * n + j;
+          Value ab[2] = {load_element(elem, a, a_off + ai), load_element(elem, b, b_off + bi)};
           Value sum[2] = {acc, eval_scalar(Op::Mul, t, pair, ab, 2, never)};
           acc = eval_scalar(Op::Add, t, pair, sum, 2, never);
         }

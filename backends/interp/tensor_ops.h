@@ -36,8 +36,9 @@ Value eval_tensor(const ir::Function& f, const ir::Node& n, const std::vector<Va
 /// of `batches` consecutive products, C[i, j] (row-major m x n, at c) = the
 /// sum over p ascending of A[i, p] * B[p, j], as the loop `acc = 0; acc =
 /// acc + a * b` computes it: product and sum rounded separately (no fma),
-/// from +0. A starts at element a_off of a, B at element b_off of b.
+/// from +0. A starts at element a_off of a, B at element b_off of b; with
+/// trans_a, a holds each A transposed (k x m), with trans_b b each B (n x k).
 void matmul_elements(ir::Scalar elem, const void* a, int64_t a_off, const void* b, int64_t b_off, void* c,
-                     int64_t batches, int64_t m, int64_t k, int64_t n);
+                     int64_t batches, int64_t m, int64_t k, int64_t n, bool trans_a = false, bool trans_b = false);
 
 }  // namespace kiln::interp

@@ -124,7 +124,8 @@ class LlvmKernel final : public detail::Kernel {
 // What makes an object this one: the program, the options lowering reads,
 // LLVM and the CPU, and the format: bump it whenever lowering, the LLVM pass
 // pipeline or the runtime symbols objects link against change (2: the
-// inline reverse-mode tape, kiln_rt_tape). `ir` comes first: explain_miss prefers entries that agree
+// inline reverse-mode tape, kiln_rt_tape; 3: kiln_rt_gemm_* take transpose
+// flags). `ir` comes first: explain_miss prefers entries that agree
 // on earlier parts.
 cache::Key key_of(const ir::Module& m, const Options& opts, bool no_alias) {
   return {{{"ir", cache::hash_module(m).hex()},
@@ -136,7 +137,7 @@ cache::Key key_of(const ir::Module& m, const Options& opts, bool no_alias) {
                                            : "")},
            {"llvm", llvm_version()},
            {"cpu", host_cpu()},
-           {"format", "kiln-llvm-object-2"}}};
+           {"format", "kiln-llvm-object-3"}}};
 }
 
 bool explain() {

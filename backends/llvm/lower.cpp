@@ -306,12 +306,13 @@ class FunctionLowerer {
         alloc(v, n);
         return;
       case Op::Gemm: {
-        const std::vector<int64_t> mkn = ints(static_cast<uint32_t>(n.imm));
+        const GemmShape g = gemm_shape(n.imm);
         L::Type* et = memory_type(st_.ctx, f_.type(n.args[0]).elem);
         L::Value* a = b_.CreateInBoundsGEP(et, val_[n.args[0]], val_[n.args[1]]);
         L::Value* b = b_.CreateInBoundsGEP(et, val_[n.args[2]], val_[n.args[3]]);
-        b_.CreateCall(st_.gemm(f_.type(n.args[0]).elem),
-                      {a, b, val_[n.args[4]], b_.getInt64(mkn[0]), b_.getInt64(mkn[1]), b_.getInt64(mkn[2])});
+        const int64_t flags = (g.trans_a ? 1 : 0) | (g.trans_b ? 2 : 0);
+        b_.CreateCall(st_.gemm(f_.type(n.args[0]).elem), {a, b, val_[n.args[4]], b_.getInt64(g.m), b_.getInt64(g.k),
+                                                          b_.getInt64(g.n), b_.getInt64(flags)});
         return;
       }
       case Op::Check: {

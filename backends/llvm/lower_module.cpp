@@ -74,7 +74,7 @@ L::FunctionCallee ModuleState::gemm(Scalar s) {
   L::Type* ptr = L::PointerType::get(ctx, 0);
   L::Type* i64 = L::Type::getInt64Ty(ctx);
   auto callee = lm.getOrInsertFunction(s == Scalar::f32 ? gemm_f32_symbol : gemm_f64_symbol, L::Type::getVoidTy(ctx),
-                                       ptr, ptr, ptr, i64, i64, i64);
+                                       ptr, ptr, ptr, i64, i64, i64, i64);
   if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) {
     f->setDoesNotThrow();
     f->setWillReturn();

@@ -9,13 +9,13 @@
 
 #if KILN_HAVE_EIGEN
 namespace kiln::runtime {
-void gemm_rows_generic(const float*, const float*, float*, int64_t, int64_t, int64_t);
-void gemm_rows_generic(const double*, const double*, double*, int64_t, int64_t, int64_t);
+void gemm_rows_generic(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t);
+void gemm_rows_generic(const double*, const double*, double*, int64_t, int64_t, int64_t, int64_t, int64_t);
 #if KILN_GEMM_X86_VARIANTS
-void gemm_rows_avx2(const float*, const float*, float*, int64_t, int64_t, int64_t);
-void gemm_rows_avx2(const double*, const double*, double*, int64_t, int64_t, int64_t);
-void gemm_rows_avx512(const float*, const float*, float*, int64_t, int64_t, int64_t);
-void gemm_rows_avx512(const double*, const double*, double*, int64_t, int64_t, int64_t);
+void gemm_rows_avx2(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t);
+void gemm_rows_avx2(const double*, const double*, double*, int64_t, int64_t, int64_t, int64_t, int64_t);
+void gemm_rows_avx512(const float*, const float*, float*, int64_t, int64_t, int64_t, int64_t, int64_t);
+void gemm_rows_avx512(const double*, const double*, double*, int64_t, int64_t, int64_t, int64_t, int64_t);
 #endif
 }  // namespace kiln::runtime
 #endif
@@ -42,22 +42,27 @@ Variant variant() {
   return v;
 }
 
+// Rows [0, m) of C from the A rows a points at: row i of A is a[i * lda ..]
+// (or, with bit 0 of flags, column i of a k x lda matrix: a[i + p * lda]).
 template <class T>
-void rows(const T* a, const T* b, T* c, int64_t m, int64_t k, int64_t n) {
+void rows(const T* a, const T* b, T* c, int64_t m, int64_t k, int64_t n, int64_t lda, int64_t flags) {
   switch (variant()) {
 #if KILN_HAVE_EIGEN
 #if KILN_GEMM_X86_VARIANTS
-    case Variant::avx512: return kiln::runtime::gemm_rows_avx512(a, b, c, m, k, n);
-    case Variant::avx2: return kiln::runtime::gemm_rows_avx2(a, b, c, m, k, n);
+    case Variant::avx512: return kiln::runtime::gemm_rows_avx512(a, b, c, m, k, n, lda, flags);
+    case Variant::avx2: return kiln::runtime::gemm_rows_avx2(a, b, c, m, k, n, lda, flags);
 #endif
-    case Variant::generic: return kiln::runtime::gemm_rows_generic(a, b, c, m, k, n);
+    case Variant::generic: return kiln::runtime::gemm_rows_generic(a, b, c, m, k, n, lda, flags);
 #endif
     default: break;
   }
+  const bool ta = flags & 1, tb = flags & 2;
   for (int64_t i = 0; i < m; ++i) {
     for (int64_t j = 0; j < n; ++j) c[i * n + j] = T(0);
-    for (int64_t p = 0; p < k; ++p)
-      for (int64_t j = 0; j < n; ++j) c[i * n + j] += a[i * k + p] * b[p * n + j];
+    for (int64_t p = 0; p < k; ++p) {
+      const T aip = ta ? a[i + p * lda] : a[i * lda + p];
+      for (int64_t j = 0; j < n; ++j) c[i * n + j] += aip * (tb ? b[j * k + p] : b[p * n + j]);
+    }
   }
 }
 
@@ -66,7 +71,7 @@ struct Job {
   const T* a;
   const T* b;
   T* c;
-  int64_t k, n;
+  int64_t m, k, n, flags;
 };
 
 // Row blocks of C on kiln's pool, as the loop nest it replaces ran: each
@@ -77,29 +82,34 @@ struct Job {
 constexpr int64_t kMinWork = int64_t{1} << 15;
 
 template <class T>
-void gemm(const T* a, const T* b, T* c, int64_t m, int64_t k, int64_t n) {
+void gemm(const T* a, const T* b, T* c, int64_t m, int64_t k, int64_t n, int64_t flags) {
   const int64_t per_row = std::max<int64_t>(k * n, 1);
   const int64_t threads = std::max(kiln::runtime::thread_count(), 1);
   const int64_t min_rows =
       std::max({int64_t{4}, (kMinWork + per_row - 1) / per_row, m / (2 * threads)});
-  Job<T> job{a, b, c, k, n};
+  Job<T> job{a, b, c, m, k, n, flags};
   kiln::runtime::parallel_for(
       m,
       [](void* ctx, int64_t begin, int64_t end) {
         const auto* j = static_cast<const Job<T>*>(ctx);
-        rows(j->a + begin * j->k, j->b, j->c + begin * j->n, end - begin, j->k, j->n);
+        // A's rows begin.. start at row `begin`, or at column `begin` of A's transpose.
+        const bool ta = j->flags & 1;
+        rows(j->a + (ta ? begin : begin * j->k), j->b, j->c + begin * j->n, end - begin, j->k, j->n, ta ? j->m : j->k,
+             j->flags);
       },
       &job, min_rows);
 }
 
 }  // namespace
 
-extern "C" void kiln_rt_gemm_f32(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n) {
-  gemm(a, b, c, m, k, n);
+extern "C" void kiln_rt_gemm_f32(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n,
+                                 int64_t flags) {
+  gemm(a, b, c, m, k, n, flags);
 }
 
-extern "C" void kiln_rt_gemm_f64(const double* a, const double* b, double* c, int64_t m, int64_t k, int64_t n) {
-  gemm(a, b, c, m, k, n);
+extern "C" void kiln_rt_gemm_f64(const double* a, const double* b, double* c, int64_t m, int64_t k, int64_t n,
+                                 int64_t flags) {
+  gemm(a, b, c, m, k, n, flags);
 }
 
 namespace kiln::runtime {

@@ -1,7 +1,8 @@
 // The runtime GEMM that the IR op `gemm` calls in Backend::llvm (tensor
 // lowering emits gemm only under Options::fast_math, for matmuls of at least
 // LowerOptions::gemm_min_work multiply-adds): C = A B for row-major,
-// contiguous A (m x k), B (k x n) and C (m x n), C overwritten. Eigen's
+// contiguous A (m x k), B (k x n) and C (m x n), C overwritten. Bit 0 of
+// `flags`: a holds A transposed (k x m); bit 1: b holds B transposed (n x k). Eigen's
 // blocked GEMM when kiln was built with Eigen, a plain loop nest otherwise;
 // rows of C are split over kiln's thread pool when the product is large
 // (Eigen's own threads are not used).
@@ -11,8 +12,8 @@
 
 extern "C" {
 
-void kiln_rt_gemm_f32(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n);
-void kiln_rt_gemm_f64(const double* a, const double* b, double* c, int64_t m, int64_t k, int64_t n);
+void kiln_rt_gemm_f32(const float* a, const float* b, float* c, int64_t m, int64_t k, int64_t n, int64_t flags);
+void kiln_rt_gemm_f64(const double* a, const double* b, double* c, int64_t m, int64_t k, int64_t n, int64_t flags);
 
 }  // extern "C"
 

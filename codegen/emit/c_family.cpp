@@ -300,9 +300,9 @@ class Writer {
       }
       case Op::Gemm: {  // a plain loop nest: gemm promises no order (fast_math only)
         locate(n);
-        const std::vector<int64_t> mkn = ints(static_cast<uint32_t>(n.imm));
-        const std::string m = d_.constant(Scalar::i64, mkn[0]), k = d_.constant(Scalar::i64, mkn[1]),
-                          nn = d_.constant(Scalar::i64, mkn[2]);
+        const GemmShape g = gemm_shape(n.imm);
+        const std::string m = d_.constant(Scalar::i64, g.m), k = d_.constant(Scalar::i64, g.k),
+                          nn = d_.constant(Scalar::i64, g.n);
         const std::string i = names_.fresh("gi"), j = names_.fresh("gj"), p = names_.fresh("gp"), s = names_.fresh("gs");
         const std::string a = expr_[n.args[0]], ao = expr_[n.args[1]], b = expr_[n.args[2]], bo = expr_[n.args[3]],
                           c = expr_[n.args[4]];
@@ -310,8 +310,9 @@ class Writer {
         line("  for (int64_t " + j + " = 0; " + j + " < " + nn + "; ++" + j + ") {");
         line("    " + d_.scalar_type(f_.type(n.args[0]).elem) + " " + s + " = 0;");
         line("    for (int64_t " + p + " = 0; " + p + " < " + k + "; ++" + p + ")");
-        line("      " + s + " += " + a + "[" + ao + " + " + i + " * " + k + " + " + p + "] * " + b + "[" + bo + " + " + p +
-             " * " + nn + " + " + j + "];");
+        const std::string a_at = g.trans_a ? p + " * " + m + " + " + i : i + " * " + k + " + " + p;
+        const std::string b_at = g.trans_b ? j + " * " + k + " + " + p : p + " * " + nn + " + " + j;
+        line("      " + s + " += " + a + "[" + ao + " + " + a_at + "] * " + b + "[" + bo + " + " + b_at + "];");
         line("    " + c + "[" + i + " * " + nn + " + " + j + "] = " + s + ";");
         line("  }");
         return;

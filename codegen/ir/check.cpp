@@ -213,8 +213,10 @@ std::string check_operands(const Function& f, Op op, Type type, const std::vecto
                                 to_string(a) + ", " + to_string(b) + ", " + to_string(c));
       if (imm < 0 || imm > UINT32_MAX) return mismatch(op, "needs its sizes {m, k, n}");
       const std::vector<int64_t> mkn = ints(static_cast<uint32_t>(imm));
-      if (mkn.size() != 3 || mkn[0] < 1 || mkn[1] < 1 || mkn[2] < 1)
-        return mismatch(op, "needs three positive sizes {m, k, n}");
+      if ((mkn.size() != 3 && mkn.size() != 5) || mkn[0] < 1 || mkn[1] < 1 || mkn[2] < 1)
+        return mismatch(op, "needs three positive sizes {m, k, n}, then optionally transpose flags {ta, tb}");
+      if (mkn.size() == 5 && ((mkn[3] != 0 && mkn[3] != 1) || (mkn[4] != 0 && mkn[4] != 1)))
+        return mismatch(op, "takes transpose flags of 0 or 1");
       return {};
     }
     case Shape::splat:

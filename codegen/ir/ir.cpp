@@ -94,6 +94,17 @@ std::pair<std::string, std::string> message(int64_t id) {
   return {s.substr(0, n), s.substr(n)};
 }
 
+int64_t gemm_attribute(const GemmShape& g) {
+  if (!g.trans_a && !g.trans_b) return intern_ints({g.m, g.k, g.n});
+  return intern_ints({g.m, g.k, g.n, g.trans_a ? 1 : 0, g.trans_b ? 1 : 0});
+}
+
+GemmShape gemm_shape(int64_t imm) {
+  const std::vector<int64_t> xs = ints(static_cast<uint32_t>(imm));
+  if (xs.size() != 3 && xs.size() != 5) throw InternalError("gemm: malformed attribute");
+  return {xs[0], xs[1], xs[2], xs.size() == 5 && xs[3] != 0, xs.size() == 5 && xs[4] != 0};
+}
+
 std::vector<int64_t> shape(Type t) { return t.is_tensor() ? ints(t.dims) : std::vector<int64_t>{}; }
 
 int64_t numel(Type t) {

@@ -12,6 +12,7 @@
 
 #include <functional>
 #include <numeric>
+#include <tuple>
 
 namespace kiln::lower {
 namespace {
@@ -51,6 +52,7 @@ class Lowerer {
   std::vector<char> cross_;             // used in another region than its own
   std::vector<char> dense_use_;         // used by a matmul or an expanding broadcast
   std::vector<char> matmul_rhs_;        // the right operand of a matmul (read along its rows)
+  std::vector<char> gemm_transposed_;   // a 2-D transpose only a gemm reads: gemm reads its operand instead
   std::vector<ValueId> buf_, off_;      // where a materialised or in-place tensor lives
   std::vector<ValueId> allocs_;
   std::vector<ValueId>* out_ = nullptr;  // the body nodes are emitted into
@@ -66,6 +68,7 @@ class Lowerer {
     cross_.assign(n, 0);
     dense_use_.assign(n, 0);
     matmul_rhs_.assign(n, 0);
+    gemm_transposed_.assign(n, 0);
     buf_.assign(n, no_value);
     off_.assign(n, no_value);
     for (ValueId p : f_.params()) region_of_[p] = f_.body;
@@ -98,6 +101,24 @@ class Lowerer {
     });
     for (ValueId y : f_.regions[f_.body].yields)
       if (f_.type(y).is_tensor()) refuse(f_.nodes[y], "a tensor returned from a staged function");
+    // A gemm takes an operand transposed as it is stored (a flag), so a
+    // transposed view that only a gemm reads is never copied.
+    walk(f_, [&](ValueId v) {
+      const Node& node = f_.nodes[v];
+      if (node.op != Op::Matmul || !becomes_gemm(node)) return;
+      for (ValueId a : node.args) {
+        const Node& t = f_.nodes[a];
+        if (t.op == Op::Transpose && uses_[a] == 1 && !cross_[a] &&
+            ints(static_cast<uint32_t>(t.imm)) == std::vector<int64_t>{1, 0})
+          gemm_transposed_[a] = 1;
+      }
+    });
+  }
+
+  // A 2-D matmul of at least opts_.gemm_min_work multiply-adds is one gemm.
+  bool becomes_gemm(const Node& matmul) const {
+    const std::vector<int64_t> sc = shape(matmul.type), sa = shape(f_.type(matmul.args[0]));
+    return sc.size() == 2 && opts_.gemm_min_work > 0 && sc[0] * sa[1] * sc[1] >= opts_.gemm_min_work;
   }
 
   [[noreturn]] void refuse(const Node& n, const std::string& what) {
@@ -274,7 +295,7 @@ class Lowerer {
     if (n.op == Op::Matmul || n.op == Op::ReduceSum || n.op == Op::ReduceMax || n.op == Op::Embed ||
         n.op == Op::TensorConst)
       return true;
-    if (cheap(n.op)) return false;
+    if (cheap(n.op) || gemm_transposed_[v]) return false;
     // A transposed right operand would be read down its columns in the
     // matmul's inner loop; one copy makes those reads contiguous.
     if (n.op == Op::Transpose && matmul_rhs_[v]) return true;
@@ -454,16 +475,18 @@ class Lowerer {
     const Type et = n.type.element();
     ValueId c = alloc(n.type);
     const std::vector<int64_t> batch(sc.begin(), sc.end() - 2);
-    if (batch.empty() && opts_.gemm_min_work > 0 && m * kk * nn >= opts_.gemm_min_work) {
-      // A fused operand (a transposed view read in place) is materialised
-      // first: the GEMM reads row-major blocks.
+    if (becomes_gemm(n)) {
+      // The GEMM reads row-major blocks: a fused operand is materialised
+      // first, but a transposed one is passed as it is stored, flagged.
       auto dense = [&](ValueId x) {
+        const bool transposed = gemm_transposed_[x];
+        if (transposed) x = f_.nodes[x].args[0];
         if (buf_[x] == no_value) materialise(x, f_.nodes[x]);
-        return std::pair{buf_[x], off_[x] != no_value ? off_[x] : k64(0)};
+        return std::tuple{buf_[x], off_[x] != no_value ? off_[x] : k64(0), transposed};
       };
-      const auto [a, a_off] = dense(n.args[0]);
-      const auto [b, b_off] = dense(n.args[1]);
-      add(Op::Gemm, Type{}, {a, a_off, b, b_off, c}, intern_ints({m, kk, nn}));
+      const auto [a, a_off, ta] = dense(n.args[0]);
+      const auto [b, b_off, tb] = dense(n.args[1]);
+      add(Op::Gemm, Type{}, {a, a_off, b, b_off, c}, gemm_attribute({m, kk, nn, ta, tb}));
       buf_[v] = c;
       return;
     }

@@ -397,23 +397,30 @@ TEST_CASE("lowering: under fast_math a 2-D matmul of 16^3 multiply-adds or more 
           "C++ run it in the reference order, Backend::llvm calls a GEMM library",
           "[lower][tensor][fast_math]") {
   const kiln::Options fast{.fast_math = true};
-  auto check = [&](auto zero, Shape sa, Shape sb, int64_t offset, bool transposed, size_t want_gemms) {
+  // trans: bit 0, the left operand is a transposed view of the buffer;
+  // bit 1, the right one. A gemm reads them as stored (its flags), uncopied.
+  auto check = [&](auto zero, Shape sa, Shape sb, int64_t offset, int trans, size_t want_gemms) {
     using T = decltype(zero);
+    const bool ta = trans & 1, tb = trans & 2;
     INFO(kiln::ir::shape_text(sa) << " by " << kiln::ir::shape_text(sb) << ", offset " << offset
-                                  << (transposed ? ", left operand transposed" : ""));
-    Shape so, sa_stored = transposed ? Shape{sa[1], sa[0]} : sa;
+                                  << (ta ? ", left operand transposed" : "") << (tb ? ", right operand transposed" : ""));
+    Shape so, sa_stored = ta ? Shape{sa[1], sa[0]} : sa, sb_stored = tb ? Shape{sb[1], sb[0]} : sb;
     std::vector<T> a = randoms<T>(numel(sa) + offset, 71), b = randoms<T>(numel(sb), 72);
-    std::vector<T> a_used(a.begin() + offset, a.end());
-    if (transposed) a_used = ref_transpose(a_used, sa_stored, {1, 0});
-    const std::vector<T> want = ref_matmul(a_used, sa, b, sb, &so);
+    std::vector<T> a_used(a.begin() + offset, a.end()), b_used = b;
+    if (ta) a_used = ref_transpose(a_used, sa_stored, {1, 0});
+    if (tb) b_used = ref_transpose(b_used, sb_stored, {1, 0});
+    const std::vector<T> want = ref_matmul(a_used, sa, b_used, sb, &so);
     auto f = kiln::stage("mm_gemm", [&](Arr<const T> x, Arr<const T> w, Arr<T> y) {
-      Tensor<T> lhs = x.tensor(sa_stored, offset);
-      y.store(kiln::matmul(transposed ? lhs.transpose() : lhs, w.tensor(sb)));
+      Tensor<T> lhs = x.tensor(sa_stored, offset), rhs = w.tensor(sb_stored);
+      y.store(kiln::matmul(ta ? lhs.transpose() : lhs, tb ? rhs.transpose() : rhs));
     });
     const std::string ir = f.ir(fast);
     {
       INFO(ir);
       CHECK(kiln::test::count(ir, " gemm %") == want_gemms);
+      if (want_gemms > 0 && trans != 0)  // the flags, and no copy of the transposed operand
+        CHECK(kiln::test::count(ir, ", " + std::to_string(ta) + ", " + std::to_string(tb) + "]") == 1);
+      if (want_gemms > 0) CHECK(kiln::test::count(ir, " = alloc ") == 1);  // the result only
       CHECK(kiln::test::count(f.ir(), " gemm %") == 0);  // default Options: always the loop nest
     }
     for (kiln::Backend backend : {kiln::Backend::interp, kiln::Backend::cxx, kiln::Backend::llvm}) {
@@ -431,13 +438,18 @@ TEST_CASE("lowering: under fast_math a 2-D matmul of 16^3 multiply-adds or more 
     }
   };
   static_assert(kiln::lower::fast_math_gemm_min_work == 32 * 32 * 32, "the shapes below straddle the threshold");
-  check(0.0f, {32, 32}, {32, 32}, 0, false, 1);    // exactly the threshold
-  check(0.0f, {31, 32}, {32, 32}, 0, false, 0);    // just below: the loop nest
-  check(0.0f, {33, 32}, {32, 31}, 0, false, 0);    // 32736 < 32768 too
-  check(0.0f, {33, 32}, {32, 32}, 0, false, 1);    // 33792
-  check(0.0f, {64, 78}, {78, 40}, 5, false, 1);    // an operand at an offset
-  check(0.0, {24, 60}, {60, 30}, 0, true, 1);      // a transposed left operand, copied for the call
-  check(0.0, {2, 2000}, {2000, 11}, 3, false, 1);  // k long, n short
+  check(0.0f, {32, 32}, {32, 32}, 0, 0, 1);    // exactly the threshold
+  check(0.0f, {31, 32}, {32, 32}, 0, 0, 0);    // just below: the loop nest
+  check(0.0f, {33, 32}, {32, 31}, 0, 0, 0);    // 32736 < 32768 too
+  check(0.0f, {33, 32}, {32, 32}, 0, 0, 1);    // 33792
+  check(0.0f, {64, 78}, {78, 40}, 5, 0, 1);    // an operand at an offset
+  check(0.0, {24, 60}, {60, 30}, 0, 1, 1);     // a transposed left operand
+  check(0.0f, {40, 50}, {50, 33}, 7, 1, 1);    // ... at an offset
+  check(0.0f, {37, 64}, {64, 45}, 0, 2, 1);    // a transposed right operand
+  check(0.0, {50, 40}, {40, 70}, 2, 3, 1);     // both
+  check(0.0f, {512, 256}, {256, 1}, 0, 1, 1);  // a matrix-vector product with A transposed
+  check(0.0f, {1, 300}, {300, 200}, 0, 2, 1);  // a vector-matrix product with B transposed
+  check(0.0, {2, 2000}, {2000, 11}, 3, 0, 1);  // k long, n short
 
   // Batched matmuls keep the loop nest.
   auto bmm = kiln::stage("bmm_gemm", [](Arr<const float> x, Arr<const float> w, Arr<float> y) {

@@ -73,7 +73,10 @@
 //   gemm remain. gemm a, a_off, b, b_off, c {m, k, n} writes the m x n
 //   row-major product of a[a_off..] (m x k) and b[b_off..] (k x n) into
 //   c[0..m*n), summing in an unspecified order with unspecified
-//   contraction: lowering makes it only under Options::fast_math.
+//   contraction: lowering makes it only under Options::fast_math. With
+//   {m, k, n, ta, tb}, ta = 1 says a holds A transposed (k x m), tb = 1
+//   that b holds B transposed (n x k): a transposed operand is read where
+//   it is, not copied.
 // * var.load / var.store name a staging variable ($n). They exist only
 //   between staging and the promote-variables pass, which turns them into
 //   if-results and loop-carried values.
@@ -370,6 +373,18 @@ inline bool is_tape_op(Op op) {
 /// table (one int per byte); message() gives the two parts back.
 int64_t intern_message(const std::string& what, const std::string& remedy);
 std::pair<std::string, std::string> message(int64_t id);
+
+/// A gemm's attribute, decoded: C (m x n) = A (m x k) B (k x n), with A
+/// stored transposed when trans_a, B when trans_b.
+struct GemmShape {
+  int64_t m = 0, k = 0, n = 0;
+  bool trans_a = false, trans_b = false;
+};
+/// gemm's imm for a shape: the ints id of {m, k, n}, or of {m, k, n, ta, tb}
+/// when an operand is transposed.
+int64_t gemm_attribute(const GemmShape& g);
+/// The shape a gemm's imm names (the verifier checks it is well formed).
+GemmShape gemm_shape(int64_t imm);
 
 /// Tensor ops, which tensor lowering removes (alloc stays).
 inline bool is_tensor_op(Op op) { return op >= Op::Splat && op <= Op::TensorStore; }
