@@ -88,8 +88,8 @@ Report check_jvp(const ir::Module& ref, uint64_t seed, const std::vector<const B
 /// cotangent w of the outputs, reverse mode agrees with forward mode:
 /// <w, J u> from the jvp equals <J^T w, u> from the vjp (relative 1e-9 in
 /// double, 1e-3 with float), when both are finite. And when the program is
-/// all double and smooth along u (two central differences agree), both
-/// agree with the central difference (relative 1e-4).
+/// all double and smooth along u (central differences of three step sizes
+/// agree), both agree with the central difference (relative 1e-4).
 Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const Backend*>& backends,
                   const Progress& progress);
 
