@@ -276,3 +276,23 @@ TEST_CASE("malformed IR gives a ParseError at its line and column", "[ir][parser
     CHECK(got.message.rfind("bad.kir:" + std::to_string(c.line) + ":" + std::to_string(c.column) + ": ", 0) == 0);
   }
 }
+
+// Found by the libFuzzer target (tests/libfuzzer): the last element of a
+// slice or embed range, start + step * (n - 1), overflowed int64, so a step
+// of 2^62 passed the bounds check (and was undefined behaviour).
+TEST_CASE("slice and embed ranges beyond int64 are a ParseError, not an overflow", "[ir][parser][errors]") {
+  const std::string head = "func @f(%x: f32) -> () {\n  %t = tensor.splat %x : tensor<f32, 4>\n";
+  const std::string tail = "  return\n}\n";
+  for (const std::string range : {"[0:4611686018427387904]", "[9223372036854775807:1]", "[1:9223372036854775807]"}) {
+    for (const std::string& statements : {"  %v = tensor.slice %t " + range + " : tensor<f32, 3>\n",
+                                          "  %s = tensor.splat %x : tensor<f32, 3>\n  %v = tensor.embed %s " + range +
+                                              " : tensor<f32, 4>\n"}) {
+      const std::string text = head + statements + tail;
+      INFO(text);
+      Failure got = parse_failure(text);
+      CHECK(got.message.find(" elements from ") != std::string::npos);
+      CHECK(got.message.find(" out of 4") != std::string::npos);
+      CHECK(got.column == 3);
+    }
+  }
+}
