@@ -1,5 +1,6 @@
 # shellcheck shell=bash
-# Shared helpers for kiln's scripts (scripts/demo, scripts/test, scripts/bench).
+# Shared helpers for kiln's scripts (scripts/demo, scripts/test, scripts/bench,
+# scripts/fuzz).
 # Source it; it defines functions and exports a few variables, nothing more.
 #
 #   source "$(dirname "${BASH_SOURCE[0]}")/common.sh"
@@ -36,6 +37,14 @@ export KILN_JOBS
 # baseline in bench/.
 # graphviz: its `dot` renders KILN_DUMP=dot's pictures of the IR as SVG (docs/pictures.md; tests/ir/dot.cpp).
 KILN_DEPS=(cmake ninja-build g++ clang catch2 ccache libbenchmark-dev llvm-19-dev libzstd-dev libeigen3-dev graphviz)
+
+# The libFuzzer target on the IR parser (tests/libfuzzer/, scripts/fuzz and
+# the third entry of scripts/test) needs clang >= 15 (libstdc++ 12's
+# <source_location> needs __builtin_source_location; Debian 12's default clang
+# is 14) and libFuzzer's runtime. Installed only by those two scripts, so a
+# machine where they cannot be installed still builds and tests kiln itself.
+# shellcheck disable=SC2034  # used by scripts/fuzz and scripts/test
+KILN_FUZZ_DEPS=(clang-19 libclang-rt-19-dev)
 
 kiln_log() { printf '==> %s\n' "$*"; }
 kiln_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

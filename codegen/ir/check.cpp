@@ -71,8 +71,10 @@ std::string check_view(Op op, Type x, Type type, int64_t imm) {
       std::vector<int64_t> a = ints(static_cast<uint32_t>(imm));
       if (big.size() != small.size() || a.size() != 2 * big.size()) return bad("needs start and step per axis");
       for (size_t k = 0; k < big.size(); ++k) {
-        int64_t start = a[2 * k], step = a[2 * k + 1], last = start + step * (small[k] - 1);
-        if (step < 1 || start < 0 || start >= big[k] || last >= big[k])
+        // The last element, start + step * (small - 1), must be < big; start
+        // and step come from the IR text as any int64, so compare by division.
+        int64_t start = a[2 * k], step = a[2 * k + 1];
+        if (step < 1 || start < 0 || start >= big[k] || (small[k] > 1 && step > (big[k] - 1 - start) / (small[k] - 1)))
           return bad("axis " + std::to_string(k) + " takes " + std::to_string(small[k]) + " elements from " +
                      std::to_string(start) + " by " + std::to_string(step) + " out of " + std::to_string(big[k]));
       }

@@ -187,6 +187,10 @@ const std::map<std::string, Op, std::less<>>& ops_by_spelling() {
 // Tensors larger than this many elements are rejected as text: no program
 // kiln stages has them, and their element counts would overflow.
 constexpr int64_t max_tensor_elements = int64_t{1} << 40;
+// Regions nested deeper than this are rejected as text: the parser, the
+// verifier and the printer recurse once per level, and hostile nesting
+// (a few thousand levels fit in a small input) would overflow the stack.
+constexpr int max_nesting = 128;
 
 class Parser {
  public:
@@ -224,6 +228,7 @@ class Parser {
   std::vector<Pending> callees_;
   std::vector<Pending> tuples_;  // if / for / while with the types the text gives
   size_t fi_ = 0;                // the function being parsed
+  int depth_ = 0;                // regions open around the current statement
 
   Function& f() { return m_.functions[fi_]; }
   FunctionText& ft() { return text_[fi_]; }
@@ -459,6 +464,8 @@ class Parser {
 
   // A nested region: `^(%i: i64, ...):` when it has parameters, then its body.
   void region(RegionId r) {
+    if (++depth_ > max_nesting)
+      fail(peek(), "regions nested more than " + std::to_string(max_nesting) + " deep");
     if (accept("^")) {
       expect("(");
       if (!is(")")) {
@@ -472,6 +479,7 @@ class Parser {
       expect(":");
     }
     statements(r, "yield");
+    --depth_;
   }
 
   void statement(RegionId r) {

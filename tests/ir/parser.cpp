@@ -276,3 +276,44 @@ TEST_CASE("malformed IR gives a ParseError at its line and column", "[ir][parser
     CHECK(got.message.rfind("bad.kir:" + std::to_string(c.line) + ":" + std::to_string(c.column) + ": ", 0) == 0);
   }
 }
+
+// Found by the libFuzzer target (tests/libfuzzer): the last element of a
+// slice or embed range, start + step * (n - 1), overflowed int64, so a step
+// of 2^62 passed the bounds check (and was undefined behaviour).
+TEST_CASE("slice and embed ranges beyond int64 are a ParseError, not an overflow", "[ir][parser][errors]") {
+  const std::string head = "func @f(%x: f32) -> () {\n  %t = tensor.splat %x : tensor<f32, 4>\n";
+  const std::string tail = "  return\n}\n";
+  for (const std::string range : {"[0:4611686018427387904]", "[9223372036854775807:1]", "[1:9223372036854775807]"}) {
+    for (const std::string& statements : {"  %v = tensor.slice %t " + range + " : tensor<f32, 3>\n",
+                                          "  %s = tensor.splat %x : tensor<f32, 3>\n  %v = tensor.embed %s " + range +
+                                              " : tensor<f32, 4>\n"}) {
+      const std::string text = head + statements + tail;
+      INFO(text);
+      Failure got = parse_failure(text);
+      CHECK(got.message.find(" elements from ") != std::string::npos);
+      CHECK(got.message.find(" out of 4") != std::string::npos);
+      CHECK(got.column == 3);
+    }
+  }
+}
+
+// Found by running the libFuzzer target on crafted input: about 700 nested
+// `if`s (15 KB) overflowed the stack of its ASan build in the recursive-descent
+// parser, 2,400 (50 KB) that of a plain -O0 build.
+TEST_CASE("regions nested more than 128 deep are a ParseError, not a stack overflow", "[ir][parser][errors]") {
+  auto nested_ifs = [](int n) {
+    std::string text = "func @f(%c: i1) -> () {\n";
+    for (int i = 0; i < n; ++i) text += "if %c : () {\n";
+    text += "yield\n";
+    for (int i = 0; i < n; ++i) text += "} else {\nyield\n}\n" + std::string(i + 1 < n ? "yield\n" : "return\n}\n");
+    return text;
+  };
+  kiln::ir::Module deepest = parse(nested_ifs(128));
+  CHECK(print(parse(print(deepest))) == print(deepest));
+  for (int n : {129, 5000}) {
+    Failure got = parse_failure(nested_ifs(n));
+    CHECK(got.line == 1 + 129 + 1);  // the first token of the 129th region
+    CHECK(got.column == 1);
+    CHECK(got.message.find("regions nested more than 128 deep") != std::string::npos);
+  }
+}
