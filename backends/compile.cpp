@@ -62,7 +62,9 @@ KernelFactory kernel_factory(Backend b) {
   return nullptr;
 }
 
-std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& given) {
+namespace {
+
+std::shared_ptr<Kernel> kernel_for(const std::shared_ptr<StagedState>& s, const Options& given) {
   KernelFactory make = kernel_factory(given.backend);
   if (!make)
     throw CompileError(std::string("the ") + backend_name(given.backend) +
@@ -86,6 +88,17 @@ std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, co
   std::shared_ptr<Kernel> k = make(std::move(m), opts);
   if (remember) remember_compiled(*s, opts, k);
   return k;
+}
+
+}  // namespace
+
+std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& opts, Loc loc) {
+  try {
+    return kernel_for(s, opts);
+  } catch (const CompileError& e) {
+    // A backend knows the program, not the user's line: name the compile() that failed.
+    throw CompileError(where(loc) + ": kiln::compile: " + e.what());
+  }
 }
 
 }  // namespace kiln::detail

@@ -98,7 +98,9 @@ struct Slot {
   int64_t size = 0;
 };
 class Kernel;
-std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& opts);
+/// Compiles `s` for opts.backend; a kiln::CompileError names `loc`, the
+/// user's compile() call.
+std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& opts, Loc loc);
 /// The kernel compile_kernel made from `s` with equal options, or null. (A
 /// staged function is defined once, and so is everything it calls by the
 /// time a compile of it succeeds: what it reaches cannot change.)
@@ -161,10 +163,13 @@ class Compiled<R(Args...)> {
 /// it compiles, and its calls need a GPU: kiln::cuda_device_available()).
 bool available(Backend b);
 
-/// Optimises and compiles a staged function for a backend.
+/// Optimises and compiles a staged function for a backend. Throws
+/// kiln::CompileError, naming this call's file:line, when the backend is
+/// not built in or cannot compile the program (the tool's log and the path
+/// of the kept source), or kiln's cache directory cannot be used.
 template <class Sig>
-Compiled<Sig> compile(const Staged<Sig>& s, Options opts = {}) {
-  return Compiled<Sig>(detail::compile_kernel(s.state(), opts));
+Compiled<Sig> compile(const Staged<Sig>& s, Options opts = {}, detail::Loc loc = detail::Loc::current()) {
+  return Compiled<Sig>(detail::compile_kernel(s.state(), opts, loc));
 }
 
 }  // namespace kiln
