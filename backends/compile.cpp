@@ -109,8 +109,13 @@ bool available(Backend b) { return detail::kernel_factory(b) != nullptr; }
 
 namespace kiln::detail {
 
-void invoke(const Kernel& k, const Slot* args, size_t nargs, Slot* results, size_t nresults) {
-  k.call(args, nargs, results, nresults);
+void invoke(const Kernel& k, const Slot* args, size_t nargs, Slot* results, size_t nresults, Loc loc) {
+  try {
+    k.call(args, nargs, results, nresults);
+  } catch (const RuntimeError& e) {
+    // A trap names the staged line; the call's line says which call it was.
+    throw RuntimeError(std::string(e.what()) + " (in the call at " + where(loc) + ")");
+  }
 }
 
 }  // namespace kiln::detail
