@@ -62,7 +62,9 @@ KernelFactory kernel_factory(Backend b) {
   return nullptr;
 }
 
-std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& given) {
+namespace {
+
+std::shared_ptr<Kernel> kernel_for(const std::shared_ptr<StagedState>& s, const Options& given) {
   KernelFactory make = kernel_factory(given.backend);
   if (!make)
     throw CompileError(std::string("the ") + backend_name(given.backend) +
@@ -88,6 +90,17 @@ std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, co
   return k;
 }
 
+}  // namespace
+
+std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& opts, Loc loc) {
+  try {
+    return kernel_for(s, opts);
+  } catch (const CompileError& e) {
+    // A backend knows the program, not the user's line: name the compile() that failed.
+    throw CompileError(where(loc) + ": kiln::compile: " + e.what());
+  }
+}
+
 }  // namespace kiln::detail
 
 namespace kiln {
@@ -96,8 +109,13 @@ bool available(Backend b) { return detail::kernel_factory(b) != nullptr; }
 
 namespace kiln::detail {
 
-void invoke(const Kernel& k, const Slot* args, size_t nargs, Slot* results, size_t nresults) {
-  k.call(args, nargs, results, nresults);
+void invoke(const Kernel& k, const Slot* args, size_t nargs, Slot* results, size_t nresults, Loc loc) {
+  try {
+    k.call(args, nargs, results, nresults);
+  } catch (const RuntimeError& e) {
+    // A trap names the staged line; the call's line says which call it was.
+    throw RuntimeError(std::string(e.what()) + " (in the call at " + where(loc) + ")");
+  }
 }
 
 }  // namespace kiln::detail

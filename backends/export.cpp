@@ -9,6 +9,8 @@
 #include "cuda/nvrtc.h"
 #endif
 
+#include <cerrno>
+#include <cstring>
 #include <fstream>
 
 namespace kiln::detail {
@@ -24,7 +26,9 @@ ir::Module export_module(const std::shared_ptr<StagedState>& s, const Options& o
 
 }  // namespace
 
-std::string export_text(const std::shared_ptr<StagedState>& s, kiln::Target t, const Options& opts) {
+namespace {
+
+std::string target_text(const std::shared_ptr<StagedState>& s, kiln::Target t, const Options& opts) {
   switch (t) {
     case kiln::Target::cpp:
       return emit::emit_cpp(export_module(s, opts));
@@ -49,15 +53,30 @@ std::string export_text(const std::shared_ptr<StagedState>& s, kiln::Target t, c
   throw InternalError("export_text: unknown target");
 }
 
+}  // namespace
+
+std::string export_text(const std::shared_ptr<StagedState>& s, kiln::Target t, const Options& opts, Loc loc) {
+  try {
+    return target_text(s, t, opts);
+  } catch (const CompileError& e) {
+    // NVRTC knows the program, not the user's line: name the export that failed.
+    throw CompileError(where(loc) + ": kiln::source: " + e.what());
+  }
+}
+
 std::string export_header_text(const std::shared_ptr<StagedState>& s, const Options& opts) {
   return emit::emit_cpp_header(export_module(s, opts));
 }
 
-void write_text(const std::filesystem::path& path, const std::string& text) {
+void write_text(const std::filesystem::path& path, const std::string& text, Loc loc) {
+  errno = 0;
   std::ofstream out(path, std::ios::binary | std::ios::trunc);
   out << text;
-  if (!out.flush())
-    throw IOError("cannot write " + path.string() + ": check that its directory exists and is writable");
+  if (!out.flush()) {
+    const std::string why = errno ? std::strerror(errno) : "write failed";
+    throw IOError(user_message("cannot write " + path.string() + " (" + why + ")", loc,
+                               "give a file path in a directory that exists and is writable"));
+  }
 }
 
 }  // namespace kiln::detail

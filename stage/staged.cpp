@@ -24,10 +24,12 @@ Context& defining(const char* what) {
 
 }  // namespace
 
-std::shared_ptr<StagedState> declare(std::string name, std::vector<ir::Type> params, std::vector<ir::Type> results) {
+std::shared_ptr<StagedState> declare(std::string name, std::vector<ir::Type> params, std::vector<ir::Type> results,
+                                     Loc loc) {
   auto s = std::make_shared<StagedState>();
   s->id = next_function_id++;
   s->name = std::move(name);
+  s->loc = loc;
   s->params = std::move(params);
   s->results = std::move(results);
   return s;
@@ -166,16 +168,18 @@ ir::Module build_module(const std::shared_ptr<StagedState>& root) {
   visit(root);
   for (size_t i = 0; i < order.size(); ++i) {
     const StagedState& s = *order[i];
-    if (!s.fn)
-      throw StagingError(user_message("the staged function '" + (s.name.empty() ? std::string("<declared>") : s.name) +
-                                          "' is called but was never defined",
-                                      s.loc, "assign it the result of kiln::stage(...) before compiling"));
+    if (!s.fn)  // only the root gets here undefined: callees are checked below, where their caller is known
+      throw StagingError(user_message("a kiln::Staged declared here is used but was never defined", s.loc,
+                                      "assign it the result of kiln::stage(...) before compiling or exporting it"));
     for (const auto& c : s.callees) visit(c);
     for (const auto& w : s.forward_callees) {
       auto c = w.lock();
       if (!c)
         throw StagingError(user_message("a staged function called by '" + s.name + "' no longer exists", s.loc,
                                         "keep every kiln::Staged handle alive until the functions that call it are compiled"));
+      if (!c->fn)
+        throw StagingError(user_message("'" + s.name + "' calls a kiln::Staged declared here that was never defined", c->loc,
+                                        "assign it the result of kiln::stage(...) before compiling '" + s.name + "'"));
       visit(c);
     }
   }

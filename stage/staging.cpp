@@ -7,6 +7,7 @@
 
 #include <atomic>
 #include <bit>
+#include <charconv>
 #include <cmath>
 #include <limits>
 
@@ -31,6 +32,13 @@ Context& checked(uint32_t ctx, const char* what, Loc loc) {
                       c->fn().name + "'",
                   loc, "pass the value as a parameter of the staged function, or call the other Staged function");
   return *c;
+}
+
+// A floating literal as the user would write it: 2.5, 1e+300 (std::to_string
+// gives 2.500000 and three hundred digits).
+std::string float_text(double v) {
+  char buf[32];
+  return std::string(buf, std::to_chars(buf, buf + sizeof buf, v).ptr);  // shortest round trip
 }
 
 }  // namespace
@@ -102,7 +110,7 @@ ValueId literal_float(ir::Scalar s, double v, Loc loc) {
   switch (s) {
     case ir::Scalar::f32:
       if (std::isfinite(v) && !std::isfinite(static_cast<float>(v)))
-        staging_error("the literal " + std::to_string(v) + " overflows Rep<float>", loc,
+        staging_error("the literal " + float_text(v) + " overflows Rep<float>", loc,
                       "use a Rep<double>, or a smaller constant");
       return constant(s, ir::encode_const(s, v), loc);
     case ir::Scalar::f64:
@@ -112,7 +120,7 @@ ValueId literal_float(ir::Scalar s, double v, Loc loc) {
     case ir::Scalar::i64:
       // In range before converting: a double outside int64 has no int64 value.
       if (!std::isfinite(v) || v != std::trunc(v) || v < -9223372036854775808.0 || v >= 9223372036854775808.0)
-        staging_error("the literal " + std::to_string(v) + " is not an integer that fits " + rep_name(s), loc,
+        staging_error("the literal " + float_text(v) + " is not an integer that fits " + rep_name(s), loc,
                       "cast the Rep to a floating type with kiln::cast<double>(...)");
       return literal_int(s, static_cast<int64_t>(v), loc);
   }

@@ -35,8 +35,8 @@ namespace detail {
 
 // Raw driver memory, not cuda::DeviceMemory: DeviceArray owns it in its
 // header, where the driver's types cannot go.
-void* cuda_alloc(size_t bytes) {
-  const cuda::Driver& d = device_for("make a kiln::DeviceArray");
+void* cuda_alloc(size_t bytes, std::source_location loc) {
+  const cuda::Driver& d = device_for(("make a kiln::DeviceArray (" + where(loc) + ")").c_str());
   if (bytes == 0) return nullptr;
   CUdeviceptr p = 0;
   d.check(d.mem_alloc(&p, bytes), ("cuMemAlloc of " + std::to_string(bytes) + " bytes for a DeviceArray").c_str());
@@ -81,7 +81,7 @@ bool cuda_device_available() { return false; }
 std::string cuda_status() { return no_toolkit; }
 
 namespace detail {
-void* cuda_alloc(size_t) { throw RuntimeError(no_toolkit); }
+void* cuda_alloc(size_t, std::source_location loc) { throw RuntimeError(std::string(no_toolkit) + " (" + where(loc) + ")"); }
 void cuda_free(void*) noexcept {}
 void cuda_to_device(void*, const void*, size_t) { throw RuntimeError(no_toolkit); }
 void cuda_to_host(void*, const void*, size_t) { throw RuntimeError(no_toolkit); }
@@ -91,9 +91,10 @@ void cuda_to_host(void*, const void*, size_t) { throw RuntimeError(no_toolkit); 
 
 namespace detail {
 
-void cuda_size_mismatch(size_t device, size_t host) {
-  throw ShapeError("a DeviceArray of " + std::to_string(device) + " elements cannot copy to or from a span of " +
-                   std::to_string(host) + ": make their sizes equal");
+void cuda_size_mismatch(size_t device, size_t host, std::source_location loc) {
+  throw ShapeError(user_message("a DeviceArray of " + std::to_string(device) +
+                                    " elements cannot copy to or from a span of " + std::to_string(host),
+                                loc, "make their sizes equal"));
 }
 
 }  // namespace detail

@@ -18,6 +18,39 @@ ir::Module tensor_level_module(const std::shared_ptr<StagedState>& f) {
   opts.passes.lower_tensors = false;
   return staged_module(f, &opts);
 }
+
+// A derivative indexes each tangent or adjoint buffer with its primal
+// buffer's indices, so one of another size would be read and written out
+// of bounds by compiled code. The entry of `d` checks every pair when it is
+// called, trapping at the user's jvp()/grad() line. Its parameters are f's,
+// then from `first` on one per active parameter (`scalars_too`: jvp's
+// tangents) or one per active buffer (reverse mode's adjoint buffers).
+void check_buffer_sizes(ir::Module& d, const ir::Function& f, const std::vector<bool>& active, size_t first,
+                        bool scalars_too, const std::string& who, const std::string& role, Loc loc) {
+  ir::Function& g = d.functions.at(0);
+  const auto& ps = f.params();
+  const ir::Type i64 = ir::Type::scalar(ir::Scalar::i64), i1 = ir::Type::scalar(ir::Scalar::i1);
+  std::vector<ValueId> checks;
+  size_t k = first;
+  for (size_t i = 0; i < ps.size(); ++i) {
+    if (!active[i]) continue;
+    const bool buffer = f.type(ps[i]).kind == ir::TypeKind::buf;
+    if (!buffer && !scalars_too) continue;
+    const size_t at = k++;
+    if (!buffer) continue;
+    const ValueId want = g.add(ir::Op::Size, i64, {g.params().at(i)}, 0, loc);
+    const ValueId have = g.add(ir::Op::Size, i64, {g.params().at(at)}, 0, loc);
+    const ValueId same = g.add(ir::Op::Eq, i1, {have, want}, 0, loc);
+    const int64_t message = ir::intern_message(
+        who + ": the " + role + " buffer (argument " + std::to_string(at) +
+            ") must have as many elements as buffer parameter " + std::to_string(i),
+        "give the " + role + " buffer as many elements as argument " + std::to_string(i));
+    checks.insert(checks.end(), {want, have, same, g.add(ir::Op::Check, {}, {same}, message, loc)});
+  }
+  auto& body = g.regions[g.body].body;
+  body.insert(body.begin(), checks.begin(), checks.end());
+}
+
 }  // namespace
 
 std::shared_ptr<StagedState> jvp_state(const std::shared_ptr<StagedState>& f, const std::vector<size_t>& wrt, Loc loc) {
@@ -28,6 +61,9 @@ std::shared_ptr<StagedState> jvp_state(const std::shared_ptr<StagedState>& f, co
   } catch (const StagingError& e) {
     throw StagingError(user_message(e.what(), loc, "differentiate with respect to floating-point parameters only"));
   }
+  const ir::Function& entry = m.functions.at(0);
+  check_buffer_sizes(d, entry, autodiff::jvp_active(entry, wrt), entry.params().size(), true, "kiln::jvp", "tangent",
+                     loc);
   ir::verify(d, "autodiff::jvp");
   return define_derived(std::move(d), loc);
 }
@@ -45,6 +81,15 @@ std::shared_ptr<StagedState> reverse_state(const std::shared_ptr<StagedState>& f
   } catch (const StagingError& e) {
     throw StagingError(user_message(e.what(), loc, "differentiate a function of floating-point parameters"));
   }
+  const ir::Function& entry = m.functions.at(0);
+  size_t cotangents = 0;
+  if (rm == autodiff::ReverseMode::vjp)
+    for (ir::Type t : entry.result_types) cotangents += t.is_float();
+  const char* who = rm == autodiff::ReverseMode::vjp    ? "kiln::vjp"
+                    : rm == autodiff::ReverseMode::grad ? "kiln::grad"
+                                                        : "kiln::value_and_grad";
+  check_buffer_sizes(d, entry, autodiff::jvp_active(entry, wrt), entry.params().size() + cotangents, false, who,
+                     rm == autodiff::ReverseMode::vjp ? "adjoint" : "gradient", loc);
   ir::verify(d, "autodiff::reverse");
   return define_derived(std::move(d), loc);
 }

@@ -147,13 +147,16 @@ struct Slot {
   int64_t size = 0;
 };
 class Kernel;
-std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& opts);
+/// Compiles `s` for opts.backend; a kiln::CompileError names `loc`, the
+/// user's compile() call.
+std::shared_ptr<Kernel> compile_kernel(const std::shared_ptr<StagedState>& s, const Options& opts, Loc loc);
 /// The kernel compile_kernel made from `s` with equal options, or null. (A
 /// staged function is defined once, and so is everything it calls by the
 /// time a compile of it succeeds: what it reaches cannot change.)
 std::shared_ptr<Kernel> compiled_before(StagedState& s, const Options& opts);
 void remember_compiled(StagedState& s, const Options& opts, std::shared_ptr<Kernel> k);
-void invoke(const Kernel& k, const Slot* args, size_t nargs, Slot* results, size_t nresults);
+/// Calls `k`; a kiln::RuntimeError names `loc`, the user's call.
+void invoke(const Kernel& k, const Slot* args, size_t nargs, Slot* results, size_t nresults, Loc loc);
 
 template <class A>
 Slot to_slot(const A& a) {
@@ -187,12 +190,15 @@ class Compiled<R(Args...)> {
  public:
   explicit Compiled(std::shared_ptr<detail::Kernel> k) : kernel_(std::move(k)) {}
 
-  /// Runs the function. Throws kiln::RuntimeError if it traps (interpreter).
-  R operator()(Args... args) const {
+  /// Runs the function. Throws kiln::RuntimeError, naming the staged line
+  /// and this call's, when it traps (an out-of-bounds index on the
+  /// interpreter, integer division by zero, a zero loop step, a buffer
+  /// whose size does not fit) or cannot run (Backend::cuda without a GPU).
+  R operator()(Args... args, detail::Loc loc = detail::Loc::current()) const {
     detail::Slot in[sizeof...(Args) + 1] = {detail::to_slot(args)...};
     constexpr size_t n = detail::result_count<R>::value;
     detail::Slot out[n + 1];
-    detail::invoke(*kernel_, in, sizeof...(Args), out, n);
+    detail::invoke(*kernel_, in, sizeof...(Args), out, n, loc);
     if constexpr (std::is_void_v<R>) return;
     else if constexpr (requires { std::tuple_size<R>::value; })
       return [&]<size_t... I>(std::index_sequence<I...>) {
@@ -224,10 +230,13 @@ class Compiled<R(Args...)> {
 /// it compiles, and its calls need a GPU: kiln::cuda_device_available()).
 bool available(Backend b);
 
-/// Optimises and compiles a staged function for a backend.
+/// Optimises and compiles a staged function for a backend. Throws
+/// kiln::CompileError, naming this call's file:line, when the backend is
+/// not built in or cannot compile the program (the tool's log and the path
+/// of the kept source), or kiln's cache directory cannot be used.
 template <class Sig>
-Compiled<Sig> compile(const Staged<Sig>& s, Options opts = {}) {
-  return Compiled<Sig>(detail::compile_kernel(s.state(), opts));
+Compiled<Sig> compile(const Staged<Sig>& s, Options opts = {}, detail::Loc loc = detail::Loc::current()) {
+  return Compiled<Sig>(detail::compile_kernel(s.state(), opts, loc));
 }
 
 }  // namespace kiln

@@ -20,6 +20,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <source_location>
 #include <span>
 #include <string>
 #include <type_traits>
@@ -39,11 +40,11 @@ bool cuda_device_available();
 std::string cuda_status();
 
 namespace detail {
-void* cuda_alloc(size_t bytes);  // zeroed; throws RuntimeError "no CUDA device ..." without one
+void* cuda_alloc(size_t bytes, std::source_location loc);  // zeroed; throws RuntimeError "no CUDA device ..." without one
 void cuda_free(void* device) noexcept;
 void cuda_to_device(void* device, const void* host, size_t bytes);
 void cuda_to_host(void* host, const void* device, size_t bytes);
-[[noreturn]] void cuda_size_mismatch(size_t device, size_t host);
+[[noreturn]] void cuda_size_mismatch(size_t device, size_t host, std::source_location loc);
 }  // namespace detail
 
 /// An array in GPU memory (device 0), owned: freed when the DeviceArray
@@ -67,10 +68,13 @@ class DeviceArray {
                 "kiln::DeviceArray<T>: T is float, double, int32_t or int64_t");
 
  public:
-  /// `n` zeros on the device. Throws kiln::RuntimeError without a device.
-  explicit DeviceArray(size_t n) : data_(static_cast<T*>(detail::cuda_alloc(n * sizeof(T)))), size_(n) {}
+  /// `n` zeros on the device. Throws kiln::RuntimeError, naming this
+  /// line, without a device.
+  explicit DeviceArray(size_t n, std::source_location loc = std::source_location::current())
+      : data_(static_cast<T*>(detail::cuda_alloc(n * sizeof(T), loc))), size_(n) {}
   /// A device copy of `host`. Throws kiln::RuntimeError without a device.
-  explicit DeviceArray(std::span<const T> host) : DeviceArray(host.size()) {
+  explicit DeviceArray(std::span<const T> host, std::source_location loc = std::source_location::current())
+      : DeviceArray(host.size(), loc) {
     detail::cuda_to_device(data_, host.data(), host.size_bytes());
   }
   DeviceArray(DeviceArray&& o) noexcept : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
@@ -100,15 +104,15 @@ class DeviceArray {
     return out;
   }
   /// Copies the elements into `host`, which must have size() elements
-  /// (else kiln::ShapeError).
-  void copy_to(std::span<T> host) const {
-    if (host.size() != size_) detail::cuda_size_mismatch(size_, host.size());
+  /// (else kiln::ShapeError naming this line).
+  void copy_to(std::span<T> host, std::source_location loc = std::source_location::current()) const {
+    if (host.size() != size_) detail::cuda_size_mismatch(size_, host.size(), loc);
     detail::cuda_to_host(host.data(), data_, host.size_bytes());
   }
   /// Overwrites the elements with `host`, which must have size() elements
-  /// (else kiln::ShapeError).
-  void copy_from(std::span<const T> host) {
-    if (host.size() != size_) detail::cuda_size_mismatch(size_, host.size());
+  /// (else kiln::ShapeError naming this line).
+  void copy_from(std::span<const T> host, std::source_location loc = std::source_location::current()) {
+    if (host.size() != size_) detail::cuda_size_mismatch(size_, host.size(), loc);
     detail::cuda_to_device(data_, host.data(), host.size_bytes());
   }
 

@@ -23,7 +23,10 @@ class StagingError : public Error {
   using Error::Error;
 };
 
-/// Shapes or sizes do not fit (static tensor shapes, buffer sizes at call time).
+/// Sizes do not fit outside a staged program: a kiln::DeviceArray copied to
+/// or from a span of another size. (Static tensor shapes that do not fit are
+/// a StagingError, thrown at the op while staging; a buffer whose size does
+/// not fit a tensor or a derivative's buffer is a RuntimeError at call time.)
 class ShapeError : public Error {
  public:
   using Error::Error;

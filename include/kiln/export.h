@@ -37,30 +37,37 @@ enum class Target {
 };
 
 namespace detail {
-std::string export_text(const std::shared_ptr<StagedState>& s, kiln::Target t, const Options& opts);
+/// The source for target t; a kiln::CompileError names `loc`, the user's call.
+std::string export_text(const std::shared_ptr<StagedState>& s, kiln::Target t, const Options& opts, Loc loc);
 std::string export_header_text(const std::shared_ptr<StagedState>& s, const Options& opts);
-void write_text(const std::filesystem::path& path, const std::string& text);
+/// Writes `text` to `path`; a kiln::IOError names `loc`, the user's call.
+void write_text(const std::filesystem::path& path, const std::string& text, Loc loc = Loc::current());
 }  // namespace detail
 
 /// The source export_source would write, as a string (after the pipeline
-/// that `opts` selects).
+/// that `opts` selects). Target::ptx without NVRTC, or for an architecture
+/// it rejects, is a kiln::CompileError naming this call's file:line.
 template <class Sig>
-std::string source(const Staged<Sig>& s, Target target = Target::cpp, const Options& opts = {}) {
-  return detail::export_text(s.state(), target, opts);
+std::string source(const Staged<Sig>& s, Target target = Target::cpp, const Options& opts = {},
+                   detail::Loc loc = detail::Loc::current()) {
+  return detail::export_text(s.state(), target, opts, loc);
 }
 
 /// Writes the optimised function as standalone source to `path`. Throws
-/// kiln::IOError when the file cannot be written.
+/// kiln::IOError, naming this call's file:line, when the file cannot be
+/// written.
 template <class Sig>
 void export_source(const Staged<Sig>& s, const std::filesystem::path& path, Target target = Target::cpp,
-                   const Options& opts = {}) {
-  detail::write_text(path, detail::export_text(s.state(), target, opts));
+                   const Options& opts = {}, detail::Loc loc = detail::Loc::current()) {
+  detail::write_text(path, detail::export_text(s.state(), target, opts, loc), loc);
 }
 
 /// Writes a header declaring the exported function (usable from C and C++).
+/// Throws kiln::IOError as export_source does.
 template <class Sig>
-void export_header(const Staged<Sig>& s, const std::filesystem::path& path, const Options& opts = {}) {
-  detail::write_text(path, detail::export_header_text(s.state(), opts));
+void export_header(const Staged<Sig>& s, const std::filesystem::path& path, const Options& opts = {},
+                   detail::Loc loc = detail::Loc::current()) {
+  detail::write_text(path, detail::export_header_text(s.state(), opts), loc);
 }
 
 }  // namespace kiln

@@ -138,7 +138,8 @@ template <class R, class... Args>
 class Staged<R(Args...)> {
  public:
   /// A declared, undefined function (define it by assigning kiln::stage(...)).
-  Staged() : state_(detail::declare("", param_types(), result_types())) {}
+  /// Errors about a function declared but never defined name `loc`.
+  Staged(detail::Loc loc = detail::Loc::current()) : state_(detail::declare("", param_types(), result_types(), loc)) {}
   Staged(const Staged&) = default;
   Staged(Staged&&) = default;
   /// For kiln's own templates: a handle on an existing function whose

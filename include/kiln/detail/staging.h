@@ -112,8 +112,10 @@ ValueId finish_structured(ir::Op op, std::vector<ValueId> args, std::vector<ir::
 /// The shared state behind a Staged<Sig> handle.
 struct StagedState;
 
-/// A declared, not yet defined, staged function with this signature.
-std::shared_ptr<StagedState> declare(std::string name, std::vector<ir::Type> params, std::vector<ir::Type> results);
+/// A declared, not yet defined, staged function with this signature,
+/// declared at `loc`.
+std::shared_ptr<StagedState> declare(std::string name, std::vector<ir::Type> params, std::vector<ir::Type> results,
+                                     Loc loc = {});
 /// Stages `body` as the definition of `state` (runs it now, in a fresh context).
 /// `body` makes the parameters with function_param() and ends with set_results().
 /// `param_names` is empty or names every parameter (checked: StagingError).
