@@ -131,7 +131,8 @@ template <class Sig>
 class Compiled;
 
 /// A compiled staged function, called with plain values: scalars for Rep
-/// parameters, std::span for Arr parameters. Copies share the code.
+/// parameters, std::span for Arr parameters. Copies share the code. Threads
+/// may call it at once, each with buffers no other thread writes meanwhile.
 template <class R, class... Args>
 class Compiled<R(Args...)> {
  public:
@@ -161,7 +162,9 @@ class Compiled<R(Args...)> {
 /// it compiles, and its calls need a GPU: kiln::cuda_device_available()).
 bool available(Backend b);
 
-/// Optimises and compiles a staged function for a backend.
+/// Optimises and compiles a staged function for a backend. Any thread may
+/// compile; threads compiling one program at once share one compile
+/// (docs/threads.md).
 template <class Sig>
 Compiled<Sig> compile(const Staged<Sig>& s, Options opts = {}) {
   return Compiled<Sig>(detail::compile_kernel(s.state(), opts));
