@@ -16,6 +16,7 @@
 #include <atomic>
 #include <cstdlib>
 #include <fstream>
+#include <future>
 #include <iostream>
 #include <map>
 #include <mutex>
@@ -118,20 +119,20 @@ std::map<std::string, std::weak_ptr<Library>>& loaded() {
   return m;
 }
 
+// Compiles in progress, by name: a thread asking for a library that another
+// thread is compiling waits for it instead of running the compiler again.
+std::map<std::string, std::shared_future<std::shared_ptr<Library>>>& compiling() {
+  static std::map<std::string, std::shared_future<std::shared_ptr<Library>>> m;
+  return m;
+}
+
 std::string tail(const std::string& text, size_t max) {
   return text.size() <= max ? text : "...\n" + text.substr(text.size() - max);
 }
 
-std::shared_ptr<Library> compile_source(const std::string& source, const std::string& function, const Toolchain& tc) {
-  const std::string key = "compiler: " + toolchain_identity(tc.compiler, tc.flags) + "\nflags: " + tc.flags + "\n";
-  const std::string name = hex(fnv1a(key + source));
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    if (auto lib = loaded()[name].lock()) {
-      ++counters.memory_hits;
-      return lib;
-    }
-  }
+// The library from the disk cache, or compiled now.
+std::shared_ptr<Library> build(const std::string& source, const std::string& function, const Toolchain& tc,
+                               const std::string& key, const std::string& name) {
   // Without the disk cache, files get private names and go once loaded.
   // KILN_DISK_CACHE=0: compile in a scratch directory and keep nothing (the
   // differential tester compiles each program once).
@@ -145,7 +146,6 @@ std::shared_ptr<Library> compile_source(const std::string& source, const std::st
     if (auto lib = load(so, error)) {
       std::lock_guard<std::mutex> lock(mu);
       ++counters.disk_hits;
-      loaded()[name] = lib;
       return lib;
     }
   }
@@ -177,9 +177,45 @@ std::shared_ptr<Library> compile_source(const std::string& source, const std::st
   if (!lib) throw CompileError("cannot load the compiled object " + so.string() + ": " + error);
   if (!disk)
     for (const fs::path& p : {src, keyf, so}) fs::remove(p, ec);
-  std::lock_guard<std::mutex> lock(mu);
-  loaded()[name] = lib;
   return lib;
+}
+
+std::shared_ptr<Library> compile_source(const std::string& source, const std::string& function, const Toolchain& tc) {
+  const std::string key = "compiler: " + toolchain_identity(tc.compiler, tc.flags) + "\nflags: " + tc.flags + "\n";
+  const std::string name = hex(fnv1a(key + source));
+  std::promise<std::shared_ptr<Library>> promise;
+  std::shared_future<std::shared_ptr<Library>> pending;
+  {
+    std::lock_guard<std::mutex> lock(mu);
+    if (auto lib = loaded()[name].lock()) {
+      ++counters.memory_hits;
+      return lib;
+    }
+    if (auto it = compiling().find(name); it != compiling().end()) {
+      ++counters.memory_hits;
+      pending = it->second;
+    } else {
+      compiling().emplace(name, promise.get_future().share());
+    }
+  }
+  if (pending.valid()) return pending.get();  // rethrows the CompileError of that compile
+  try {
+    std::shared_ptr<Library> lib = build(source, function, tc, key, name);
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      loaded()[name] = lib;
+      compiling().erase(name);
+    }
+    promise.set_value(lib);
+    return lib;
+  } catch (...) {
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      compiling().erase(name);  // the next ask compiles anew
+    }
+    promise.set_exception(std::current_exception());
+    throw;
+  }
 }
 
 class CxxKernel final : public detail::Kernel {

@@ -40,7 +40,7 @@ std::shared_ptr<detail::Kernel> make_kernel(ir::Module m);
 /// What this process's cxx backend did (for tests and benchmarks).
 struct Stats {
   size_t compiles = 0;     // runs of the compiler
-  size_t memory_hits = 0;  // objects found loaded in this process
+  size_t memory_hits = 0;  // objects found loaded in this process (or being compiled by another thread)
   size_t disk_hits = 0;    // objects found in the cache directory
 };
 Stats stats();

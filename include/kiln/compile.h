@@ -184,7 +184,8 @@ class Compiled;
 
 /// A compiled staged function, called with plain values: scalars for Rep
 /// parameters, std::span for Arr parameters (or objects kiln::as_span
-/// adapts). Copies share the code.
+/// adapts). Copies share the code. Threads may call it at once, each with
+/// buffers no other thread writes meanwhile.
 template <class R, class... Args>
 class Compiled<R(Args...)> {
  public:
@@ -233,7 +234,9 @@ bool available(Backend b);
 /// Optimises and compiles a staged function for a backend. Throws
 /// kiln::CompileError, naming this call's file:line, when the backend is
 /// not built in or cannot compile the program (the tool's log and the path
-/// of the kept source), or kiln's cache directory cannot be used.
+/// of the kept source), or kiln's cache directory cannot be used. Any
+/// thread may compile; threads compiling one program at once share one
+/// compile (docs/threads.md).
 template <class Sig>
 Compiled<Sig> compile(const Staged<Sig>& s, Options opts = {}, detail::Loc loc = detail::Loc::current()) {
   return Compiled<Sig>(detail::compile_kernel(s.state(), opts, loc));

@@ -202,6 +202,8 @@ class Staged<R(Args...)> {
 
 /// Stages `fn` now (runs it once with staged parameters) and returns the
 /// typed staged function. Errors in the staged code are thrown from here.
+/// Each thread stages in its own context: threads may stage at once, and a
+/// Rep or Arr of one staging used in another is a kiln::StagingError.
 template <class F>
 auto stage(std::string name, F fn, detail::Loc loc = detail::Loc::current()) {
   Staged<detail::signature_of<F>> s;

@@ -137,7 +137,8 @@ TEST_CASE("DiskCache: an entry another process stored loads", "[cache][disk]") {
   CHECK(DiskCache(tmp.path, plenty).load(key("child")) == payload(5000, 2));
 }
 
-TEST_CASE("DiskCache: processes and threads writing the same key at once leave a whole entry", "[cache][disk]") {
+TEST_CASE("DiskCache: processes and threads writing the same key at once leave a whole entry",
+          "[cache][disk][concurrency]") {
   TempDir tmp;
   DiskCache cache(tmp.path, plenty);
   // Every writer stores a different payload for the same key; a reader

@@ -46,7 +46,7 @@ struct Constant final : Kernel {
 
 }  // namespace
 
-TEST_CASE("OnceMap: threads asking for one missing key at once share one make", "[cache][once]") {
+TEST_CASE("OnceMap: threads asking for one missing key at once share one make", "[cache][once][concurrency]") {
   OnceMap<int> map;
   std::atomic<int> calls{0};
   std::vector<std::shared_ptr<int>> got(threads);
@@ -68,7 +68,8 @@ TEST_CASE("OnceMap: threads asking for one missing key at once share one make", 
   CHECK(calls == 1);
 }
 
-TEST_CASE("OnceMap: a failing make reaches every waiting caller, is not kept, and a retry works", "[cache][once]") {
+TEST_CASE("OnceMap: a failing make reaches every waiting caller, is not kept, and a retry works",
+          "[cache][once][concurrency]") {
   OnceMap<int> map;
   std::atomic<int> calls{0}, failures{0};
   together([&](int) {
@@ -90,7 +91,7 @@ TEST_CASE("OnceMap: a failing make reaches every waiting caller, is not kept, an
   CHECK(map.size() == 1);
 }
 
-TEST_CASE("OnceMap: makes for different keys run at the same time", "[cache][once]") {
+TEST_CASE("OnceMap: makes for different keys run at the same time", "[cache][once][concurrency]") {
   // Each make waits for the other to start; one lock held across make would
   // make them time out.
   OnceMap<bool> map;

@@ -62,7 +62,7 @@ TEST_CASE("llvm backend: results, tuples and traps", "[llvm]") {
 }
 
 TEST_CASE("llvm backend: parallel_for gives the same result on any number of threads, and traps reach the caller",
-          "[llvm]") {
+          "[llvm][concurrency]") {
   auto f = kiln::stage("par", {"x", "d"}, [](Arr<int64_t> x, Rep<int64_t> d) {
     kiln::parallel_for_(0, x.size(), [&](Rep<int64_t> i) {
       Rep<int64_t> acc = 0;
@@ -187,7 +187,7 @@ TEST_CASE("llvm backend: another process finds the object on disk; a corrupt ent
   }));
 }
 
-TEST_CASE("llvm backend: threads compiling the same program at once share one compile", "[llvm][cache]") {
+TEST_CASE("llvm backend: threads compiling the same program at once share one compile", "[llvm][cache][concurrency]") {
   const int64_t salt = 3000 + getpid();
   const auto s0 = kiln::llvm_backend::stats();
   std::vector<std::thread> threads;

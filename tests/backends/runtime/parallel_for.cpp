@@ -95,7 +95,7 @@ class ScopedEnv {
 
 }  // namespace
 
-TEST_CASE("parallel_for covers every index exactly once in contiguous chunks", "[runtime][parallel_for]") {
+TEST_CASE("parallel_for covers every index exactly once in contiguous chunks", "[runtime][parallel_for][concurrency]") {
   const int threads = GENERATE(1, 2, 8);
   const int64_t n = GENERATE(0, 1, 7, 1000, 1000000);
   CAPTURE(threads, n);
@@ -111,14 +111,14 @@ TEST_CASE("parallel_for covers every index exactly once in contiguous chunks", "
   CHECK(record.chunks.size() <= static_cast<size_t>(4 * threads));
 }
 
-TEST_CASE("parallel_for with n <= 0 never calls the body", "[runtime][parallel_for]") {
+TEST_CASE("parallel_for with n <= 0 never calls the body", "[runtime][parallel_for][concurrency]") {
   ThreadCount count(4);
   int calls = 0;
   for (int64_t n : {int64_t(0), int64_t(-1), INT64_MIN}) parallel(n, [&](int64_t, int64_t) { ++calls; });
   CHECK(calls == 0);
 }
 
-TEST_CASE("parallel_for results do not depend on the thread count", "[runtime][parallel_for]") {
+TEST_CASE("parallel_for results do not depend on the thread count", "[runtime][parallel_for][concurrency]") {
   const int64_t n = 100003;
   auto run = [&](int threads) {
     ThreadCount count(threads);
@@ -134,7 +134,7 @@ TEST_CASE("parallel_for results do not depend on the thread count", "[runtime][p
   CHECK(run(8) == sequential);
 }
 
-TEST_CASE("a range below two iterations per thread runs inline on the caller", "[runtime][parallel_for]") {
+TEST_CASE("a range below two iterations per thread runs inline on the caller", "[runtime][parallel_for][concurrency]") {
   ThreadCount count(4);
   Record record;
   parallel(7, [&](int64_t begin, int64_t end) { record.add(begin, end); });
@@ -142,7 +142,7 @@ TEST_CASE("a range below two iterations per thread runs inline on the caller", "
   CHECK(record.threads == std::set{std::this_thread::get_id()});
 }
 
-TEST_CASE("parallel_for with min_chunk never makes chunks smaller than it", "[runtime][parallel_for]") {
+TEST_CASE("parallel_for with min_chunk never makes chunks smaller than it", "[runtime][parallel_for][concurrency]") {
   ThreadCount count(4);
   Record record;
   auto body = [](void* ctx, int64_t b, int64_t e) { static_cast<Record*>(ctx)->add(b, e); };
@@ -155,7 +155,7 @@ TEST_CASE("parallel_for with min_chunk never makes chunks smaller than it", "[ru
   CHECK(small.sorted() == std::vector<Chunk>{{0, 7999}});
 }
 
-TEST_CASE("the calling thread runs chunks too", "[runtime][parallel_for]") {
+TEST_CASE("the calling thread runs chunks too", "[runtime][parallel_for][concurrency]") {
   ThreadCount count(2);
   Record record;
   parallel(8, [&](int64_t begin, int64_t end) {
@@ -166,7 +166,8 @@ TEST_CASE("the calling thread runs chunks too", "[runtime][parallel_for]") {
   CHECK(tiles(record.sorted(), 8));
 }
 
-TEST_CASE("a parallel_for inside a parallel_for body runs inline on that thread", "[runtime][parallel_for]") {
+TEST_CASE("a parallel_for inside a parallel_for body runs inline on that thread",
+          "[runtime][parallel_for][concurrency]") {
   ThreadCount count(4);
   std::mutex mutex;
   int64_t outer_chunks = 0, inner_chunks = 0;
@@ -190,7 +191,7 @@ TEST_CASE("a parallel_for inside a parallel_for body runs inline on that thread"
   CHECK(std::all_of(hits.begin(), hits.end(), [](const std::atomic<int>& h) { return h.load() == 1; }));
 }
 
-TEST_CASE("concurrent parallel_for calls from four threads each complete", "[runtime][parallel_for]") {
+TEST_CASE("concurrent parallel_for calls from four threads each complete", "[runtime][parallel_for][concurrency]") {
   ThreadCount count(3);
   constexpr int callers = 4, rounds = 50;
   constexpr int64_t n = 20000;
@@ -212,7 +213,8 @@ TEST_CASE("concurrent parallel_for calls from four threads each complete", "[run
   for (int t = 0; t < callers; ++t) CHECK(ok[t] == rounds);
 }
 
-TEST_CASE("a trap in one chunk reaches the caller's run_trapping with its message", "[runtime][parallel_for][trap]") {
+TEST_CASE("a trap in one chunk reaches the caller's run_trapping with its message",
+          "[runtime][parallel_for][trap][concurrency]") {
   ThreadCount count(4);
   const char* m = trapping([] {
     parallel(1000, [](int64_t begin, int64_t end) {
@@ -223,7 +225,8 @@ TEST_CASE("a trap in one chunk reaches the caller's run_trapping with its messag
   CHECK(std::string(m) == "index 777 out of bounds");
 }
 
-TEST_CASE("when several chunks trap, the lowest-begin chunk's message wins", "[runtime][parallel_for][trap]") {
+TEST_CASE("when several chunks trap, the lowest-begin chunk's message wins",
+          "[runtime][parallel_for][trap][concurrency]") {
   const int threads = GENERATE(2, 4, 8);
   CAPTURE(threads);
   ThreadCount count(threads);
@@ -239,7 +242,8 @@ TEST_CASE("when several chunks trap, the lowest-begin chunk's message wins", "[r
   }
 }
 
-TEST_CASE("the trap message is the first trapping iteration's whatever the thread count", "[runtime][parallel_for][trap]") {
+TEST_CASE("the trap message is the first trapping iteration's whatever the thread count",
+          "[runtime][parallel_for][trap][concurrency]") {
   const int threads = GENERATE(1, 2, 3, 8);
   CAPTURE(threads);
   ThreadCount count(threads);
@@ -253,7 +257,7 @@ TEST_CASE("the trap message is the first trapping iteration's whatever the threa
   CHECK(std::string(m) == "trap at 4242");
 }
 
-TEST_CASE("chunks not started when a chunk traps are skipped", "[runtime][parallel_for][trap]") {
+TEST_CASE("chunks not started when a chunk traps are skipped", "[runtime][parallel_for][trap][concurrency]") {
   ThreadCount count(2);
   std::atomic<int> started{0};
   const char* m = trapping([&] {
@@ -268,7 +272,8 @@ TEST_CASE("chunks not started when a chunk traps are skipped", "[runtime][parall
   CHECK(started.load() < 8);
 }
 
-TEST_CASE("a trap in a nested parallel_for reaches the outermost caller", "[runtime][parallel_for][trap]") {
+TEST_CASE("a trap in a nested parallel_for reaches the outermost caller",
+          "[runtime][parallel_for][trap][concurrency]") {
   ThreadCount count(4);
   const char* m = trapping([] {
     parallel(100, [](int64_t begin, int64_t end) {
@@ -282,7 +287,7 @@ TEST_CASE("a trap in a nested parallel_for reaches the outermost caller", "[runt
   CHECK(std::string(m) == "inner trap at 42, 17");
 }
 
-TEST_CASE("the pool runs loops normally after a trap", "[runtime][parallel_for][trap]") {
+TEST_CASE("the pool runs loops normally after a trap", "[runtime][parallel_for][trap][concurrency]") {
   ThreadCount count(4);
   for (int round = 0; round < 10; ++round) {
     const char* m = trapping([] { parallel(1000, [](int64_t, int64_t) { kiln_rt_trap("every chunk traps"); }); });
@@ -299,7 +304,7 @@ TEST_CASE("the pool runs loops normally after a trap", "[runtime][parallel_for][
   }
 }
 
-TEST_CASE("set_thread_count bounds the threads that run chunks", "[runtime][parallel_for]") {
+TEST_CASE("set_thread_count bounds the threads that run chunks", "[runtime][parallel_for][concurrency]") {
   const int threads = GENERATE(1, 2, 3);
   CAPTURE(threads);
   ThreadCount count(threads);
@@ -313,7 +318,7 @@ TEST_CASE("set_thread_count bounds the threads that run chunks", "[runtime][para
   CHECK(tiles(record.sorted(), 64));
 }
 
-TEST_CASE("set_thread_count(0) restores the default from KILN_THREADS", "[runtime][parallel_for]") {
+TEST_CASE("set_thread_count(0) restores the default from KILN_THREADS", "[runtime][parallel_for][concurrency]") {
   ThreadCount restore(runtime::thread_count());
   {
     ScopedEnv env("KILN_THREADS", "3");
@@ -348,7 +353,7 @@ TEST_CASE("child: the pool takes its size from KILN_THREADS when first used", "[
   CHECK(record.threads.size() <= 5);
 }
 
-TEST_CASE("KILN_THREADS sets the pool's size when the pool is created", "[runtime][parallel_for]") {
+TEST_CASE("KILN_THREADS sets the pool's size when the pool is created", "[runtime][parallel_for][concurrency]") {
   std::vector<std::string> env_strings{"KILN_THREADS=5"};
   for (char** e = environ; *e; ++e)
     if (std::string(*e).rfind("KILN_THREADS=", 0) != 0) env_strings.emplace_back(*e);

@@ -110,7 +110,7 @@ TEST_CASE("an exception thrown through run_trapping restores the enclosing targe
   CHECK(std::string(m) == "after the exception");
 }
 
-TEST_CASE("each thread's traps go to that thread's own run_trapping", "[runtime][trap]") {
+TEST_CASE("each thread's traps go to that thread's own run_trapping", "[runtime][trap][concurrency]") {
   static const char* const messages[] = {"thread 0", "thread 1", "thread 2", "thread 3"};
   std::vector<std::string> got(4);
   std::vector<std::thread> threads;
