@@ -3,6 +3,7 @@
 // says what to do.
 #pragma once
 
+#include "backends/environment.h"  // ScopedEnv
 #include <kiln/error.h>
 
 #include <catch2/catch.hpp>
@@ -57,24 +58,5 @@ std::string expect_misuse(F&& misuse, const int& line, const std::string& remedy
   CHECK_THAT(msg, Catch::Matchers::Contains(remedy));
   return msg;
 }
-
-/// Sets an environment variable for one scope, then restores it.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const std::string& value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value.c_str(), 1);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-  ScopedEnv(const ScopedEnv&) = delete;
-  ScopedEnv& operator=(const ScopedEnv&) = delete;
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
 
 }  // namespace kiln::test
