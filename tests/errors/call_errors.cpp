@@ -74,6 +74,13 @@ TEST_CASE("misuse: a call that recurses without end", "[errors][call]") {
   });
   auto c = kiln::compile(down, {.backend = Backend::interp});
   CHECK(c(10) == 10);
+  // The interpreter's depth limit (2000 staged calls) is beyond what the
+  // main thread's stack holds with ASan's larger frames: not run there.
+  // A skip, not a pass: the release tree runs it.
+  if (kiln::test::sanitized) {
+    WARN("SKIPPED under sanitizers: the stack overflows before the interpreter's recursion limit");
+    return;
+  }
   int line = 0;
   auto msg = expect_misuse<RuntimeError>([&] { line = __LINE__; c(-1); }, line, "check the recursion's base case");
   CHECK_THAT(msg, Contains("staged recursion deeper than"));
