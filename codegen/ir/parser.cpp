@@ -1,10 +1,12 @@
-// The IR parser: the printer's text back into a Module. A lexer turns the
-// whole text into tokens (line breaks are only separators: every statement
+// The IR parser: the printer's text back into a Module. The lexer
+// (lexer.h) turns the whole text into tokens (line breaks are only separators: every statement
 // form ends where its grammar ends), then a recursive-descent parser with one
 // switch over Op builds nodes through the node factory, in the order the
 // printer numbers them, and the verifier checks what the grammar cannot.
 #include <kiln/ir/parser.h>
 #include <kiln/ir/verifier.h>
+
+#include "lexer.h"
 
 #include <bit>
 #include <charconv>
@@ -15,165 +17,6 @@
 
 namespace kiln::ir {
 namespace {
-
-enum class Tok : uint8_t { end, value, global, var, word, string, punct };
-
-struct Token {
-  Tok kind = Tok::end;
-  std::string text;  // without the sigil (%, @, $); a string's unescaped contents
-  int line = 1;
-  int column = 1;
-};
-
-bool name_char(char c) { return std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.'; }
-
-std::string quoted(const Token& t) {
-  switch (t.kind) {
-    case Tok::end: return "the end of the input";
-    case Tok::value: return "'%" + t.text + "'";
-    case Tok::global: return "'@" + t.text + "'";
-    case Tok::var: return "'$" + t.text + "'";
-    case Tok::string: return "a string";
-    case Tok::word:
-    case Tok::punct: return "'" + t.text + "'";
-  }
-  return "?";
-}
-
-class Lexer {
- public:
-  Lexer(std::string_view text, const std::string& file) : s_(text), file_(file) {}
-
-  std::vector<Token> run() {
-    std::vector<Token> out;
-    for (;;) {
-      skip_space();
-      Token t{Tok::end, "", line_, col_};
-      if (i_ >= s_.size()) {
-        out.push_back(t);
-        return out;
-      }
-      const char c = s_[i_];
-      if (c == '%' || c == '$') {
-        advance();
-        t.kind = c == '%' ? Tok::value : Tok::var;
-        t.text = take_name();
-        if (t.text.empty()) fail(t, std::string("expected a name after '") + c + "'");
-      } else if (c == '@') {
-        advance();
-        t.kind = Tok::global;
-        t.text = i_ < s_.size() && s_[i_] == '"' ? take_string(t, true) : take_name();
-        if (t.text.empty()) fail(t, "expected a function name after '@'");
-      } else if (c == '"') {
-        t.kind = Tok::string;
-        t.text = take_string(t, false);
-      } else if (c == '-' && i_ + 1 < s_.size() && s_[i_ + 1] == '>') {
-        advance(), advance();
-        t.kind = Tok::punct;
-        t.text = "->";
-      } else if (name_char(c) || (c == '-' && i_ + 1 < s_.size() && name_char(s_[i_ + 1]))) {
-        t.kind = Tok::word;
-        t.text = take_word();
-      } else if (std::string_view("()[]{}<>,:=^").find(c) != std::string_view::npos) {
-        advance();
-        t.kind = Tok::punct;
-        t.text = std::string(1, c);
-      } else {
-        fail(t, "unexpected character " + describe(c));
-      }
-      out.push_back(std::move(t));
-    }
-  }
-
- private:
-  std::string_view s_;
-  const std::string& file_;
-  size_t i_ = 0;
-  int line_ = 1, col_ = 1;
-
-  [[noreturn]] void fail(const Token& at, const std::string& what) const {
-    throw ParseError(file_ + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + what, at.line,
-                     at.column);
-  }
-  static std::string describe(char c) {
-    if (std::isprint(static_cast<unsigned char>(c))) return std::string("'") + c + "'";
-    char buf[8];
-    std::snprintf(buf, sizeof buf, "0x%02x", static_cast<unsigned char>(c));
-    return buf;
-  }
-  void advance() {
-    if (s_[i_] == '\n') {
-      ++line_;
-      col_ = 1;
-    } else {
-      ++col_;
-    }
-    ++i_;
-  }
-  void skip_space() {
-    while (i_ < s_.size()) {
-      if (std::isspace(static_cast<unsigned char>(s_[i_]))) {
-        advance();
-      } else if (s_.compare(i_, 2, "//") == 0) {
-        while (i_ < s_.size() && s_[i_] != '\n') advance();
-      } else {
-        return;
-      }
-    }
-  }
-  std::string take_name() {
-    size_t from = i_;
-    while (i_ < s_.size() && name_char(s_[i_])) advance();
-    return std::string(s_.substr(from, i_ - from));
-  }
-  // Names, keywords, op spellings and numbers: 12, -3, 1.5e-07, -nan, 4x8.
-  std::string take_word() {
-    size_t from = i_;
-    if (s_[i_] == '-') advance();
-    const bool number = i_ < s_.size() && std::isdigit(static_cast<unsigned char>(s_[i_]));
-    while (i_ < s_.size()) {
-      char c = s_[i_];
-      bool exponent_sign = number && (c == '+' || c == '-') && (s_[i_ - 1] == 'e' || s_[i_ - 1] == 'E');
-      if (!name_char(c) && !exponent_sign) break;
-      advance();
-    }
-    return std::string(s_.substr(from, i_ - from));
-  }
-  // The printer escapes '"' and '\' with a backslash, and (in function
-  // names) control characters as \xHH; anything else is literal.
-  std::string take_string(const Token& at, bool hex_escapes) {
-    advance();  // the opening quote
-    std::string out;
-    for (;;) {
-      if (i_ >= s_.size()) fail(at, "unterminated string");
-      char c = s_[i_];
-      if (c == '"') {
-        advance();
-        return out;
-      }
-      if (c != '\\') {
-        out += c;
-        advance();
-        continue;
-      }
-      advance();
-      if (i_ >= s_.size()) fail(at, "unterminated string");
-      char e = s_[i_];
-      if (e == '"' || e == '\\') {
-        out += e;
-        advance();
-      } else if (hex_escapes && e == 'x' && i_ + 2 < s_.size() && std::isxdigit(static_cast<unsigned char>(s_[i_ + 1])) &&
-                 std::isxdigit(static_cast<unsigned char>(s_[i_ + 2]))) {
-        out += static_cast<char>(std::stoi(std::string(s_.substr(i_ + 1, 2)), nullptr, 16));
-        advance(), advance(), advance();
-      } else {
-        Token here{Tok::string, "", line_, col_};
-        fail(here, "unknown escape '\\" + std::string(1, e) + "' in a string (only \\\" and \\\\" +
-                       std::string(hex_escapes ? " and \\xHH" : "") + ")");
-      }
-    }
-  }
-};
 
 const std::map<std::string, Op, std::less<>>& ops_by_spelling() {
   static const auto* table = [] {
@@ -194,7 +37,7 @@ constexpr int max_nesting = 128;
 
 class Parser {
  public:
-  Parser(std::string_view text, std::string_view file) : file_(file) { toks_ = Lexer(text, file_).run(); }
+  Parser(std::string_view text, std::string_view file) : file_(file) { toks_ = tokenize(text, file_); }
 
   Module run() {
     if (peek().kind == Tok::end) fail(peek(), "expected 'func', found an empty input");
@@ -233,10 +76,7 @@ class Parser {
   Function& f() { return m_.functions[fi_]; }
   FunctionText& ft() { return text_[fi_]; }
 
-  [[noreturn]] void fail(const Token& at, const std::string& what) const {
-    throw ParseError(file_ + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) + ": " + what, at.line,
-                     at.column);
-  }
+  [[noreturn]] void fail(const Token& at, const std::string& what) const { fail_at(file_, at, what); }
 
   // ---- tokens ----
   const Token& peek(size_t ahead = 0) const { return toks_[std::min(pos_ + ahead, toks_.size() - 1)]; }
@@ -391,6 +231,14 @@ class Parser {
     do vs.push_back(ref()); while (accept(","));
     return vs;
   }
+  // `%buf[%index]`, as load, store, tensor.load and tensor.store write it.
+  std::pair<ValueId, ValueId> indexed() {
+    ValueId b = ref();
+    expect("[");
+    ValueId i = ref();
+    expect("]");
+    return {b, i};
+  }
   void define(const Token& name, ValueId v, const Token& statement) {
     FunctionText& t = ft();
     t.name_of.resize(f().nodes.size());
@@ -526,19 +374,13 @@ class Parser {
         return;
       }
       case Op::Load: {
-        ValueId b = ref();
-        expect("[");
-        ValueId i = ref();
-        expect("]");
+        auto [b, i] = indexed();
         place(add(start, op, colon_type(), {b, i}));
         return;
       }
       case Op::Store: {
         result_less();
-        ValueId b = ref();
-        expect("[");
-        ValueId i = ref();
-        expect("]");
+        auto [b, i] = indexed();
         expect(",");
         ValueId x = ref();
         place(add(start, op, Type{}, {b, i, x}));
@@ -716,20 +558,14 @@ class Parser {
       }
       case Op::TensorLoad: {
         int64_t exact = accept("exact");
-        ValueId b = ref();
-        expect("[");
-        ValueId i = ref();
-        expect("]");
+        auto [b, i] = indexed();
         place(add(start, op, colon_type(), {b, i}, exact));
         return;
       }
       case Op::TensorStore: {
         result_less();
         int64_t exact = accept("exact");
-        ValueId b = ref();
-        expect("[");
-        ValueId i = ref();
-        expect("]");
+        auto [b, i] = indexed();
         expect(",");
         ValueId x = ref();
         place(add(start, op, Type{}, {x, b, i}, exact));
@@ -781,8 +617,7 @@ class Parser {
     std::string msg;
     for (const VerifyError& e : errors) {
       const Token& at = where(e.function, e.value);
-      msg += (msg.empty() ? "" : "\n") + file_ + ":" + std::to_string(at.line) + ":" + std::to_string(at.column) +
-             ": " + e.message;
+      msg += (msg.empty() ? "" : "\n") + position(file_, at) + e.message;
     }
     const Token& first = where(errors[0].function, errors[0].value);
     throw ParseError(msg, first.line, first.column);
