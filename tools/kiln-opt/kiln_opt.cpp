@@ -72,14 +72,10 @@ struct UsageError : std::runtime_error {
 };
 
 bool has_variables(const ir::Module& m) {
+  bool found = false;
   for (const ir::Function& f : m.functions)
-    for (ir::ValueId v : [&] {
-           std::vector<ir::ValueId> vs;
-           ir::walk(f, [&](ir::ValueId x) { vs.push_back(x); });
-           return vs;
-         }())
-      if (f.node(v).op == ir::Op::VarLoad || f.node(v).op == ir::Op::VarStore) return true;
-  return false;
+    ir::walk(f, [&](ir::ValueId v) { found = found || f.node(v).op == ir::Op::VarLoad || f.node(v).op == ir::Op::VarStore; });
+  return found;
 }
 
 using PassFn = void (*)(ir::Module&, const Options&);
