@@ -108,7 +108,7 @@ def run_system(args, name, how, log_dir):
     env.update({
         "KILN_THREADS": "1", "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
         "HL_NUM_THREADS": "1", "JAX_PLATFORMS": "cpu",
-        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1",
+        "XLA_FLAGS": "--xla_cpu_multi_thread_eigen=false",
     })
     if shutil.which("taskset") and not args.no_pin:
         cmd = ["taskset", "-c", str(args.core)] + cmd
