@@ -187,12 +187,14 @@ class Results:
             path = os.path.join(self.workdir, "out", self.system, f"{kernel}.{name}.npy")
             os.makedirs(os.path.dirname(path), exist_ok=True)
             arr = np.asarray(value)
+            if arr.ndim:  # np.ascontiguousarray makes a 0-d scalar 1-d
+                arr = np.ascontiguousarray(arr)
             if arr.dtype == np.float64 or arr.dtype == np.float32 or arr.dtype == np.int32:
-                np.save(path, np.ascontiguousarray(arr))
+                np.save(path, arr)
             elif arr.dtype.kind == "i":
-                np.save(path, np.ascontiguousarray(arr.astype(np.int32)))
+                np.save(path, arr.astype(np.int32))
             else:
-                np.save(path, np.ascontiguousarray(arr.astype(np.float64)))
+                np.save(path, arr.astype(np.float64))
             files[name] = os.path.relpath(path, self.workdir)
         entry = {"status": "ok", "first_call_ms": first_call_ms, "run_us": run_us, "outputs": files}
         if primal_us is not None:

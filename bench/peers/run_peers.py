@@ -54,7 +54,7 @@ TOLERANCES = {
     "matmul": (1e-5, 0.0),
     "mlp_large": (1e-4, 0.0),
     "mlp_small": (1e-4, 0.0),
-    "chain.grad": (1e-5, 0.0),
+    "chain.grad": (1e-4, 0.0),   # near x*y = -1 the gradient is large: fma or not shows (Halide has no fma)
     "dot.grad": (1e-6, 0.0),
     "stencil.grad": (1e-10, 0.0),
     "matmul.grad": (1e-4, 0.0),
