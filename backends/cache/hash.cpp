@@ -59,6 +59,7 @@ bool has_imm(ir::Shape s) {
     case ir::Shape::fma:
     case ir::Shape::select:
     case ir::Shape::size:
+    case ir::Shape::disjoint:
     case ir::Shape::load:
     case ir::Shape::store:
     case ir::Shape::if_:

@@ -6,6 +6,7 @@
 #include "../../codegen/ir/scalar_ops.h"
 #include "tensor_ops.h"
 
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <unordered_map>
@@ -16,6 +17,17 @@ namespace {
 using namespace ir;
 
 constexpr int max_call_depth = 2000;  // interpreter frames live on the C++ stack
+
+// disjoint: the buffers' element bytes, where the interpreter holds them (the
+// caller's memory for parameters, blocks of its own for alloc and the tape),
+// do not overlap. An empty range overlaps nothing, not even a range around
+// its address.
+bool disjoint_bytes(const Value& a, size_t a_width, const Value& b, size_t b_width) {
+  if (a.size <= 0 || b.size <= 0) return true;
+  const uintptr_t a0 = reinterpret_cast<uintptr_t>(a.p), b0 = reinterpret_cast<uintptr_t>(b.p);
+  const uintptr_t a1 = a0 + static_cast<uintptr_t>(a.size) * a_width, b1 = b0 + static_cast<uintptr_t>(b.size) * b_width;
+  return a1 <= b0 || b1 <= a0;
+}
 
 class Machine {
  public:
@@ -100,6 +112,13 @@ class Machine {
       case Op::Size:
         out.i = fr.env[n.args[0]].size;
         return;
+      case Op::Disjoint: {
+        const Value &a = fr.env[n.args[0]], &b = fr.env[n.args[1]];
+        const bool d = disjoint_bytes(a, byte_width(fr.f.type(n.args[0]).elem), b, byte_width(fr.f.type(n.args[1]).elem));
+        out = Value{};
+        out.i = d;
+        return;
+      }
       case Op::Get:
         out = fr.tuples.at(n.args[0]).at(static_cast<size_t>(n.imm));
         return;

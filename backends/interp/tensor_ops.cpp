@@ -309,7 +309,7 @@ Value eval_tensor(const ir::Function& f, const ir::Node& n, const std::vector<Va
     case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
     case Op::Fma: case Op::Select:
       return elementwise(f, n, args, blocks, trap);
-    case Op::Param: case Op::Size: case Op::Get: case Op::Load: case Op::Store: case Op::VarLoad:
+    case Op::Param: case Op::Size: case Op::Disjoint: case Op::Get: case Op::Load: case Op::Store: case Op::VarLoad:
     case Op::VarStore: case Op::TapePush: case Op::TapePop: case Op::TapeReserve: case Op::TapeRelease:
     case Op::Call: case Op::Alloc: case Op::Check: case Op::Gemm: case Op::If: case Op::For: case Op::While: case Op::ParallelFor:
       break;

@@ -247,6 +247,25 @@ class FunctionLowerer {
     return nullptr;
   }
 
+  // disjoint a, b: the byte ranges [a, a + size(a) * width) and likewise for
+  // b do not overlap, compared as addresses (ptrtoint); an empty one never
+  // overlaps, even when its address lies inside the other.
+  L::Value* disjoint(const Node& n) {
+    L::Value* empty = nullptr;
+    L::Value* begin[2];
+    L::Value* end[2];
+    for (size_t k = 0; k < 2; ++k) {
+      const ValueId buf = n.args[k];
+      L::Value* count = size_[buf];
+      begin[k] = b_.CreatePtrToInt(val_[buf], b_.getInt64Ty(), "disjoint.begin");
+      end[k] = b_.CreateAdd(begin[k], b_.CreateMul(count, b_.getInt64(byte_width(f_.type(buf).elem))), "disjoint.end");
+      L::Value* none = b_.CreateICmpSLE(count, b_.getInt64(0));
+      empty = empty ? b_.CreateOr(empty, none) : none;
+    }
+    L::Value* apart = b_.CreateOr(b_.CreateICmpULE(end[0], begin[1]), b_.CreateICmpULE(end[1], begin[0]));
+    return b_.CreateOr(empty, apart, "disjoint");
+  }
+
   L::Value* element_pointer(const Node& n) {
     Scalar s = f_.type(n.args[0]).elem;
     return b_.CreateInBoundsGEP(memory_type(st_.ctx, s), val_[n.args[0]], val_[n.args[1]]);
@@ -262,6 +281,9 @@ class FunctionLowerer {
         return;  // bound by the owner of its region
       case Op::Size:
         val_[v] = size_[n.args[0]];
+        return;
+      case Op::Disjoint:
+        val_[v] = disjoint(n);
         return;
       case Op::Get:
         val_[v] = tuple_[n.args[0]].at(static_cast<size_t>(n.imm));

@@ -173,7 +173,7 @@ class Writer {
       } else {
         for (ValueId a : n.args) pointer_read_.insert(a);
       }
-      if (n.op == Op::Call)
+      if (n.op == Op::Call || (n.op == Op::Disjoint && uses_[v] > 0))
         for (ValueId a : n.args) size_read_.insert(a);
       if (n.op != Op::Get || uses_[v] == 0) return;
       auto& used = elem_used_[n.args[0]];
@@ -255,6 +255,12 @@ class Writer {
         return;  // named by the signature or the owning loop
       case Op::Size:
         expr_[v] = size_[n.args[0]];
+        return;
+      case Op::Disjoint:  // kiln_disjoint: a helper of both dialects (cpp.cpp, cuda.cpp)
+        if (uses_[v] == 0) return;
+        locate(n);
+        expr_[v] = define(v, "kiln_disjoint(" + expr_[n.args[0]] + ", " + size_[n.args[0]] + ", " + expr_[n.args[1]] +
+                                 ", " + size_[n.args[1]] + ")");
         return;
       case Op::Get:
         expr_[v] = tuple_[n.args[0]].at(static_cast<size_t>(n.imm));

@@ -95,6 +95,15 @@ const std::vector<Helper>& helpers() {
        "  using U = std::make_unsigned_t<T>;\n"
        "  return T(U(lo) + U(k) * U(step));\n"
        "}\n"},
+      {"kiln_disjoint", {},
+       "// IR disjoint: the element bytes of buffers a (na elements) and b (nb) do not\n"
+       "// overlap. An empty buffer overlaps nothing.\n"
+       "template <class A, class B> bool kiln_disjoint(const A* a, int64_t na, const B* b, int64_t nb) {\n"
+       "  if (na <= 0 || nb <= 0) return true;\n"
+       "  const uintptr_t a_begin = reinterpret_cast<uintptr_t>(a), b_begin = reinterpret_cast<uintptr_t>(b);\n"
+       "  const uintptr_t a_end = a_begin + uintptr_t(na) * sizeof(A), b_end = b_begin + uintptr_t(nb) * sizeof(B);\n"
+       "  return a_end <= b_begin || b_end <= a_begin;\n"
+       "}\n"},
       {"kiln_tape", {},
        "// The reverse-mode tape: a stack of 64-bit words per level and thread.\n"
        "std::vector<uint64_t>& kiln_tape(int level) {\n"

@@ -194,6 +194,15 @@ template <class T> __device__ inline T kiln_index(T lo, uint64_t k, T step) {
   typedef typename kiln_int<T>::unsigned_type U;
   return T(U(lo) + U(k) * U(step));
 }
+// IR disjoint: the element bytes of buffers a (na elements) and b (nb) do not
+// overlap. An empty buffer overlaps nothing.
+template <class A, class B> __device__ inline bool kiln_disjoint(const A* a, int64_t na, const B* b, int64_t nb) {
+  if (na <= 0 || nb <= 0) return true;
+  const unsigned long long a_begin = (unsigned long long)a, b_begin = (unsigned long long)b;
+  const unsigned long long a_end = a_begin + (unsigned long long)na * sizeof(A);
+  const unsigned long long b_end = b_begin + (unsigned long long)nb * sizeof(B);
+  return a_end <= b_begin || b_end <= a_begin;
+}
 )";
 
 // --- splitting the entry into launches ----------------------------------------

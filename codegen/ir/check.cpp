@@ -176,6 +176,11 @@ std::string check_operands(const Function& f, Op op, Type type, const std::vecto
       if (arg(0).kind != TypeKind::buf || type != Type::scalar(Scalar::i64))
         return mismatch(op, "takes a buffer and gives i64, got " + to_string(arg(0)));
       return {};
+    case Shape::disjoint:
+      if (arg(0).kind != TypeKind::buf || arg(1).kind != TypeKind::buf || type != Type::scalar(Scalar::i1))
+        return mismatch(op, "takes two buffers and gives i1, got " + to_string(arg(0)) + ", " + to_string(arg(1)) +
+                                " -> " + to_string(type));
+      return {};
     case Shape::load:
       if (arg(0).kind != TypeKind::buf || arg(1) != Type::scalar(Scalar::i64) ||
           type != Type::scalar(arg(0).elem))

@@ -577,7 +577,7 @@ class Parser {
       case Op::Sub: case Op::Mul: case Op::Div: case Op::Rem: case Op::Min: case Op::Max:
       case Op::Pow: case Op::And: case Op::Or: case Op::Xor: case Op::Shl: case Op::Shr:
       case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
-      case Op::Fma: case Op::Select: case Op::Size: {
+      case Op::Fma: case Op::Select: case Op::Size: case Op::Disjoint: {
         std::vector<ValueId> args = refs();
         place(add(start, op, colon_type(), std::move(args)));
         return;

@@ -256,7 +256,7 @@ class Printer {
       case Op::Sub: case Op::Mul: case Op::Div: case Op::Rem: case Op::Min: case Op::Max:
       case Op::Pow: case Op::And: case Op::Or: case Op::Xor: case Op::Shl: case Op::Shr:
       case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
-      case Op::Fma: case Op::Select: case Op::Size:
+      case Op::Fma: case Op::Select: case Op::Size: case Op::Disjoint:
         out_ += lhs + std::string(op) + (n.args.empty() ? "" : " ") + refs(n.args) + " : " + to_string(n.type);
         break;
     }

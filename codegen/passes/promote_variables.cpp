@@ -221,7 +221,7 @@ class Promoter {
       case Op::Add: case Op::Sub: case Op::Mul: case Op::Div: case Op::Rem: case Op::Min:
       case Op::Max: case Op::Pow: case Op::And: case Op::Or: case Op::Xor: case Op::Shl:
       case Op::Shr: case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
-      case Op::Fma: case Op::Select: case Op::Size: case Op::Get: case Op::Load: case Op::Store:
+      case Op::Fma: case Op::Select: case Op::Size: case Op::Disjoint: case Op::Get: case Op::Load: case Op::Store:
       case Op::TapePush: case Op::TapePop: case Op::TapeReserve: case Op::TapeRelease: case Op::Call:
       case Op::Alloc: case Op::Check: case Op::Gemm: case Op::Splat: case Op::Iota: case Op::TensorConst: case Op::Broadcast: case Op::Transpose: case Op::Reshape:
       case Op::Slice: case Op::Embed: case Op::ReduceSum: case Op::ReduceMax: case Op::Matmul:

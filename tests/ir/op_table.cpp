@@ -61,6 +61,9 @@ Module probe(Op op) {
     case Shape::fma: b.push(body, op, f32(), {b.x, b.x, b.x}); break;
     case Shape::select: b.push(body, op, f32(), {b.push(body, Op::Lt, i1(), {b.x, b.x}), b.x, b.x}); break;
     case Shape::size: b.push(body, op, i64(), {b.buf}); break;
+    case Shape::disjoint:
+      b.push(body, op, i1(), {b.buf, b.push(body, Op::Alloc, Type::buf(Scalar::i64, true), {}, 3)});
+      break;
     case Shape::load: b.push(body, op, f32(), {b.buf, one}); break;
     case Shape::store: b.push(body, op, {}, {b.buf, one, b.x}); break;
     case Shape::var_load: b.push(body, op, f32(), {}, 3); break;

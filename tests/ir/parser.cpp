@@ -139,6 +139,8 @@ func @main(%x: f32, %n: i64, %buf: buf<f32>, %ro: buf<const f32>) -> (f32, i64) 
   tensor.store %buf[%one], %tm
   %tmp = alloc 4 : buf<f32>
   gemm %buf, %one, %ro, %one, %tmp [2, 1, 2]
+  %apart = disjoint %ro, %tmp : i1
+  check %apart, "the scratch overlaps ro", "a kiln bug"
   return %sum, %left
 }
 
@@ -154,6 +156,7 @@ func @helper(%y: f32) -> (f32) {
   CHECK(kiln::test::count(printed, "%x") == 0);  // renumbered in order of appearance
   CHECK(print(parse(printed)) == printed);
   CHECK(printed.find(R"(check %)") != std::string::npos);
+  CHECK(printed.find(" = disjoint %3, %") != std::string::npos);  // %ro is parameter 3
   CHECK(printed.find(R"("n must be \"positive\"", "pass n >= 1")") != std::string::npos);
 }
 

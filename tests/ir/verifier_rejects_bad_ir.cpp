@@ -188,3 +188,41 @@ TEST_CASE("a constant must have a scalar type", "[ir][verifier]") {
   Function f = skeleton();
   CHECK_THROWS_WITH(f.add(Op::Const, Type::buf(Scalar::f32, true), {}, 0), Contains("'const' must have a scalar type"));
 }
+
+TEST_CASE("disjoint takes two buffers of any element types and gives i1", "[ir][verifier][disjoint]") {
+  Function f = skeleton();
+  const RegionId body = f.body;
+  const ValueId x = f.params()[0];
+  const ValueId a = push(f, body, Op::Alloc, Type::buf(Scalar::f64, true), {}, 4);
+  const ValueId b = push(f, body, Op::Alloc, Type::buf(Scalar::i1, true), {}, 2);
+  const ValueId n = push(f, body, Op::Const, i64(), {}, 3);
+
+  SECTION("valid: mixed element types, a buffer with itself") {
+    push(f, body, Op::Disjoint, i1(), {a, b});
+    push(f, body, Op::Disjoint, i1(), {a, a});
+    f.regions[body].yields = {x};
+    CHECK(errors_of(f).empty());
+  }
+  SECTION("the factory refuses a scalar operand, a wrong result type and a wrong operand count") {
+    CHECK_THROWS_WITH(f.add(Op::Disjoint, i1(), {a, n}), Contains("'disjoint' takes two buffers and gives i1"));
+    CHECK_THROWS_WITH(f.add(Op::Disjoint, i1(), {x, b}), Contains("'disjoint' takes two buffers and gives i1"));
+    CHECK_THROWS_WITH(f.add(Op::Disjoint, i64(), {a, b}), Contains("'disjoint' takes two buffers and gives i1"));
+    CHECK_THROWS_WITH(f.add(Op::Disjoint, i1(), {a}), Contains("takes 2 operands"));
+    CHECK_THROWS_WITH(f.add(Op::Disjoint, i1(), {a, b, a}), Contains("takes 2 operands"));
+  }
+  SECTION("the verifier rejects a non-buffer operand") {
+    raw(f, body, make(Op::Disjoint, i1(), {a, n}));
+    f.regions[body].yields = {x};
+    CHECK_THAT(errors_of(f), Contains("'disjoint' takes two buffers and gives i1, got buf<f64>, i64 -> i1"));
+  }
+  SECTION("the verifier rejects a result other than i1") {
+    raw(f, body, make(Op::Disjoint, Type::scalar(Scalar::i32), {a, b}));
+    f.regions[body].yields = {x};
+    CHECK_THAT(errors_of(f), Contains("'disjoint' takes two buffers and gives i1"));
+  }
+  SECTION("the verifier rejects the wrong operand count") {
+    raw(f, body, make(Op::Disjoint, i1(), {a}));
+    f.regions[body].yields = {x};
+    CHECK_THAT(errors_of(f), Contains("has 1 operands, expected 2"));
+  }
+}

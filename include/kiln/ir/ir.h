@@ -77,6 +77,12 @@
 //   {m, k, n, ta, tb}, ta = 1 says a holds A transposed (k x m), tb = 1
 //   that b holds B transposed (n x k): a transposed operand is read where
 //   it is, not copied.
+// * disjoint a, b : i1 is true iff the byte ranges of the two buffers'
+//   elements, [data(a), data(a) + size(a) * sizeof(elem a)) and likewise
+//   for b, do not overlap: an empty buffer is disjoint from every buffer, a
+//   non-empty one is not disjoint from itself. It reads addresses, not
+//   contents (pure), and has no derivative. Run-time checks that two
+//   buffers do not alias are `check (disjoint a, b)`.
 // * var.load / var.store name a staging variable ($n). They exist only
 //   between staging and the promote-variables pass, which turns them into
 //   if-results and loop-carried values.
@@ -174,6 +180,7 @@ enum class Shape : uint8_t {
   fma,          // a, b, c: same float type
   select,       // c: i1; a, b: same scalar type
   size,         // buffer -> i64
+  disjoint,     // a, b: buffers (any element types, const or writable) -> i1
   load,         // buffer, i64 index -> element
   store,        // writable buffer, i64 index, element value -> void
   var_load,     // imm: variable id (tape level) -> scalar
@@ -238,6 +245,7 @@ enum class Shape : uint8_t {
   X(Fma, "fma", pure, fma, 3, 0)                               \
   X(Select, "select", pure, select, 3, 0)                      \
   X(Size, "size", pure, size, 1, 0)                            \
+  X(Disjoint, "disjoint", pure, disjoint, 2, 0)                \
   X(Get, "get", pure, get, 1, 0)                               \
   X(Load, "load", effect, load, 2, 0)                          \
   X(Store, "store", effect, store, 3, 0)                       \
