@@ -2,8 +2,13 @@
 // device prelude. (NVRTC and ptxas run on every program in
 // tests/backends/cuda; here the text itself is checked.)
 #include "codegen/emit/cuda.h"
+#include "codegen/passes/pipeline.h"
+
+#include <kiln/ir/parser.h>
 
 #include "support.h"
+
+#include <algorithm>
 
 
 using kiln::Arr;
@@ -108,4 +113,45 @@ TEST_CASE("emitted CUDA: a fast_math matmul's gemm op is a plain loop nest that 
   CHECK(!c.refused);
   INFO(c.failure);
   CHECK(c.failure.empty());
+}
+
+TEST_CASE("emitted CUDA: disjoint is kiln_disjoint on the device, serial and in a grid kernel, and NVRTC and ptxas "
+          "accept it",
+          "[emit][cuda][disjoint]") {
+  // No staging API makes disjoint: the program is IR text.
+  const kiln::ir::Module m = kiln::passes::run_pipeline(kiln::ir::parse(R"(
+func @double_if_apart(%x: buf<const f32>, %y: buf<f32>, %flags: buf<const i1>) -> (i1) {
+  %zero = const 0 : i64
+  %one = const 1 : i64
+  %n = size %x : i64
+  %d = disjoint %x, %y : i1
+  parallel_for %zero, %n, %one {
+  ^(%i: i64):
+    %apart = disjoint %flags, %y : i1
+    %v = load %x[%i] : f32
+    %two = const 2.0 : f32
+    %w = mul %v, %two : f32
+    %u = select %apart, %w, %v : f32
+    store %y[%i], %u
+    yield
+  }
+  return %d
+}
+)", "disjoint.kir"), kiln::Options{.verify_each_pass = true});
+  kiln::emit::CudaModule c = kiln::emit::emit_cuda(m, {});
+  CHECK(std::any_of(c.launches.begin(), c.launches.end(), [](const auto& l) { return l.grid; }));
+  CHECK_LINES(c.source, {"template <class A, class B> __device__ inline bool kiln_disjoint(const A* a, int64_t na, "
+                         "const B* b, int64_t nb) {",
+                         "const unsigned long long a_begin = (unsigned long long)a, b_begin = (unsigned long long)b;",
+                         "= kiln_disjoint(x, x_size, y, y_size);"});
+  CHECK(c.source.find("= kiln_disjoint(flags, flags_size, y, y_size);") != std::string::npos);
+  std::string why;
+  if (!kiln::test::cuda_tools(&why)) {
+    WARN("NVRTC and ptxas not checked: " << why);
+    return;
+  }
+  const kiln::test::CudaCheck check = kiln::test::check_cuda(m, !kiln::test::sanitized);
+  CHECK(!check.refused);
+  INFO(check.failure);
+  CHECK(check.failure.empty());
 }
