@@ -71,7 +71,7 @@ bool Sweep::propagate(RegionId r) {
       return tact_[v];
     };
     switch (n.op) {
-      case Op::Const: case Op::Param: case Op::Size: case Op::Store: case Op::TapePush:
+      case Op::Const: case Op::Param: case Op::Size: case Op::Disjoint: case Op::Store: case Op::TapePush:
       case Op::VarLoad: case Op::VarStore: case Op::ParallelFor:
         break;
       case Op::TapePop:
