@@ -154,6 +154,8 @@ Recipe<T> Generator::leaf() {
       break;
   }
   T v = interesting<T>(rng_);
+  if constexpr (std::is_same_v<T, bool>)
+    if (Recipe<bool> r = disjoint_of(v)) return r;
   return [v] { return Rep<T>(v); };
 }
 
@@ -189,6 +191,32 @@ Recipe<int64_t> Generator::size_of() {
   add(bufs_.cf64);
   if (sizes.empty()) return {};
   return sizes[rng_.below(static_cast<int>(sizes.size()))];
+}
+
+Recipe<bool> Generator::disjoint_of(bool value) {
+  using Buf = std::function<detail::ValueId()>;
+  std::vector<Buf> bufs;
+  auto add = [&](const auto& opt) {
+    if (opt) bufs.push_back([buf = *opt] { return buf.value(detail::Loc::current()); });
+  };
+  add(bufs_.i32);
+  add(bufs_.i64);
+  add(bufs_.f32);
+  add(bufs_.f64);
+  add(bufs_.cf64);
+  add(bufs_.par_i32);
+  add(bufs_.par_f64);
+  // Every buffer argument is its own block of buffer_size > 0 elements: two
+  // of them are disjoint, one is not disjoint from itself.
+  const int n = static_cast<int>(bufs.size());
+  if (n < (value ? 2 : 1) || !aux_.chance(0.3)) return {};
+  const int a = aux_.below(n);
+  const int b = value ? (a + 1 + aux_.below(n - 1)) % n : a;
+  return [x = bufs[a], y = bufs[b]] {
+    const detail::Loc loc = detail::Loc::current();
+    const detail::ValueId d = detail::emit(ir::Op::Disjoint, ir::Type::scalar(ir::Scalar::i1), {x(), y()}, loc);
+    return Rep<bool>::from_value(d, loc);
+  };
 }
 
 Idx Generator::index(int depth) {

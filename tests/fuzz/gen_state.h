@@ -124,6 +124,9 @@ class Generator {
   };
 
   Rng& rng_;
+  /// The draws of disjoint_of, apart from rng_ (seeded from rng_'s next
+  /// draw without taking it), so that they leave every other choice as it is.
+  Rng aux_;
   Knobs knobs_;
   Helpers* helpers_;
   unsigned callable_;
@@ -177,6 +180,10 @@ class Generator {
   template <class T>
   Recipe<T> nonzero_of(Recipe<T> r);
   Recipe<int64_t> size_of();
+  /// Sometimes, in place of the bool literal `value`: `disjoint` of two of
+  /// the visible buffers (IR only: it has no staging API), which is `value`
+  /// when run. Empty otherwise.
+  Recipe<bool> disjoint_of(bool value);
   /// A buffer index in range.
   Idx index(int depth);
   /// A condition for if_/cond: random, constant, or foldable.

@@ -38,7 +38,13 @@ void apply(L& lhs, Cmp op, const X& x) {
 }  // namespace
 
 Generator::Generator(Rng& rng, const Knobs& knobs, Helpers* helpers, unsigned callable, Buffers buffers, int budget)
-    : rng_(rng), knobs_(knobs), helpers_(helpers), callable_(callable), bufs_(std::move(buffers)), budget_(budget) {
+    : rng_(rng),
+      aux_([rng]() mutable { return rng.bits(); }() ^ 0x6469736a6f696e74ull),
+      knobs_(knobs),
+      helpers_(helpers),
+      callable_(callable),
+      bufs_(std::move(buffers)),
+      budget_(budget) {
   scopes_.emplace_back();
 }
 
