@@ -51,6 +51,32 @@ void check_buffer_sizes(ir::Module& d, const ir::Function& f, const std::vector<
   body.insert(body.begin(), checks.begin(), checks.end());
 }
 
+// Reverse mode writes each gradient buffer while it still reads the other
+// buffers (and passes such as forward_fill rely on it): a gradient buffer
+// that overlapped another buffer argument would give wrong gradients. The
+// entry of `d` checks, when it is called, that each of its `count` adjoint
+// buffers from parameter `first` on overlaps no other buffer parameter,
+// trapping at the user's grad()/vjp() line. Inserted before the body.
+void check_adjoints_disjoint(ir::Module& d, size_t first, size_t count, const std::string& who,
+                             const std::string& role, Loc loc) {
+  ir::Function& g = d.functions.at(0);
+  const std::vector<ValueId> ps = g.params();
+  const ir::Type i1 = ir::Type::scalar(ir::Scalar::i1);
+  std::vector<ValueId> checks;
+  for (size_t a = first; a < first + count && a < ps.size(); ++a)
+    for (size_t x = 0; x < ps.size(); ++x) {
+      // One check per pair: adjoint buffers among themselves once.
+      if (x == a || g.type(ps[x]).kind != ir::TypeKind::buf || (x >= first && x < first + count && x < a)) continue;
+      const ValueId apart = g.add(ir::Op::Disjoint, i1, {ps[a], ps[x]}, 0, loc);
+      const int64_t message = ir::intern_message(
+          who + ": the " + role + " buffer (argument " + std::to_string(a) + ") overlaps argument " + std::to_string(x),
+          "give each " + role + " buffer storage of its own: it is written while the other arguments are still read");
+      checks.insert(checks.end(), {apart, g.add(ir::Op::Check, {}, {apart}, message, loc)});
+    }
+  auto& body = g.regions[g.body].body;
+  body.insert(body.begin(), checks.begin(), checks.end());
+}
+
 }  // namespace
 
 std::shared_ptr<StagedState> jvp_state(const std::shared_ptr<StagedState>& f, const std::vector<size_t>& wrt, Loc loc) {
@@ -88,8 +114,14 @@ std::shared_ptr<StagedState> reverse_state(const std::shared_ptr<StagedState>& f
   const char* who = rm == autodiff::ReverseMode::vjp    ? "kiln::vjp"
                     : rm == autodiff::ReverseMode::grad ? "kiln::grad"
                                                         : "kiln::value_and_grad";
-  check_buffer_sizes(d, entry, autodiff::jvp_active(entry, wrt), entry.params().size() + cotangents, false, who,
-                     rm == autodiff::ReverseMode::vjp ? "adjoint" : "gradient", loc);
+  const std::vector<bool> active = autodiff::jvp_active(entry, wrt);
+  size_t adjoints = 0;
+  for (size_t i = 0; i < entry.params().size(); ++i)
+    adjoints += active[i] && entry.type(entry.params()[i]).kind == ir::TypeKind::buf;
+  const std::string role = rm == autodiff::ReverseMode::vjp ? "adjoint" : "gradient";
+  // Inserted first, so they run after the size checks inserted next.
+  check_adjoints_disjoint(d, entry.params().size() + cotangents, adjoints, who, role, loc);
+  check_buffer_sizes(d, entry, active, entry.params().size() + cotangents, false, who, role, loc);
   ir::verify(d, "autodiff::reverse");
   return define_derived(std::move(d), loc);
 }

@@ -147,6 +147,41 @@ TEST_CASE("misuse: a gradient buffer of another size than its parameter", "[erro
   }
 }
 
+TEST_CASE("misuse: a gradient buffer that overlaps an input", "[errors][call][autodiff]") {
+  auto f = kiln::stage("dot_wy", [](Arr<const double> x, Arr<const double> w) {
+    Rep<double> s = 0.0;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { s += x[i] * w[i]; });
+    return s;
+  });
+  int line = __LINE__; auto g = kiln::grad(f);
+  std::vector<double> x = {1, 2, 3, 4}, w = {5, 6, 7, 8}, gx(4), gw(4), big(8);
+  for (Backend b : cpu_backends()) {
+    INFO(name(b));
+    auto c = kiln::compile(g, {.backend = b});
+    c(std::span<const double>(x), std::span<const double>(w), std::span<double>(gx), std::span<double>(gw));
+    CHECK(gx == w);
+    CHECK(gw == x);
+    // The gradient of x written over x itself, over w shifted by one, or over the other gradient.
+    auto over_x = [&] { c(std::span<const double>(x), std::span<const double>(w), std::span<double>(x), std::span<double>(gw)); };
+    auto msg = expect_misuse<RuntimeError>(over_x, line, "give each gradient buffer storage of its own");
+    CHECK_THAT(msg, Contains("kiln::grad: the gradient buffer (argument 2) overlaps argument 0"));
+    std::copy(w.begin(), w.end(), big.begin() + 1);
+    auto shifted = [&] {
+      c(std::span<const double>(x), std::span<const double>(big).subspan(1, 4), std::span<double>(big).subspan(0, 4),
+        std::span<double>(gw));
+    };
+    CHECK_THAT(expect_misuse<RuntimeError>(shifted, line, "storage of its own"), Contains("overlaps argument 1"));
+    auto shared = [&] { c(std::span<const double>(x), std::span<const double>(w), std::span<double>(gx), std::span<double>(gx)); };
+    CHECK_THAT(expect_misuse<RuntimeError>(shared, line, "storage of its own"),
+               Contains("the gradient buffer (argument 2) overlaps argument 3"));
+    // Adjacent, not overlapping: fine.
+    std::vector<double> both(8);
+    c(std::span<const double>(x), std::span<const double>(w), std::span<double>(both).subspan(0, 4),
+      std::span<double>(both).subspan(4, 4));
+    CHECK(both == std::vector<double>{5, 6, 7, 8, 1, 2, 3, 4});
+  }
+}
+
 TEST_CASE("misuse: a vjp adjoint buffer of another size than its parameter", "[errors][call][autodiff]") {
   auto f = sum_of_squares();
   int line = __LINE__; auto g = kiln::vjp(f);
