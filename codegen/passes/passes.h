@@ -41,6 +41,13 @@ void simplify_cfg(ir::Module& m, const Options& opts);
 /// pushed value, and both go.
 void forward_tape(ir::Module& m, const Options& opts);
 
+/// Fill forwarding: a loop whose iterations each load and then store their
+/// own element of a buffer that a fill loop just set (reverse mode's
+/// gradient buffers) takes the fill value instead of the load; the fill
+/// goes when the loop writes every element. Only for a buffer parameter
+/// that `check (disjoint ...)`s before the fill say overlaps no other.
+void forward_fill(ir::Module& m, const Options& opts);
+
 /// Loop-invariant code motion out of for / while / parallel_for: pure,
 /// non-trapping nodes whose operands are defined outside the loop move in
 /// front of it; loads too when the loop writes no memory and surely runs.

@@ -62,6 +62,7 @@ ir::Module run_pipeline(ir::Module m, const Options& opts) {
       run(on.cse, cse, "cse");
       run(on.simplify_cfg, simplify_cfg, "simplify_cfg");
       run(on.forward_tape, forward_tape, "forward_tape");
+      run(on.forward_fill, forward_fill, "forward_fill");
       run(on.licm, licm, "licm");
       run(on.dce, dce, "dce");
     }

@@ -38,6 +38,7 @@ struct Passes {
   bool cse = true;              ///< common-subexpression elimination across regions
   bool simplify_cfg = true;     ///< constant conditions, empty / zero-trip loops, identical branches
   bool forward_tape = true;     ///< a tape.pop right after its tape.push takes the pushed value (reverse mode)
+  bool forward_fill = true;     ///< a gradient buffer's zero fill forwarded into the loop that adds into each element once
   bool licm = true;             ///< loop-invariant code motion
   bool dce = true;              ///< dead values, dead loop-carried values, effect-free regions
   /// tensor ops -> fused loop nests (codegen/lower); runs even with optimize = false. Off, only

@@ -16,7 +16,8 @@ struct PassSwitch {
 constexpr PassSwitch pass_switches[] = {
     {"inline_calls", &Passes::inline_calls}, {"fold", &Passes::fold},     {"reduce_strength", &Passes::reduce_strength},
     {"cse", &Passes::cse},                   {"simplify_cfg", &Passes::simplify_cfg},
-    {"forward_tape", &Passes::forward_tape}, {"licm", &Passes::licm},                 {"dce", &Passes::dce},
+    {"forward_tape", &Passes::forward_tape}, {"forward_fill", &Passes::forward_fill},
+    {"licm", &Passes::licm},                 {"dce", &Passes::dce},
 };
 
 Passes no_passes() {

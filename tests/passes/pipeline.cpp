@@ -62,7 +62,7 @@ TEST_CASE("KILN_DUMP=ir names every pass of the default pipeline", "[passes][pip
     ::unsetenv("KILN_DUMP");
   }
   for (const char* pass : {"promote_variables", "inline_calls", "fold", "reduce_strength", "cse", "simplify_cfg",
-                           "forward_tape", "licm", "dce"})
+                           "forward_tape", "forward_fill", "licm", "dce"})
     CHECK(dumped.find(std::string("// ---- IR after ") + pass + " ----") != std::string::npos);
 }
 

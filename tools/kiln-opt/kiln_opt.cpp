@@ -42,7 +42,8 @@ constexpr const char* usage = R"(usage: kiln-opt [FILE | -] [ACTION...] [--emit=
 
 actions:
   --passes=P,Q,...   run passes in order: promote_variables, inline_calls, fold,
-                     reduce_strength, cse, simplify_cfg, forward_tape, licm, dce,
+                     reduce_strength, cse, simplify_cfg, forward_tape, forward_fill,
+                     licm, dce,
                      lower_tensors, compact, or default (the whole pipeline that
                      kiln::compile runs: promotion, two rounds of the scalar passes,
                      tensor lowering, compaction)
@@ -84,7 +85,8 @@ const std::map<std::string, PassFn>& scalar_passes() {
   static const std::map<std::string, PassFn> table = {
       {"inline_calls", passes::inline_calls}, {"fold", passes::fold},         {"reduce_strength", passes::reduce_strength},
       {"cse", passes::cse},                   {"simplify_cfg", passes::simplify_cfg},
-      {"forward_tape", passes::forward_tape}, {"licm", passes::licm},         {"dce", passes::dce},
+      {"forward_tape", passes::forward_tape}, {"forward_fill", passes::forward_fill},
+      {"licm", passes::licm},                 {"dce", passes::dce},
   };
   return table;
 }
