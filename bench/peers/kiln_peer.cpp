@@ -13,6 +13,8 @@
 // optimising, compiling with LLVM and one call.
 #include "backends/runtime/thread_pool.h"
 
+#include "../kernels.h"
+
 #include <kiln/autodiff.h>
 #include <kiln/kiln.h>
 #include <kiln/nn.h>
@@ -43,7 +45,7 @@ using kiln::Tensor;
 
 // --- sizes: the same as peers_common.py -----------------------------------------------
 constexpr int64_t kGrid = 1024;
-constexpr int64_t kMat = 64;
+// kMat (64, the matmul size) comes from bench/kernels.h.
 constexpr float kSaxpyA = 2.5f;
 constexpr int32_t kMandelW = 256, kMandelH = 256, kMandelIter = 256;
 constexpr double kMandelX0 = -2.0, kMandelY0 = -1.5, kMandelStep = 3.0 / 256;
@@ -356,28 +358,8 @@ std::vector<Kernel> kernels(const Inputs& in) {
                   return Call([f, v, &in] { f(in.u, *v); });
                 }});
   ks.push_back({"mandel", [](const kiln::Options& o, std::function<void(Sink&)>& emit) {
-                  auto f = kiln::compile(
-                      kiln::stage("mandel", {"count", "w", "h", "x0", "y0", "step", "max_iter"},
-                                  [](Arr<int32_t> out, Rep<int32_t> w, Rep<int32_t> h, Rep<double> x0, Rep<double> y0,
-                                     Rep<double> step, Rep<int32_t> max_iter) {
-                                    kiln::for_(0, h, [&](Rep<int32_t> py) {
-                                      kiln::for_(0, w, [&](Rep<int32_t> px) {
-                                        Rep<double> cr = x0 + kiln::cast<double>(px) * step;
-                                        Rep<double> ci = y0 + kiln::cast<double>(py) * step;
-                                        Rep<double> zr = 0.0, zi = 0.0;
-                                        Rep<int32_t> k = 0;
-                                        kiln::while_([&] { return k < max_iter && zr * zr + zi * zi <= 4.0; },
-                                                     [&] {
-                                                       Rep<double> t = zr * zr - zi * zi + cr;
-                                                       zi = 2.0 * zr * zi + ci;
-                                                       zr = t;
-                                                       k += 1;
-                                                     });
-                                        out[py * w + px] = k;
-                                      });
-                                    });
-                                  }),
-                      o);
+                  // The LLVM benchmark's kernel (bench/kernels.h): a while_ per pixel.
+                  auto f = kiln::compile(stage_mandel(), o);
                   auto c = std::make_shared<std::vector<int32_t>>(static_cast<size_t>(kMandelW * kMandelH));
                   emit = [c](Sink& s) { s.put("mandel", "count", *c, {kMandelH, kMandelW}); };
                   return Call([f, c] { f(*c, kMandelW, kMandelH, kMandelX0, kMandelY0, kMandelStep, kMandelIter); });
