@@ -36,6 +36,7 @@
 // (OMP_WAIT_POLICY=passive, read when libgomp loads, changes that); on one
 // thread nobody waits. Every line also gives the load average.
 #include "bench_support.h"
+#include "openblas_threads.h"
 
 #include "backends/runtime/thread_pool.h"
 
@@ -46,8 +47,6 @@
 #include <torch/torch.h>
 
 #include <benchmark/benchmark.h>
-
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <chrono>
@@ -274,16 +273,7 @@ double cross_check(const ModelSpec& spec, std::vector<Impl>& impls) {
 
 // --- threads and load ------------------------------------------------------------------
 
-// Sizes the thread pool of the OpenBLAS libtorch was linked with (found at
-// run time: another BLAS may be installed); its thread count afterwards, or 0
-// when no OpenBLAS is loaded.
-int set_openblas_threads(int n) {
-  auto set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  if (!set || !get) return 0;
-  set(n);
-  return get();
-}
+using kiln_bench::set_openblas_threads;  // bench/openblas_threads.h
 
 // The threads of kiln's parallel loops, libtorch's intra-op pool and
 // OpenBLAS's pool; returns OpenBLAS's count (0: none loaded). libtorch's

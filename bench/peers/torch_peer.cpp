@@ -13,11 +13,12 @@
 // libtorch is eager: no tracing, no compiler and no disk cache, so
 // first_call_ms is the first call from fresh setup (for the MLPs: creating
 // the modules and the optimizer, copying the parameters in, one step).
+#include "../openblas_threads.h"
+
 #include <ATen/Parallel.h>
 #include <torch/torch.h>
 
 #include <cxxabi.h>
-#include <dlfcn.h>
 
 #include <algorithm>
 #include <charconv>
@@ -497,15 +498,7 @@ void run_guarded(Ctx& c, const std::string& kernel, const std::function<void(Ctx
   }
 }
 
-// Debian's OpenBLAS keeps its own thread pool, which torch::set_num_threads does not size;
-// found at run time (libtorch may use another BLAS). Its thread count, or 0 when not loaded.
-int set_openblas_threads(int n) {
-  auto set = reinterpret_cast<void (*)(int)>(dlsym(RTLD_DEFAULT, "openblas_set_num_threads"));
-  auto get = reinterpret_cast<int (*)()>(dlsym(RTLD_DEFAULT, "openblas_get_num_threads"));
-  if (!set || !get) return 0;
-  set(n);
-  return get();
-}
+using kiln_bench::set_openblas_threads;  // bench/openblas_threads.h
 
 int usage() {
   std::fprintf(stderr, "usage: torch_peer WORKDIR [--quick] [--only k1,k2,...]\n");
