@@ -122,11 +122,12 @@ class LlvmKernel final : public detail::Kernel {
 };
 
 // What makes an object this one: the program, the options lowering reads,
-// LLVM and the CPU, and the format: bump it whenever lowering, the LLVM pass
-// pipeline or the runtime symbols objects link against change (2: the
-// inline reverse-mode tape, kiln_rt_tape; 3: kiln_rt_gemm_* take transpose
-// flags). `ir` comes first: explain_miss prefers entries that agree
-// on earlier parts.
+// LLVM and the CPU, and kiln's lowering: `lowering` is a hash of the
+// sources of this backend and of the runtime headers, made by CMake, so an
+// edit there never reuses an old object (a hand-bumped format number was
+// forgotten once). `format` is the object format (3: kiln_rt_gemm_* take
+// transpose flags). `ir` comes first: explain_miss prefers entries that
+// agree on earlier parts.
 cache::Key key_of(const ir::Module& m, const Options& opts, bool no_alias) {
   return {{{"ir", cache::hash_module(m).hex()},
            {"backend", "llvm"},
@@ -137,6 +138,7 @@ cache::Key key_of(const ir::Module& m, const Options& opts, bool no_alias) {
                                            : "")},
            {"llvm", llvm_version()},
            {"cpu", host_cpu()},
+           {"lowering", KILN_LLVM_LOWERING_HASH},
            {"format", "kiln-llvm-object-3"}}};
 }
 

@@ -26,6 +26,7 @@
 
 #include <llvm/IR/Constants.h>
 #include <llvm/IR/IRBuilder.h>
+#include <llvm/IR/InlineAsm.h>
 #include <llvm/IR/Intrinsics.h>
 #include <llvm/IR/LLVMContext.h>
 #include <llvm/IR/MDBuilder.h>
@@ -389,6 +390,29 @@ class FunctionLowerer {
     return c;
   }
 
+  // A float min/max operand. Without fast_math a constant operand is
+  // replaced by an opaque copy of itself, made once per function at entry:
+  // LLVM 19's InstCombine folds a nested min/max of one constant, e.g.
+  // min(0.0, min(p, 0.0)) -> min(p, 0.0), as if a tie between -0.0 and 0.0,
+  // or a NaN against the constant, could keep either operand; kiln's min
+  // keeps the first (kiln-fuzz seed 258542). The copy is a register value
+  // to LLVM, so the compare-and-select still becomes vminps/vmaxps and
+  // still vectorises; only the unsound fold loses sight of the constant.
+  L::Value* min_max_operand(L::Value* x, bool fl) {
+    auto* c = L::dyn_cast<L::ConstantFP>(x);
+    if (!fl || !c || st_.opts.fast_math) return x;
+    const L::APInt bits = c->getValueAPF().bitcastToAPInt();
+    auto [it, fresh] = opaque_.try_emplace({bits.getBitWidth(), bits.getZExtValue()}, nullptr);
+    if (!fresh) return it->second;
+    L::BasicBlock& entry = fn_->getEntryBlock();
+    L::IRBuilder<> eb(&entry, entry.getFirstInsertionPt());
+    L::Type* it_type = eb.getIntNTy(bits.getBitWidth());
+    auto* asm_fn = L::InlineAsm::get(L::FunctionType::get(it_type, {it_type}, false), "", "=r,0",
+                                     /*hasSideEffects=*/false);
+    L::Value* raw = eb.CreateCall(asm_fn, {L::ConstantInt::get(it_type, bits)}, "opaque");
+    return it->second = eb.CreateBitCast(raw, x->getType());
+  }
+
   L::Value* scalar(const Node& n) {
     const Scalar s = n.op == Op::Select ? f_.type(n.args[1]).elem : f_.type(n.args[0]).elem;
     const bool fl = is_float(s);
@@ -410,10 +434,16 @@ class FunctionLowerer {
       case Op::Mul: return fl ? b_.CreateFMul(a(0), a(1)) : b_.CreateMul(a(0), a(1));
       case Op::Div: return fl ? b_.CreateFDiv(a(0), a(1)) : divide(n, a(0), a(1), false);
       case Op::Rem: return fl ? b_.CreateFRem(a(0), a(1)) : divide(n, a(0), a(1), true);
-      case Op::Min:
-        return b_.CreateSelect(fl ? b_.CreateFCmpOLT(a(1), a(0)) : b_.CreateICmpSLT(a(1), a(0)), a(1), a(0));
-      case Op::Max:
-        return b_.CreateSelect(fl ? b_.CreateFCmpOLT(a(0), a(1)) : b_.CreateICmpSLT(a(0), a(1)), a(1), a(0));
+      case Op::Min: {
+        L::Value* x = min_max_operand(a(0), fl);
+        L::Value* y = min_max_operand(a(1), fl);
+        return b_.CreateSelect(fl ? b_.CreateFCmpOLT(y, x) : b_.CreateICmpSLT(y, x), y, x);
+      }
+      case Op::Max: {
+        L::Value* x = min_max_operand(a(0), fl);
+        L::Value* y = min_max_operand(a(1), fl);
+        return b_.CreateSelect(fl ? b_.CreateFCmpOLT(x, y) : b_.CreateICmpSLT(x, y), y, x);
+      }
       case Op::And: return b_.CreateAnd(a(0), a(1));
       case Op::Or: return b_.CreateOr(a(0), a(1));
       case Op::Xor: return b_.CreateXor(a(0), a(1));
@@ -675,6 +705,7 @@ class FunctionLowerer {
   std::vector<std::vector<L::Value*>> tuple_;
   std::vector<L::Value*> heap_;  // alloc's heap blocks, freed at the return
   bool outlined_ = false;        // lowering a parallel_for body
+  std::map<std::pair<unsigned, uint64_t>, L::Value*> opaque_;  // min_max_operand's copies, by bits
   std::map<int64_t, L::Value*> tapes_;  // tape level -> this function's tape pointer
 };
 

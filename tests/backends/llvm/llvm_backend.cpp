@@ -9,9 +9,12 @@
 #include "backends/environment.h"
 #include "support.h"
 
+#include <bit>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <iterator>
+#include <limits>
 #include <optional>
 #include <span>
 #include <thread>
@@ -261,4 +264,52 @@ TEST_CASE("llvm backend: under fast_math loops calling exp and tanh vectorise in
       CHECK_THAT(text, Contains("_ZGV") && Contains("_tanhf") && Contains("_expf"));
     }
   }
+}
+
+TEST_CASE("llvm backend: a nested float min/max of one constant keeps kiln's tie and NaN rules (LLVM folds it "
+          "unsoundly; kiln-fuzz seed 258542), and still vectorises",
+          "[llvm]") {
+  // kiln's min(a, b) is `b < a ? b : a` and max(a, b) is `a < b ? b : a`:
+  // a tie (-0.0 against 0.0) and an unordered compare keep the first operand.
+  // LLVM 19 folds min(0.0, min(p, 0.0)) to min(p, 0.0), which returns -0.0
+  // for p = -0.0 (kiln: 0.0), and min(1.0, min(p, 1.0)) likewise for p = NaN.
+  // Every nesting of min and max, both operand orders, three constants.
+  auto op = [](bool is_min, Rep<float> a, Rep<float> b) { return is_min ? kiln::min(a, b) : kiln::max(a, b); };
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  const std::vector<float> inputs = {nan, -0.0f, 0.0f, 1.0f, -1.0f, 2.0f};
+  auto bits = [](float v) { return std::isnan(v) ? 0x7fc00000u : std::bit_cast<uint32_t>(v); };
+  int cases = 0;
+  for (float c : {0.0f, -0.0f, 1.0f})
+    for (int shape = 0; shape < 16; ++shape) {
+      const bool outer_min = shape & 1, inner_min = shape & 2, inner_p_first = shape & 4, outer_m_first = shape & 8;
+      auto f = kiln::stage("nested_minmax", {"p"}, [&](Rep<float> p) {
+        Rep<float> m = inner_p_first ? op(inner_min, p, c) : op(inner_min, c, p);
+        return outer_m_first ? op(outer_min, m, c) : op(outer_min, c, m);
+      });
+      auto want = kiln::compile(f, {.backend = kiln::Backend::interp});
+      auto got = kiln::compile(f, llvm);
+      for (float p : inputs) {
+        INFO("constant " << c << ", shape " << shape << ", p = " << p);
+        CHECK(bits(got(p)) == bits(want(p)));
+        ++cases;
+      }
+    }
+  CHECK(cases == 3 * 16 * 6);
+
+  // The same fold inside a loop, which must still vectorise (relu-like max
+  // on a zero constant is everywhere in models).
+  auto loop = kiln::stage("nested_minmax_loop", {"x"}, [](Arr<float> x) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { x[i] = kiln::min(0.0f, kiln::min(x[i], 0.0f)) + kiln::max(x[i], 0.0f); });
+  });
+  std::vector<float> x(1000), want(x.size());
+  for (size_t i = 0; i < x.size(); ++i) x[i] = i % 5 == 0 ? -0.0f : i % 7 == 0 ? nan : static_cast<float>(i % 11) - 5.0f;
+  want = x;
+  kiln::compile(loop, {.backend = kiln::Backend::interp})(std::span<float>(want));
+  kiln::compile(loop, llvm)(std::span<float>(x));
+  for (size_t i = 0; i < x.size(); ++i) {
+    INFO("element " << i);
+    CHECK(bits(x[i]) == bits(want[i]));
+  }
+  std::string text = kiln::llvm_backend::llvm_ir(loop.module(), llvm);
+  CHECK_THAT(text, Contains("x float>") && Contains("asm"));
 }
