@@ -9,6 +9,7 @@
 
 #include "../../codegen/ir/dump.h"
 #include "../runtime/gemm.h"
+#include "../runtime/scratch.h"
 #include "../runtime/tape.h"
 #include "../runtime/thread_pool.h"
 #include "../runtime/trap.h"
@@ -295,6 +296,10 @@ class Jit {
     runtime[es.intern(tape_reserve_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_reserve),
                                                L::JITSymbolFlags::Exported};
     runtime[es.intern(tape_release_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_tape_release),
+                                               L::JITSymbolFlags::Exported};
+    runtime[es.intern(scratch_alloc_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_scratch_alloc),
+                                                L::JITSymbolFlags::Exported};
+    runtime[es.intern(scratch_free_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_scratch_free),
                                                L::JITSymbolFlags::Exported};
     runtime[es.intern(gemm_f32_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_gemm_f32), L::JITSymbolFlags::Exported};
     runtime[es.intern(gemm_f64_symbol)] = {orc::ExecutorAddr::fromPtr(&kiln_rt_gemm_f64), L::JITSymbolFlags::Exported};

@@ -71,8 +71,7 @@ class FunctionLowerer {
       }
     }
     std::vector<L::Value*> ys = region(f_.body);
-    for (L::Value* block : heap_)
-      b_.CreateCall(st_.lm.getOrInsertFunction("free", b_.getVoidTy(), b_.getPtrTy()), {block});
+    for (auto [block, bytes] : heap_) b_.CreateCall(st_.scratch_free(), {block, b_.getInt64(bytes)});
     if (ys.empty()) {
       b_.CreateRetVoid();
     } else if (ys.size() == 1) {
@@ -198,25 +197,27 @@ class FunctionLowerer {
     return w;
   }
 
-  // alloc n: up to 64 KiB a stack block in the entry block, above it the C
-  // heap, freed before the function returns. Tensor lowering places every
-  // alloc in a function's top region, so each runs once per call. (A trap
-  // unwinds past the free: the block of a trapping call leaks.)
+  // alloc n: up to 64 KiB, while the function's stack blocks stay within
+  // 256 KiB, a stack block in the entry block; otherwise a block of the
+  // runtime's per-thread scratch cache (backends/runtime/scratch.h), given
+  // back before the function returns. Tensor lowering places every alloc in
+  // a function's top region, so each runs once per call. (A trap unwinds
+  // past the return: the block of a trapping call leaks.)
   void alloc(ValueId v, const Node& n) {
     if (outlined_) throw InternalError("LLVM lowering: alloc in a parallel_for body of @" + f_.name);
-    const uint64_t bytes = static_cast<uint64_t>(n.imm) * byte_width(n.type.elem) + 1;
-    if (bytes <= 65536) {
+    const uint64_t bytes = std::max<uint64_t>(static_cast<uint64_t>(n.imm) * byte_width(n.type.elem), 1);
+    if (bytes <= 65536 && stack_bytes_ + bytes <= 262144) {
+      stack_bytes_ += bytes;
       L::IRBuilder<> entry(&fn_->getEntryBlock(), fn_->getEntryBlock().begin());
       L::AllocaInst* a = entry.CreateAlloca(L::ArrayType::get(b_.getInt8Ty(), bytes), nullptr, "scratch");
       a->setAlignment(L::Align(64));
       val_[v] = a;
     } else {
-      L::Value* block = b_.CreateCall(st_.lm.getOrInsertFunction("malloc", b_.getPtrTy(), b_.getInt64Ty()),
-                                      {b_.getInt64(bytes)}, "scratch");
+      L::Value* block = b_.CreateCall(st_.scratch_alloc(), {b_.getInt64(bytes)}, "scratch");
       trap_if(b_.CreateICmpEQ(block, L::ConstantPointerNull::get(b_.getPtrTy())), n,
               "out of memory for a tensor temporary of " + std::to_string(bytes) + " bytes",
               "use smaller tensors");
-      heap_.push_back(block);
+      heap_.emplace_back(block, bytes);
       val_[v] = block;
     }
     size_[v] = b_.getInt64(static_cast<uint64_t>(n.imm));
@@ -703,7 +704,8 @@ class FunctionLowerer {
   std::vector<L::Value*> val_;   // per value; the pointer for a buffer
   std::vector<L::Value*> size_;  // per buffer value: its size
   std::vector<std::vector<L::Value*>> tuple_;
-  std::vector<L::Value*> heap_;  // alloc's heap blocks, freed at the return
+  std::vector<std::pair<L::Value*, uint64_t>> heap_;  // alloc's scratch blocks and sizes, given back at the return
+  uint64_t stack_bytes_ = 0;                             // alloc's stack blocks so far
   bool outlined_ = false;        // lowering a parallel_for body
   std::map<std::pair<unsigned, uint64_t>, L::Value*> opaque_;  // min_max_operand's copies, by bits
   std::map<int64_t, L::Value*> tapes_;  // tape level -> this function's tape pointer

@@ -30,6 +30,8 @@ inline constexpr const char* tape_symbol = "kiln_rt_tape";
 inline constexpr const char* tape_grow_symbol = "kiln_rt_tape_grow";
 inline constexpr const char* tape_reserve_symbol = "kiln_rt_tape_reserve";
 inline constexpr const char* tape_release_symbol = "kiln_rt_tape_release";
+inline constexpr const char* scratch_alloc_symbol = "kiln_rt_scratch_alloc";
+inline constexpr const char* scratch_free_symbol = "kiln_rt_scratch_free";
 inline constexpr const char* gemm_f32_symbol = "kiln_rt_gemm_f32";
 inline constexpr const char* gemm_f64_symbol = "kiln_rt_gemm_f64";
 /// The entry point: void kiln_call(const kiln::detail::Slot*, kiln::detail::Slot*).

@@ -83,6 +83,27 @@ L::FunctionCallee ModuleState::gemm(Scalar s) {
   return callee;
 }
 
+L::FunctionCallee ModuleState::scratch_alloc() {
+  L::Type* ptr = L::PointerType::get(ctx, 0);
+  auto callee = lm.getOrInsertFunction(scratch_alloc_symbol, ptr, L::Type::getInt64Ty(ctx));
+  if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) {
+    f->setDoesNotThrow();
+    f->setWillReturn();
+    f->setReturnDoesNotAlias();  // a block no other pointer reaches, like malloc's
+  }
+  return callee;
+}
+
+L::FunctionCallee ModuleState::scratch_free() {
+  L::Type* ptr = L::PointerType::get(ctx, 0);
+  auto callee = lm.getOrInsertFunction(scratch_free_symbol, L::Type::getVoidTy(ctx), ptr, L::Type::getInt64Ty(ctx));
+  if (auto* f = L::dyn_cast<L::Function>(callee.getCallee())) {
+    f->setDoesNotThrow();
+    f->setWillReturn();
+  }
+  return callee;
+}
+
 L::FunctionCallee ModuleState::tape_block(bool reserve) {
   L::Type* ptr = L::PointerType::get(ctx, 0);
   auto callee = lm.getOrInsertFunction(reserve ? tape_reserve_symbol : tape_release_symbol, ptr, ptr,

@@ -47,6 +47,9 @@ struct ModuleState {
   /// TBAA for the tape: its header fields and its words alias nothing
   /// kiln's buffers are known not to alias, and not each other.
   llvm::MDNode* tbaa(int which);  // 0 data pointer, 1 size, 2 word
+  /// A scratch block and its return (backends/runtime/scratch.h).
+  llvm::FunctionCallee scratch_alloc();
+  llvm::FunctionCallee scratch_free();
   /// The runtime GEMM for s (backends/runtime/gemm.h).
   llvm::FunctionCallee gemm(ir::Scalar s);
   /// The C library's exp, log, sin, cos, tanh or pow for s (…f for float).
