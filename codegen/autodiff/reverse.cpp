@@ -97,7 +97,8 @@ int64_t next_level(const Module& m) {
 
 // The entry: zero the adjoint buffers, run the forward sweep, seed, run the
 // reverse sweep.
-Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<bool>& active, ReverseMode mode) {
+Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<bool>& active, ReverseMode mode,
+               const std::vector<Reverse::Reread>& rereads) {
   const Function& f = m.functions[0];
   const Function& rev = out.functions[s.rev];
   Function g;
@@ -113,6 +114,20 @@ Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<b
   const auto& ps = f.params();
   std::vector<ValueId> params;
   for (ValueId p : ps) params.push_back(add_param(g, g.body, f.type(p)));
+  // The overlaps the reverse sweep's redone loads rely on not happening
+  // (Reverse::rereads_), checked before anything runs.
+  const char* who = mode == ReverseMode::vjp ? "kiln::vjp" : mode == ReverseMode::grad ? "kiln::grad" : "kiln::value_and_grad";
+  for (const Reverse::Reread& r : rereads) {
+    const ValueId apart = g.add(Op::Disjoint, Type::scalar(Scalar::i1), {params[r.read], params[r.written]}, 0, r.loc);
+    g.regions[g.body].body.push_back(apart);
+    const int64_t message = intern_message(
+        std::string(who) + ": argument " + std::to_string(r.written) + ", which @" + f.name +
+            " writes, overlaps argument " + std::to_string(r.read) +
+            ", which the reverse sweep reads again after those writes",
+        "give argument " + std::to_string(r.written) + " storage of its own (or pass a copy of argument " +
+            std::to_string(r.read) + ")");
+    g.regions[g.body].body.push_back(g.add(Op::Check, {}, {apart}, message, r.loc));
+  }
   std::vector<ValueId> cot;
   if (mode == ReverseMode::vjp)
     for (Type t : f.result_types)
@@ -178,7 +193,7 @@ Module reverse(const Module& m, const std::vector<size_t>& wrt, ReverseMode mode
     const Type t = f.type(ps[i]);
     active[i] = (active[i] && (t.is_float() || is_float_buffer(t))) || (is_float_buffer(t) && t.writable);
   }
-  out.functions[0] = entry(m, out, s, active, mode);
+  out.functions[0] = entry(m, out, s, active, mode, rv.rereads_);
   return out;
 }
 

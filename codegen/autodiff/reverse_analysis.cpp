@@ -21,6 +21,7 @@ Sweep::Sweep(Reverse& rv, const Module& m, const Function& f, const std::vector<
   reload_ = true;
   for (const Function& fn : m.functions)
     for (const Node& x : fn.nodes) reload_ = reload_ && !writes_state(x.op);
+  if (!reload_ && &f == &m.functions[0]) find_rereads();
   analyse();
 }
 
@@ -244,9 +245,18 @@ bool Sweep::rematerialisable(ValueId v) const {
     case Op::Param:
       yes = def_[v] == f_.body || unit_index(v);
       break;
-    case Op::Load:
-      yes = reload_ && rematerialisable(n.args[1]);
+    case Op::Load: {
+      const ValueId b = n.args[0];
+      const bool reread = !reload_ && !reread_ok_.empty() && reread_ok_[b];
+      yes = (reload_ || reread) && rematerialisable(n.args[1]);
+      if (yes && reread && !reread_noted_[b]) {
+        reread_noted_[b] = 1;
+        const auto ps = f_.params();
+        const size_t read = static_cast<size_t>(std::find(ps.begin(), ps.end(), b) - ps.begin());
+        for (size_t w : written_params_) rv_.rereads_.push_back({read, w, n.loc});
+      }
       break;
+    }
     default:
       yes = info(n.op).effect == Effect::pure && n.op != Op::Get && n.type.is_scalar();
       for (ValueId a : n.args) yes = yes && rematerialisable(a);
@@ -254,6 +264,55 @@ bool Sweep::rematerialisable(ValueId v) const {
   }
   remat_[v] = yes ? 1 : 2;
   return yes;
+}
+
+// Loads the reverse sweep may redo although the program writes memory: for
+// the entry function only (its parameters are the caller's arguments, so
+// the entry can check them), when it is not called recursively (a call
+// would bind other buffers to them), from a buffer parameter it never
+// writes. Another written buffer overlapping that parameter would change
+// what a load reads between the two sweeps: the entry checks every
+// (read, written) pair it relied on (Reverse::rereads_). f writes a buffer
+// by a store to it or by passing it to a function that writes memory;
+// writes to fresh buffers (alloc, tape) do not count; a write to any other
+// buffer value makes every load taped.
+void Sweep::find_rereads() {
+  const std::vector<ValueId> ps = f_.params();
+  std::vector<int> position(n_, -1);
+  for (size_t i = 0; i < ps.size(); ++i)
+    if (f_.type(ps[i]).kind == TypeKind::buf) position[ps[i]] = static_cast<int>(i);
+  std::vector<char> written(ps.size(), 0);
+  bool unknown = false;
+  auto writes_to = [&](ValueId b) {
+    if (position[b] >= 0) {
+      written[static_cast<size_t>(position[b])] = 1;
+      return;
+    }
+    const Op op = f_.node(b).op;
+    unknown = unknown || !(op == Op::Alloc || op == Op::TapeReserve || op == Op::TapeRelease);
+  };
+  walk(f_, [&](ValueId v) {
+    const Node& n = f_.node(v);
+    switch (n.op) {
+      case Op::Store: case Op::TensorStore: writes_to(n.args[0]); break;
+      case Op::Call:
+        if (n.imm == 0) unknown = true;  // recursive: the sweeps serve other arguments too
+        if (rv_.writes_[static_cast<size_t>(n.imm)])
+          for (ValueId a : n.args)
+            if (f_.type(a).kind == TypeKind::buf) writes_to(a);
+        break;
+      case Op::Gemm: unknown = true; break;
+      default: break;
+    }
+  });
+  if (unknown) return;
+  reread_ok_.assign(n_, 0);
+  reread_noted_.assign(n_, 0);
+  for (size_t i = 0; i < ps.size(); ++i) {
+    if (position[ps[i]] < 0) continue;
+    if (written[i]) written_params_.push_back(i);
+    else reread_ok_[ps[i]] = 1;
+  }
 }
 
 // The index of a for / parallel_for with constant step 1.

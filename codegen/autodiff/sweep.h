@@ -95,6 +95,16 @@ class Reverse {
   const bool parallel_;             // parallel_for stays parallel where it can
   const std::vector<bool> writes_;  // per function of m: may write memory or a tape
 
+  // A load of functions[0]'s reverse sweep redone instead of taped: from
+  // buffer parameter `read`, which that function never writes, while it
+  // writes parameter `written`. Sound only when the two do not overlap, so
+  // the entry checks that at every call (trapping at `loc`, the load's line).
+  struct Reread {
+    size_t read, written;
+    std::source_location loc;
+  };
+  std::vector<Reread> rereads_;
+
  private:
   Module out_;
   std::map<std::pair<size_t, std::vector<bool>>, Sweeps> done_;
@@ -126,6 +136,9 @@ class Sweep {
   std::vector<std::vector<std::vector<ValueId>>> seg_needs_;  // per region, per segment
   std::map<ValueId, std::vector<ValueId>> free_act_;  // structured node -> active floats it uses from outside
   bool reload_ = false;                     // no function of the module stores: loads can be redone
+  std::vector<char> reread_ok_;             // per value: a buffer parameter whose loads can be redone (rereads_)
+  std::vector<size_t> written_params_;      // positions of the buffer parameters f writes
+  mutable std::vector<char> reread_noted_;  // per value: its rereads_ are recorded
   mutable std::vector<char> remat_;         // rematerialisable: 0 unknown, 1 yes, 2 no
 
   // Emission state.
@@ -157,6 +170,7 @@ class Sweep {
   bool mark_relevant(RegionId r);
   std::vector<ValueId> node_needs(ValueId v) const;
   bool rematerialisable(ValueId v) const;
+  void find_rereads();
   bool unit_index(ValueId v) const;
   static bool cheap(const Node& n);
   void narrow(RegionId r, std::vector<ValueId>& seg) const;

@@ -183,6 +183,46 @@ TEST_CASE("grad: nested loops over buffers, loads and overwritten stores", "[aut
   CHECK(gh == std::vector<double>(n, 0.0));
 }
 
+TEST_CASE("grad: loads of a buffer the function never writes are redone in the reverse sweep, not taped; the "
+          "entry checks that the buffers it writes do not overlap it",
+          "[autodiff][grad]") {
+  // y = sqrt(x^2 + 1) x s, then sum y: x is only read, y only written. The
+  // reverse sweep needs x[i] again; it loads it instead of taping it, which
+  // is right only while y does not overlap x: the gradient checks that.
+  auto f = kiln::stage("reread", {"x", "s", "y"}, [](Arr<const double> x, Rep<double> s, Arr<double> y) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = kiln::sqrt(kiln::fma(x[i], x[i], 1.0)) * x[i] * s; });
+    Rep<double> t = 0.0;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { t += y[i]; });
+    return t;
+  });
+  auto g = kiln::grad(f);  // (x, s, y, grad_x, grad_y) -> grad s
+  const std::string ir = g.ir();
+  CHECK(kiln::test::count(ir, "tape.push") == 0);
+  CHECK(kiln::test::count(ir, "disjoint %0, %2") == 1);
+  CHECK(kiln::test::count(ir, "which @reread writes, overlaps argument 0") == 1);
+  std::vector<double> x = {0.5, -1.0, 2.0, 0.0, 3.5}, y(5), gx(5), gy(5, 9.0);
+  const double gs = kiln::test::interp(g)(x, 0.75, y, gx, gy);
+  double want_s = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double r = std::sqrt(x[i] * x[i] + 1);
+    want_s += r * x[i];
+    CHECK(close(gx[i], 0.75 * (r + x[i] * x[i] / r), 1e-14));
+    CHECK(gy[i] == 0.0);  // y is overwritten before it is read
+  }
+  CHECK(close(gs, want_s, 1e-14));
+
+  // A function that writes the buffer it reads tapes its loads, and needs no check.
+  auto h = kiln::stage("rewrite", {"x", "s"}, [](Arr<double> x, Rep<double> s) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { x[i] = kiln::sqrt(kiln::fma(x[i], x[i], 1.0)) * s; });
+    Rep<double> t = 0.0;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { t += x[i]; });
+    return t;
+  });
+  const std::string hir = kiln::grad(h).ir();
+  CHECK(kiln::test::count(hir, "tape.push") > 0);
+  CHECK(kiln::test::count(hir, "reads again") == 0);
+}
+
 TEST_CASE("vjp: a writable buffer's adjoint is in-out; saxpy in place", "[autodiff][vjp]") {
   auto saxpy = kiln::stage("saxpy", {"a", "x", "y"}, [](Rep<double> a, Arr<const double> x, Arr<double> y) {
     kiln::for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = a * x[i] + y[i] * y[i]; });

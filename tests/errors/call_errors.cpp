@@ -147,6 +147,33 @@ TEST_CASE("misuse: a gradient buffer of another size than its parameter", "[erro
   }
 }
 
+TEST_CASE("misuse: grad of a function whose written buffer overlaps a buffer the reverse sweep reads again",
+          "[errors][call][autodiff]") {
+  const int load_line = __LINE__ + 2;  // the check names the line whose load the reverse sweep redoes
+  auto f = kiln::stage("scaled_copy", [](Arr<const double> x, Rep<double> s, Arr<double> y) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = x[i] * x[i] * s; });
+    Rep<double> t = 0.0;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { t += y[i]; });
+    return t;
+  });
+  auto g = kiln::grad(f, {0});
+  std::vector<double> x = {1, 2, 3}, y(3), gx(3), gy(3);
+  for (Backend b : cpu_backends()) {
+    INFO(name(b));
+    auto c = kiln::compile(g, {.backend = b});
+    c(std::span<const double>(x), 2.0, std::span<double>(y), std::span<double>(gx), std::span<double>(gy));
+    CHECK(gx == std::vector<double>{4, 8, 12});
+    // y written over x itself: the reverse sweep would read y's values as x's.
+    std::vector<double> xy = x;
+    auto in_place = [&] {
+      c(std::span<const double>(xy), 2.0, std::span<double>(xy), std::span<double>(gx), std::span<double>(gy));
+    };
+    auto msg = expect_misuse<RuntimeError>(in_place, load_line, "give argument 2 storage of its own");
+    CHECK_THAT(msg, Contains("kiln::grad: argument 2, which @scaled_copy writes, overlaps argument 0"));
+    CHECK(xy == x);  // the check runs before anything is written
+  }
+}
+
 TEST_CASE("misuse: a gradient buffer that overlaps an input", "[errors][call][autodiff]") {
   auto f = kiln::stage("dot_wy", [](Arr<const double> x, Arr<const double> w) {
     Rep<double> s = 0.0;
