@@ -10,6 +10,7 @@
 
 #include "../passes/rewrite.h"
 
+#include <algorithm>
 #include <functional>
 #include <numeric>
 #include <tuple>
@@ -54,6 +55,7 @@ class Lowerer {
   std::vector<char> matmul_rhs_;        // the right operand of a matmul (read along its rows)
   std::vector<char> gemm_transposed_;   // a 2-D transpose only a gemm reads: gemm reads its operand instead
   std::vector<ValueId> buf_, off_;      // where a materialised or in-place tensor lives
+  std::vector<char> in_place_;          // per TensorLoad of a writable buffer: read in place (find_in_place)
   std::vector<ValueId> allocs_;
   std::vector<ValueId>* out_ = nullptr;  // the body nodes are emitted into
   std::source_location loc_;
@@ -101,6 +103,7 @@ class Lowerer {
     });
     for (ValueId y : f_.regions[f_.body].yields)
       if (f_.type(y).is_tensor()) refuse(f_.nodes[y], "a tensor returned from a staged function");
+    find_in_place();
     // A gemm takes an operand transposed as it is stored (a flag), so a
     // transposed view that only a gemm reads is never copied.
     walk(f_, [&](ValueId v) {
@@ -303,6 +306,81 @@ class Lowerer {
     return cross_[v] || uses_[v] > 1 || dense_use_[v];
   }
 
+  static bool elementwise(Op op) {
+    switch (op) {
+      case Op::Neg: case Op::Abs: case Op::Not: case Op::Sqrt: case Op::Exp: case Op::Log:
+      case Op::Sin: case Op::Cos: case Op::Tanh: case Op::Floor: case Op::Cast: case Op::Add:
+      case Op::Sub: case Op::Mul: case Op::Div: case Op::Rem: case Op::Min: case Op::Max:
+      case Op::Pow: case Op::And: case Op::Or: case Op::Xor: case Op::Shl: case Op::Shr:
+      case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
+      case Op::Fma: case Op::Select:
+        return true;
+      default:
+        return false;
+    }
+  }
+
+  // load() copies a tensor read from a writable buffer, since a later write
+  // may change the buffer before the tensor's elements are read. It reads it
+  // in place instead when nothing can write in between: every node that
+  // depends on the tensor is elementwise and in its region, nothing between
+  // the load and the last of them writes memory, and the last may be the one
+  // store that puts the result back where the tensor came from (element i
+  // is read just before element i is written). That is the accumulation
+  // `g.store(g.tensor() + d)` reverse mode makes for each gradient: a copy,
+  // then an add, become the add alone.
+  void find_in_place() {
+    const size_t n = f_.nodes.size();
+    in_place_.assign(n, 0);
+    std::vector<std::vector<ValueId>> users(n);
+    std::vector<size_t> pos(n, 0);
+    walk(f_, [&](ValueId v) {
+      for (ValueId a : f_.nodes[v].args)
+        if (f_.type(a).is_tensor()) users[a].push_back(v);
+    });
+    for (const Region& r : f_.regions)
+      for (size_t k = 0; k < r.body.size(); ++k) pos[r.body[k]] = k;
+    walk(f_, [&](ValueId v) {
+      const Node& load = f_.nodes[v];
+      if (load.op != Op::TensorLoad || !f_.type(load.args[0]).writable || cross_[v]) return;
+      const RegionId r = region_of_[v];
+      size_t last = pos[v];
+      bool ok = true, stored = false;
+      std::vector<ValueId> work = {v};
+      std::vector<char> seen(n, 0);
+      while (ok && !work.empty()) {
+        const ValueId x = work.back();
+        work.pop_back();
+        for (ValueId u : users[x]) {
+          if (seen[u]) continue;
+          seen[u] = 1;
+          const Node& un = f_.nodes[u];
+          if (region_of_[u] != r) {
+            ok = false;
+          } else if (un.op == Op::TensorStore) {
+            ok = !stored && un.args[0] == x && un.args[1] == load.args[0] && un.args[2] == load.args[1] &&
+                 un.imm == load.imm && shape(f_.type(x)) == shape(load.type);
+            stored = true;
+          } else if (elementwise(un.op)) {
+            work.push_back(u);
+          } else {
+            ok = false;
+          }
+          last = std::max(last, pos[u]);
+        }
+      }
+      if (!ok) return;
+      const std::vector<ValueId>& body = f_.regions[r].body;
+      for (size_t k = pos[v] + 1; k < last && ok; ++k) {
+        const Node& w = f_.nodes[body[k]];
+        ok = !(w.op == Op::Store || w.op == Op::TensorStore || w.op == Op::Call || w.op == Op::Gemm || !w.regions.empty());
+      }
+      // The store, when there is one, must be the last reader.
+      if (ok && stored) ok = f_.nodes[body[last]].op == Op::TensorStore;
+      in_place_[v] = ok;
+    });
+  }
+
   bool step(ValueId v, std::vector<ValueId>& body) {
     const Node n = f_.nodes[v];
     loc_ = n.loc;
@@ -347,11 +425,35 @@ class Lowerer {
     return false;  // fused: elem() computes it where it is used
   }
 
+  // Whether tensor v's elements can be generated from one flat row-major
+  // index: every leaf is a buffer (read at that index) or a constant, and
+  // every op elementwise (no view, which would need the index per axis).
+  bool flat_elements(ValueId v) const {
+    if (buf_[v] != no_value) return true;
+    const Node& n = f_.nodes[v];
+    if (n.op == Op::Const || n.op == Op::Splat) return true;
+    if (n.op == Op::Iota) return shape(n.type).size() == 1;
+    if (!elementwise(n.op)) return false;
+    for (ValueId a : n.args)
+      if (!flat_elements(a)) return false;
+    return true;
+  }
+
+  // The loop nest over tensor v's elements: one loop over the flat index
+  // when flat_elements(v) (as many iterations, no short inner loops for
+  // the vectoriser, e.g. 256 x 3), else one loop per axis. body gets the
+  // index (one value or one per axis) and the flat index.
+  void elements(ValueId v, const std::function<void(const std::vector<ValueId>&, ValueId)>& body) {
+    const std::vector<int64_t> s = shape(f_.nodes[v].type);
+    const std::vector<int64_t> one = {product(s)};
+    const bool flat_loop = s.size() > 1 && flat_elements(v);
+    nest(flat_loop ? one : s, [&](const std::vector<ValueId>& idx) { body(idx, flat(idx, flat_loop ? one : s)); },
+         go_parallel(product(s)));
+  }
+
   void materialise(ValueId v, const Node& n) {
     ValueId b = alloc(n.type);
-    const std::vector<int64_t> s = shape(n.type);
-    nest(s, [&](const std::vector<ValueId>& idx) { add(Op::Store, Type{}, {b, flat(idx, s), elem(v, idx)}); },
-         go_parallel(product(s)));
+    elements(v, [&](const std::vector<ValueId>& idx, ValueId at) { add(Op::Store, Type{}, {b, at, elem(v, idx)}); });
     buf_[v] = b;
   }
 
@@ -378,7 +480,7 @@ class Lowerer {
 
   void load(ValueId v, const Node& n) {
     check_fits(n, n.args[0], n.args[1], n.type, "Arr::tensor");
-    if (!f_.type(n.args[0]).writable) {  // read in place
+    if (!f_.type(n.args[0]).writable || in_place_[v]) {  // read in place
       buf_[v] = n.args[0];
       off_[v] = n.imm ? no_value : n.args[1];
       return;
@@ -397,12 +499,10 @@ class Lowerer {
   void store(const Node& n) {
     const Type t = f_.type(n.args[0]);
     check_fits(n, n.args[1], n.args[2], t, "Arr::store");
-    const std::vector<int64_t> s = shape(t);
-    nest(s, [&](const std::vector<ValueId>& idx) {
-      ValueId at = flat(idx, s);
+    elements(n.args[0], [&](const std::vector<ValueId>& idx, ValueId at) {
       ValueId x = elem(n.args[0], idx);
       add(Op::Store, Type{}, {n.args[1], n.imm ? at : add64(n.args[2], at), x});
-    }, go_parallel(product(s)));
+    });
   }
 
   // sum: nested loops over the reduced axes carrying the sum from -0.0 (or
