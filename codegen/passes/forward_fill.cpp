@@ -4,15 +4,18 @@
 // that doubles the gradient's memory traffic. This pass finds, in a
 // function's body,
 //
-//   for i in [0, H1): B[i] = c                       -- the fill
+//   for i in [0, H1): B[j(i)] = c                    -- the fill
 //   ...                                              -- nothing touches B
 //   for / parallel_for i in [0, H2): ... v = B[k(i)] ... B[k(i)] = w ...
 //
-// where k(i) is i or H2 - 1 - i (each iteration its own element), the
-// load comes before the store, and B is touched nowhere else in the loop.
-// Each iteration's load then reads the fill value: no earlier iteration
-// wrote that element, and nothing else can have written it, provided B
-// overlaps no other buffer. That is known only from a `check (disjoint B,
+// where j(i) and k(i) are i or H - 1 - i (each iteration its own element;
+// a reversed fill is the adjoint of a sum, g_y[i] = g_s for every i), c
+// comes from outside the fill, the load comes before the store, and B is
+// touched nowhere else in the loop. Each iteration's load then reads the
+// fill value, provided the fill covered the elements the loop reads (H2 is
+// H1, or the fill covered all of B: H1 is `size B`, so a load past it
+// traps as its store does), no earlier iteration wrote that element, and
+// nothing else can have written it: B overlaps no other buffer. That is known only from a `check (disjoint B,
 // X)` before the fill for every other buffer parameter X (autodiff emits
 // them for its gradient buffers; allocs and tape buffers are fresh memory),
 // so the check traps on any call where the rewrite would be wrong.
@@ -86,19 +89,23 @@ bool exclusive(const Function& f, ValueId b, const Facts& facts) {
   return true;
 }
 
-// L1: for 0, H, 1 with no carried values, whose body is `store B[i], c`
-// with c from outside. Returns the store, or no_value.
+bool each_iteration_its_own(const Function& f, ValueId k, ValueId i, ValueId h);
+
+// L1: for 0, H, 1 with no carried values, whose body is `store B[j], c`,
+// j being i or H - 1 - i (computed in the body), with c from outside.
+// Returns the store, or no_value.
 ValueId fill_store(const Function& f, const Node& loop) {
   if (loop.op != Op::For || loop.args.size() != 3 || !is_const_int(f, loop.args[0], 0) ||
       !is_const_int(f, loop.args[2], 1))
     return no_value;
   const Region& r = f.region(loop.regions.at(0));
-  if (r.body.size() != 1 || r.params.empty()) return no_value;
-  const Node& s = f.node(r.body[0]);
-  if (s.op != Op::Store || s.args[1] != r.params[0]) return no_value;
+  if (r.body.empty() || r.body.size() > 2 || r.params.size() != 1) return no_value;
+  const Node& s = f.node(r.body.back());
+  if (s.op != Op::Store || !each_iteration_its_own(f, s.args[1], r.params[0], loop.args[1])) return no_value;
+  if (r.body.size() == 2 && r.body[0] != s.args[1]) return no_value;  // only the reversed index besides
   const ValueId c = s.args[2];
-  if (std::find(r.params.begin(), r.params.end(), c) != r.params.end()) return no_value;
-  return r.body[0];
+  if (c == r.params[0] || c == r.body[0]) return no_value;
+  return r.body.back();
 }
 
 // Is index k, in a loop over [0, H) with induction variable i, i or H - 1 - i?
@@ -150,6 +157,9 @@ void forward_function(Function& f) {
     const auto end = static_cast<std::ptrdiff_t>(r.body.size());
     if (load_at == end || store_at == end || load_at > store_at) continue;  // both directly in the body, load first
     if (!each_iteration_its_own(f, load.args[1], r.params.at(0), l2.args[1])) continue;
+    // The fill must cover what the loop reads.
+    const Node& h1 = f.node(l1.args[1]);
+    if (!facts.same(l1.args[1], l2.args[1]) && !(h1.op == Op::Size && h1.args[0] == b)) continue;
     // Every iteration's load reads c.
     sub.replace(uses[0], c);
     f.regions[rr].body.erase(f.regions[rr].body.begin() + load_at);

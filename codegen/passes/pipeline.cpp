@@ -62,8 +62,10 @@ ir::Module run_pipeline(ir::Module m, const Options& opts) {
       run(on.cse, cse, "cse");
       run(on.simplify_cfg, simplify_cfg, "simplify_cfg");
       run(on.forward_tape, forward_tape, "forward_tape");
-      run(on.forward_fill, forward_fill, "forward_fill");
       run(on.licm, licm, "licm");
+      // After licm: a fill's value computed in its loop (what simplify_cfg
+      // just made invariant) is outside it by then.
+      run(on.forward_fill, forward_fill, "forward_fill");
       run(on.dce, dce, "dce");
     }
   };

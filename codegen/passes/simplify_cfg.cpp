@@ -5,7 +5,7 @@
 //   `get` of the if becomes the branch's yield.
 // * an if-result both branches yield the same outer value for, and a loop
 //   value the body passes through unchanged (step a nonzero constant), is
-//   that value.
+//   that value (the loop value's parameter too, inside the body).
 // * for / parallel_for with constant bounds: zero trips vanish (results are
 //   the inits), one trip becomes the body with i = lo.
 // * while whose condition is constant false after one evaluation becomes
@@ -113,8 +113,12 @@ class Simplifier {
         std::vector<ValueId> known(inits.size(), no_value);
         bool all = true, any = false;
         for (size_t k = 0; k < inits.size(); ++k) {
-          if (sub_(reg.yields[k]) == reg.params[k + 1]) known[k] = inits[k], any = true;
-          else all = false;
+          if (sub_(reg.yields[k]) == reg.params[k + 1]) {
+            known[k] = inits[k], any = true;
+            sub_.replace(reg.params[k + 1], inits[k]);  // and in the body, every iteration sees the init
+          } else {
+            all = false;
+          }
         }
         // An empty body changes nothing: the loop goes.
         if (reg.body.empty() && all) {

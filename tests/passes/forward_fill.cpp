@@ -135,3 +135,62 @@ TEST_CASE("forward_fill leaves a stencil's reverse loop alone and a grad called 
     CHECK(same_bits(gu, gv));
   }
 }
+
+TEST_CASE("forward_fill forwards only what the fill covered: a fill of half a buffer, then a loop over all of it",
+          "[passes][forward_fill]") {
+  // One buffer parameter, so nothing else can overlap it; the fill covers
+  // [0, n/2) and the loop reads [0, n): elements from n/2 on keep their
+  // contents (kiln-fuzz did not find this; a forwarding over the whole loop
+  // gave 1 where 6 is right).
+  auto f = kiln::stage("half_fill", [](Arr<double> b) {
+    kiln::for_(0, b.size() / 2, [&](Rep<int64_t> i) { b[i] = 0.0; });
+    kiln::for_(0, b.size(), [&](Rep<int64_t> i) { b[i] = b[i] + 1.0; });
+  });
+  for (Backend be : backends) {
+    INFO(backend_name(be));
+    std::vector<double> b = {5, 5, 5, 5, 5};
+    kiln::compile(f, {.backend = be})(b);
+    CHECK(b == std::vector<double>{1, 1, 6, 6, 6});
+  }
+  // A fill of all of B (bound `size B`) covers any loop that stays in bounds.
+  auto g = kiln::stage("full_fill", [](Arr<double> b, Rep<int64_t> n) {
+    kiln::for_(0, b.size(), [&](Rep<int64_t> i) { b[i] = 2.0; });
+    kiln::for_(0, n, [&](Rep<int64_t> i) { b[i] = b[i] * 3.0; });
+  });
+  CHECK(count_of(g.ir(), " = load ") == 0);
+  for (Backend be : backends) {
+    INFO(backend_name(be));
+    std::vector<double> b = {5, 5, 5, 5};
+    kiln::compile(g, {.backend = be})(b, 3);
+    CHECK(b == std::vector<double>{6, 6, 6, 2});
+  }
+}
+
+TEST_CASE("forward_fill: the reversed fill of a sum's adjoint is forwarded into the loop that reads it, and goes",
+          "[passes][forward_fill]") {
+  // grad of sum(y) after y = x^2 s: the adjoint of the sum writes g_y[n-1-i]
+  // = g_t for every i < n; the reverse loop of the producer reads g_y[i] and
+  // zeroes it. The read becomes g_t and the reversed fill goes.
+  auto f = kiln::stage("sum_adj", [](Arr<const double> x, Rep<double> s, Arr<double> y) {
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { y[i] = x[i] * x[i] * s; });
+    Rep<double> t = 0.0;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { t += y[i]; });
+    return t;
+  });
+  auto g = kiln::grad(f);
+  const std::string with = g.ir(), without = g.ir(without_fill(Backend::interp));
+  INFO(with);
+  CHECK(count_of(with, " = for ") < count_of(without, " = for "));
+  CHECK(count_of(with, " = load %4[") == 0);  // g_y is never read
+  const auto x = inputs(257, 1.25);
+  for (Backend b : backends) {
+    INFO(backend_name(b));
+    std::vector<double> y(x.size()), gx(x.size()), gy(x.size(), 7.0), y2(x.size()), hx(x.size()), hy(x.size(), 7.0);
+    const double s1 = kiln::compile(g, {.backend = b})(x, 0.7, y, gx, gy);
+    const double s2 = kiln::compile(g, without_fill(b))(x, 0.7, y2, hx, hy);
+    CHECK(std::bit_cast<uint64_t>(s1) == std::bit_cast<uint64_t>(s2));
+    CHECK(same_bits(gx, hx));
+    CHECK(same_bits(gy, hy));
+    CHECK(same_bits(gy, std::vector<double>(x.size(), 0.0)));
+  }
+}
