@@ -216,6 +216,8 @@ class Generator {
   template <class T>
   void guarded_stmt(int depth);
   void memo_stmt();
+  template <class T>
+  void fill_stmt(Arr<T> b);
   /// `lhs OP= x` for a Rep or a buffer element, with a nonzero integer divisor.
   template <class L, class T>
   void compound_assign(L& lhs, int depth);

@@ -72,6 +72,12 @@ void Generator::block(int depth) {
 
 void Generator::statement(int depth) {
   --budget_;
+  // Now and then at the top of a function, a fill and a loop that reads
+  // and writes the filled buffer back (fill_stmt), drawn from aux_ only.
+  if (depth == 0 && !in_parallel() && aux_.chance(0.01)) {
+    if (bufs_.f64 && aux_.chance(0.5)) fill_stmt(*bufs_.f64);
+    else if (bufs_.f32) fill_stmt(*bufs_.f32);
+  }
   const Knobs& k = knobs_;
   const bool nest = depth < k.max_depth && budget_ > 8;
   const bool loop = nest && loops_ < k.max_loops;
@@ -464,6 +470,52 @@ void Generator::call_stmt(int depth) {
       return;
     }
   }
+}
+
+// The pattern passes::forward_fill rewrites (reverse mode's gradient
+// buffers): checks that b overlaps no other buffer argument (true: every
+// argument has storage of its own), a loop filling [0, H1) of b with a
+// constant, in index order or reversed, then a loop over [0, H2) that reads
+// element k and writes it back, k in order or reversed. H1 and H2 are the
+// size, half of it or one less, so the fill covers the loop's elements, or
+// not. Every choice comes from aux_, so the rest of the program is as it was.
+template <class T>
+void Generator::fill_stmt(Arr<T> b) {
+  const detail::Loc loc = detail::Loc::current();
+  const detail::ValueId bv = b.value(loc);
+  auto other = [&](const auto& opt) {
+    if (!opt) return;
+    const detail::ValueId x = opt->value(loc);
+    if (x == bv) return;
+    const detail::ValueId d = detail::emit(ir::Op::Disjoint, ir::Type::scalar(ir::Scalar::i1), {bv, x}, loc);
+    detail::emit(ir::Op::Check, ir::Type{}, {d}, loc, ir::intern_message("fill_stmt: buffers overlap", "a kiln-fuzz bug"));
+  };
+  other(bufs_.i32);
+  other(bufs_.i64);
+  other(bufs_.f32);
+  other(bufs_.f64);
+  other(bufs_.cf64);
+  other(bufs_.par_i32);
+  other(bufs_.par_f64);
+  auto bound = [&](Rep<int64_t> n) -> Rep<int64_t> {
+    switch (aux_.below(3)) {
+      case 0: return n;
+      case 1: return n / 2;
+      default: return n - 1;
+    }
+  };
+  const Rep<int64_t> h1 = bound(b.size());
+  const bool rev1 = aux_.chance(0.5), rev2 = aux_.chance(0.5), parallel = aux_.chance(0.3);
+  const T c = interesting<T>(aux_), scale = interesting<T>(aux_), shift = interesting<T>(aux_);
+  kiln::for_(0, h1, [&](Rep<int64_t> i) { b[rev1 ? h1 - 1 - i : i] = c; });
+  const Rep<int64_t> h2 = aux_.chance(0.5) ? h1 : bound(b.size());
+  auto body = [&](Rep<int64_t> i) {
+    Rep<int64_t> k = rev2 ? h2 - 1 - i : i;
+    Rep<T> v = b[k];
+    b[k] = v * scale + shift;
+  };
+  if (parallel) kiln::parallel_for_(0, h2, body);
+  else kiln::for_(0, h2, body);
 }
 
 void Generator::dead_stmt([[maybe_unused]] int depth) {
