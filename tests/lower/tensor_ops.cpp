@@ -450,6 +450,21 @@ TEST_CASE("lowering: under fast_math a 2-D matmul of 16^3 multiply-adds or more 
   check(0.0f, {512, 256}, {256, 1}, 0, 1, 1);  // a matrix-vector product with A transposed
   check(0.0f, {1, 300}, {300, 200}, 0, 2, 1);  // a vector-matrix product with B transposed
   check(0.0, {2, 2000}, {2000, 11}, 3, 0, 1);  // k long, n short
+  // Shapes for the AVX-512 runtime's narrow kernel (n of 1-4 vectors), with
+  // rows left over after the blocks, transposed operands and offsets.
+  check(0.0f, {256, 64}, {64, 64}, 0, 0, 1);   // 4 vectors of 16 floats
+  check(0.0f, {70, 33}, {33, 48}, 3, 1, 1);    // 3 vectors, A transposed at an offset
+  check(0.0f, {100, 64}, {64, 16}, 0, 2, 1);   // 1 vector, B transposed (copied once)
+  check(0.0f, {8, 300}, {300, 64}, 0, 2, 1);   // B transposed and too big to copy: Eigen
+  check(0.0, {45, 40}, {40, 32}, 1, 3, 1);     // 4 vectors of 8 doubles, both transposed
+  check(0.0, {29, 64}, {64, 24}, 0, 0, 1);     // 3 vectors of doubles
+  check(0.0f, {64, 200}, {200, 80}, 0, 0, 1);  // 5 vectors: panels of 4 and 1
+  check(0.0f, {20, 100}, {100, 128}, 0, 1, 1); // 8 vectors, A transposed
+  check(0.0f, {128, 64}, {64, 5}, 0, 1, 1);    // the thin kernel: 5 columns, A transposed
+  check(0.0, {200, 64}, {64, 3}, 2, 1, 1);     // ... doubles, rows left over after the blocks
+  check(0.0f, {256, 64}, {64, 3}, 0, 0, 1);    // the other thin kernel: A as stored
+  check(0.0f, {64, 128}, {128, 10}, 0, 2, 1);  // ... B transposed (its columns as stored)
+  check(0.0, {301, 37}, {37, 5}, 1, 0, 1);     // ... doubles, k not a multiple of the vector
 
   // Batched matmuls keep the loop nest.
   auto bmm = kiln::stage("bmm_gemm", [](Arr<const float> x, Arr<const float> w, Arr<float> y) {
