@@ -552,6 +552,37 @@ class Lowerer {
     }
     ValueId b = alloc(n.type);
     const std::vector<int64_t> s = shape(n.type);
+    bool leading = true;  // the reduced axes are the first ones: a column sum of a row-major matrix
+    for (size_t j = 0; j < red.size(); ++j) leading = leading && red[j] == j;
+    if (leading && !go_parallel(numel(xt))) {
+      // Row by row into the result, along its contiguous elements (which
+      // vectorises), instead of one strided loop per element. Each element
+      // still takes its terms in the same order, from the same start.
+      const int64_t count = product(red_shape);
+      nest(s, [&](const std::vector<ValueId>& idx) {
+        ValueId init;
+        if (n.op == Op::ReduceSum) {
+          init = add(Op::Const, et, {}, et.elem == Scalar::f32 || et.elem == Scalar::f64 ? encode_const(et.elem, -0.0) : 0);
+        } else {
+          init = elem(n.args[0], full_index(idx, std::vector<ValueId>(red.size(), k64(0))));
+        }
+        add(Op::Store, Type{}, {b, flat(idx, s), init});
+      });
+      const int64_t first = n.op == Op::ReduceSum ? 0 : 1;
+      if (count > first)
+        loop(k64(first), k64(count), {}, [&](ValueId r, const std::vector<ValueId>&) {
+          const std::vector<ValueId> red_idx = unflat(r, red_shape);
+          nest(s, [&](const std::vector<ValueId>& idx) {
+            const ValueId at = flat(idx, s);
+            const ValueId x = elem(n.args[0], full_index(idx, red_idx));
+            const ValueId acc = add(Op::Load, et, {b, at});
+            add(Op::Store, Type{}, {b, at, add(n.op == Op::ReduceSum ? Op::Add : Op::Max, et, {acc, x})});
+          });
+          return std::vector<ValueId>{};
+        });
+      buf_[v] = b;
+      return;
+    }
     nest(s, [&](const std::vector<ValueId>& idx) { add(Op::Store, Type{}, {b, flat(idx, s), reduce_at(idx)}); },
          go_parallel(numel(xt)));
     buf_[v] = b;
