@@ -95,7 +95,7 @@ int64_t next_level(const Module& m) {
   return level;
 }
 
-// The entry: zero the adjoint buffers, run the forward sweep, seed, run the
+// The entry: run the forward sweep, zero the adjoint buffers, seed, run the
 // reverse sweep.
 Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<bool>& active, ReverseMode mode,
                const std::vector<Reverse::Reread>& rereads) {
@@ -133,22 +133,32 @@ Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<b
     for (Type t : f.result_types)
       if (t.is_float()) cot.push_back(add_param(g, g.body, t));
   std::vector<ValueId> adjbufs;
+  std::vector<size_t> zeroed;  // positions of the adjoint buffers overwritten, not accumulated into
   for (size_t i = 0; i < ps.size(); ++i)
     if (active[i] && f.type(ps[i]).kind == TypeKind::buf) {
-      const ValueId b = add_param(g, g.body, Type::buf(f.type(ps[i]).elem, true));
-      adjbufs.push_back(b);
-      if (mode != ReverseMode::vjp || !f.type(ps[i]).writable) {  // overwritten, not accumulated into
-        const Type i64 = Type::scalar(Scalar::i64);
-        const RegionId body = g.add_region();
-        const ValueId idx = add_param(g, body, i64);
-        const ValueId z = add(Op::Const, Type::scalar(f.type(ps[i]).elem), {}, encode_const(f.type(ps[i]).elem, 0.0),
-                              {}, body);
-        add(Op::Store, {}, {b, idx, z}, 0, {}, body);
-        const ValueId lo = add(Op::Const, i64, {}, 0), step = add(Op::Const, i64, {}, 1);
-        const ValueId hi = add(Op::Size, i64, {b});
-        add(Op::For, Type::tuple(), {lo, hi, step}, 0, {body});
-      }
+      adjbufs.push_back(add_param(g, g.body, Type::buf(f.type(ps[i]).elem, true)));
+      if (mode != ReverseMode::vjp || !f.type(ps[i]).writable) zeroed.push_back(i);
     }
+  // Each such buffer is zeroed between the sweeps (f_fwd never touches it):
+  // by then the forward sweep's size checks have run, which lets
+  // forward_fill see that the reverse sweep writes all of it.
+  auto zero_fills = [&] {
+    size_t k = 0;
+    for (size_t i = 0; i < ps.size(); ++i) {
+      if (!(active[i] && f.type(ps[i]).kind == TypeKind::buf)) continue;
+      const ValueId b = adjbufs[k++];
+      if (std::find(zeroed.begin(), zeroed.end(), i) == zeroed.end()) continue;
+      const Type i64 = Type::scalar(Scalar::i64);
+      const RegionId body = g.add_region();
+      const ValueId idx = add_param(g, body, i64);
+      const ValueId z = add(Op::Const, Type::scalar(f.type(ps[i]).elem), {}, encode_const(f.type(ps[i]).elem, 0.0),
+                            {}, body);
+      add(Op::Store, {}, {b, idx, z}, 0, {}, body);
+      const ValueId lo = add(Op::Const, i64, {}, 0), step = add(Op::Const, i64, {}, 1);
+      const ValueId hi = add(Op::Size, i64, {b});
+      add(Op::For, Type::tuple(), {lo, hi, step}, 0, {body});
+    }
+  };
   if (!f.param_names.empty()) {
     g.param_names = f.param_names;
     for (size_t k = 0; k < cot.size(); ++k) g.param_names.push_back("ct" + std::to_string(k));
@@ -156,6 +166,7 @@ Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<b
       if (active[i] && f.type(ps[i]).kind == TypeKind::buf) g.param_names.push_back("grad_" + f.param_names[i]);
   }
   const ValueId r = add(Op::Call, Type::tuple(), params, static_cast<int64_t>(s.fwd));
+  zero_fills();
   if (mode != ReverseMode::vjp) {
     const Type t = f.result_types[0];
     cot.push_back(add(Op::Const, t, {}, encode_const(t.elem, 1.0)));

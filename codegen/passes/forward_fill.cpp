@@ -29,6 +29,7 @@
 #include "rewrite.h"
 
 #include <algorithm>
+#include <map>
 #include <set>
 #include <utility>
 
@@ -66,17 +67,34 @@ bool contains_op(const Function& f, RegionId r, Op op) {
   return found;
 }
 
-// The facts the checks before a point establish.
+// The facts the checks before a point establish. Equalities chain: a check
+// that the gradient's size is x's and a check that x's is 4096 make the
+// gradient's size 4096.
 struct Facts {
-  std::set<std::pair<ValueId, ValueId>> disjoint, equal;  // unordered pairs, smaller id first
+  std::set<std::pair<ValueId, ValueId>> disjoint;  // unordered pairs, smaller id first
+  std::map<ValueId, ValueId> parent;               // union-find over the values checked equal
+  std::map<int64_t, ValueId> constants;            // an integer constant's value -> its first node
   static std::pair<ValueId, ValueId> key(ValueId a, ValueId b) { return {std::min(a, b), std::max(a, b)}; }
+  // Integer constants of one value are one value.
+  ValueId canon(const Function& f, ValueId v) {
+    const Node& n = f.node(v);
+    if (n.op != Op::Const || !n.type.is_int()) return v;
+    return constants.try_emplace(const_int(n), v).first->second;
+  }
+  ValueId root(ValueId v) const {
+    for (auto it = parent.find(v); it != parent.end() && it->second != v; it = parent.find(v)) v = it->second;
+    return v;
+  }
   void learn(const Function& f, const Node& check) {
     const Node& c = f.node(check.args.at(0));
     if (c.args.size() != 2) return;
     if (c.op == Op::Disjoint) disjoint.insert(key(c.args[0], c.args[1]));
-    if (c.op == Op::Eq) equal.insert(key(c.args[0], c.args[1]));
+    if (c.op == Op::Eq && f.type(c.args[0]).is_int()) {
+      const ValueId a = root(canon(f, c.args[0])), b = root(canon(f, c.args[1]));
+      if (a != b) parent[std::max(a, b)] = std::min(a, b);
+    }
   }
-  bool same(ValueId a, ValueId b) const { return a == b || equal.count(key(a, b)); }
+  bool same(const Function& f, ValueId a, ValueId b) { return a == b || root(canon(f, a)) == root(canon(f, b)); }
 };
 
 // Can nothing but B itself reach B's memory? B is a writable buffer
@@ -159,13 +177,13 @@ void forward_function(Function& f) {
     if (!each_iteration_its_own(f, load.args[1], r.params.at(0), l2.args[1])) continue;
     // The fill must cover what the loop reads.
     const Node& h1 = f.node(l1.args[1]);
-    if (!facts.same(l1.args[1], l2.args[1]) && !(h1.op == Op::Size && h1.args[0] == b)) continue;
+    if (!facts.same(f, l1.args[1], l2.args[1]) && !(h1.op == Op::Size && h1.args[0] == b)) continue;
     // Every iteration's load reads c.
     sub.replace(uses[0], c);
     f.regions[rr].body.erase(f.regions[rr].body.begin() + load_at);
     // Every element written before anything reads it: the fill goes. (Not
     // when the loop can trap half way: what it leaves is then observable.)
-    if (facts.same(l1.args[1], l2.args[1]) && !contains_op(f, rr, Op::Check) && !contains_op(f, rr, Op::Call))
+    if (facts.same(f, l1.args[1], l2.args[1]) && !contains_op(f, rr, Op::Check) && !contains_op(f, rr, Op::Call))
       dead[k] = 1;
   }
   std::vector<ValueId> kept;

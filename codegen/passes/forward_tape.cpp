@@ -2,8 +2,9 @@
 // its reverse sweep needs and pops it later. Once the sweeps are inlined
 // into one function, a tape.pop often follows, in the same region, the
 // tape.push it pops, with nothing between that touches that tape (no other
-// push or pop of it, no call, no structured op). The pop then takes the
-// pushed value and both go.
+// push or pop of it, no call, no structured op with a tape op or a call
+// inside: the entry zeroes the gradient buffers between the sweeps). The
+// pop then takes the pushed value and both go.
 #include "passes.h"
 #include "rewrite.h"
 
@@ -11,6 +12,14 @@ namespace kiln::passes {
 namespace {
 
 using namespace ir;
+
+// Does a node of one of v's regions (at any depth) use a tape or call?
+bool tape_or_call_inside(const Function& f, ValueId v) {
+  bool found = false;
+  for (RegionId c : f.nodes[v].regions)
+    walk(f, c, [&](ValueId x) { found = found || is_tape_op(f.nodes[x].op) || f.nodes[x].op == Op::Call; });
+  return found;
+}
 
 void forward_region(Function& f, RegionId r, Substitution& sub) {
   const std::vector<ValueId> body = f.regions[r].body;
@@ -33,7 +42,7 @@ void forward_region(Function& f, RegionId r, Substitution& sub) {
       }
     } else if (n.op == Op::TapeReserve || n.op == Op::TapeRelease) {
       pending[n.imm].clear();
-    } else if (n.op == Op::Call || !n.regions.empty()) {
+    } else if (n.op == Op::Call || (!n.regions.empty() && tape_or_call_inside(f, v))) {
       for (auto& p : pending) p.clear();
     }
   }
