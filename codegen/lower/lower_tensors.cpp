@@ -86,9 +86,13 @@ class Lowerer {
     visit(f_.body, false);
     walk(f_, [&](ValueId v) {
       const Node& node = f_.nodes[v];
-      for (ValueId a : node.args) {
+      for (size_t i = 0; i < node.args.size(); ++i) {
+        const ValueId a = node.args[i];
         if (!f_.type(a).is_tensor()) continue;
-        ++uses_[a];
+        // Users, not operands: `x + x` reads x once per element, fused.
+        if (std::find(node.args.begin(), node.args.begin() + static_cast<std::ptrdiff_t>(i), a) ==
+            node.args.begin() + static_cast<std::ptrdiff_t>(i))
+          ++uses_[a];
         if (region_of_[a] != region_of_[v]) cross_[a] = 1;
         if (node.op == Op::Matmul) dense_use_[a] = 1;
         if (node.op == Op::Matmul && a == node.args[1]) matmul_rhs_[a] = 1;

@@ -97,7 +97,7 @@ TEST_CASE("lowering: a parallel_for_ body may fuse tensor code, but not need a t
   auto bad3 = kiln::stage("par_twice", [&](Arr<const float> x, Arr<float> y) {
     kiln::parallel_for_(0, 2, [&](Rep<int64_t> i) {
       Tensor<float> a = kiln::exp(x.tensor({4}, i * 4));
-      y.store(a * a, i * 4);
+      y.store(a * 2.0f + kiln::sqrt(a), i * 4);  // two users of a
     });
   });
   CHECK_THAT(kiln::test::error_message<kiln::CompileError>([&] { kiln::test::interp(bad3); }),
@@ -243,7 +243,7 @@ TEST_CASE("fusion: a matmul of loads gets exactly one temporary, its result", "[
 TEST_CASE("fusion: a value used twice is materialised once", "[lower][tensor]") {
   auto f = kiln::stage("used_twice", [](Arr<const float> x, Arr<float> y) {
     Tensor<float> t = kiln::exp(x.tensor({6, 5}));
-    y.store(t * t + 1.0f);
+    y.store(t * 2.0f + kiln::sqrt(t));
   });
   const std::string ir = f.ir();
   {
@@ -253,6 +253,20 @@ TEST_CASE("fusion: a value used twice is materialised once", "[lower][tensor]") 
     CHECK(kiln::test::count(ir, " exp ") == 1);
   }
   lowered_matches_unlowered(f, randoms<float>(30, 211), std::vector<float>(30));
+
+  // Used twice by one node (t * t): fused, read twice per element, computed
+  // once (cse merges the two exps), no temporary.
+  auto sq = kiln::stage("squared", [](Arr<const float> x, Arr<float> y) {
+    Tensor<float> t = kiln::exp(x.tensor({6, 5}));
+    y.store(t * t + 1.0f);
+  });
+  const std::string ir1 = sq.ir();
+  {
+    INFO(ir1);
+    CHECK(kiln::test::count(ir1, "alloc ") == 0);
+    CHECK(kiln::test::count(ir1, " exp ") == 1);
+  }
+  lowered_matches_unlowered(sq, randoms<float>(30, 212), std::vector<float>(30));
 
   // Used by two stores and a sum: still one buffer for it (and one for the sum).
   auto g = kiln::stage("used_thrice", [](Arr<const float> x, Arr<float> y, Arr<float> z) {
