@@ -269,17 +269,12 @@ class Lowerer {
         for (size_t k = 0; k < idx.size(); ++k) src[k] = add64(k64(a[2 * k]), mul64(idx[k], a[2 * k + 1]));
         return elem(n.args[0], src);
       }
-      case Op::Neg: case Op::Abs: case Op::Not: case Op::Sqrt: case Op::Exp: case Op::Log:
-      case Op::Sin: case Op::Cos: case Op::Tanh: case Op::Floor: case Op::Cast: case Op::Add:
-      case Op::Sub: case Op::Mul: case Op::Div: case Op::Rem: case Op::Min: case Op::Max:
-      case Op::Pow: case Op::And: case Op::Or: case Op::Xor: case Op::Shl: case Op::Shr:
-      case Op::Eq: case Op::Ne: case Op::Lt: case Op::Le: case Op::Gt: case Op::Ge:
-      case Op::Fma: case Op::Select: {
-        std::vector<ValueId> args;
-        for (ValueId a : n.args) args.push_back(elem(a, idx));
-        return add(n.op, et, std::move(args));
-      }
       default:
+        if (elementwise(n.op)) {
+          std::vector<ValueId> args;
+          for (ValueId a : n.args) args.push_back(elem(a, idx));
+          return add(n.op, et, std::move(args));
+        }
         throw InternalError("tensor lowering: no element rule for " + std::string(info(n.op).spelling) +
                             " (it should have been materialised)");
     }
