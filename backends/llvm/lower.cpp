@@ -391,17 +391,22 @@ class FunctionLowerer {
     return c;
   }
 
-  // A float min/max operand. Without fast_math a constant operand is
+  // A float min/max operand, or a float value entering a phi (a loop's
+  // initial value, an if's result). Without fast_math a constant is
   // replaced by an opaque copy of itself, made once per function at entry:
   // LLVM 19's InstCombine folds a nested min/max of one constant, e.g.
   // min(0.0, min(p, 0.0)) -> min(p, 0.0), as if a tie between -0.0 and 0.0,
   // or a NaN against the constant, could keep either operand; kiln's min
-  // keeps the first (kiln-fuzz seed 258542). The copy is a register value
-  // to LLVM, so the compare-and-select still becomes vminps/vmaxps and
-  // still vectorises; only the unsound fold loses sight of the constant.
-  L::Value* min_max_operand(L::Value* x, bool fl) {
+  // keeps the first (kiln-fuzz seed 258542). A constant that reaches a
+  // min/max through a phi does the same once LLVM unrolls or peels the loop
+  // (two accumulators starting at 0.0, min'd into each other: the test
+  // "... through a loop's initial values"), hence the phis. The copy is a
+  // register value to LLVM, so the compare-and-select still becomes
+  // vminps/vmaxps and still vectorises; only the unsound fold loses sight of
+  // the constant.
+  L::Value* opaque_constant(L::Value* x) {
     auto* c = L::dyn_cast<L::ConstantFP>(x);
-    if (!fl || !c || st_.opts.fast_math) return x;
+    if (!c || st_.opts.fast_math) return x;
     const L::APInt bits = c->getValueAPF().bitcastToAPInt();
     auto [it, fresh] = opaque_.try_emplace({bits.getBitWidth(), bits.getZExtValue()}, nullptr);
     if (!fresh) return it->second;
@@ -436,13 +441,13 @@ class FunctionLowerer {
       case Op::Div: return fl ? b_.CreateFDiv(a(0), a(1)) : divide(n, a(0), a(1), false);
       case Op::Rem: return fl ? b_.CreateFRem(a(0), a(1)) : divide(n, a(0), a(1), true);
       case Op::Min: {
-        L::Value* x = min_max_operand(a(0), fl);
-        L::Value* y = min_max_operand(a(1), fl);
+        L::Value* x = opaque_constant(a(0));
+        L::Value* y = opaque_constant(a(1));
         return b_.CreateSelect(fl ? b_.CreateFCmpOLT(y, x) : b_.CreateICmpSLT(y, x), y, x);
       }
       case Op::Max: {
-        L::Value* x = min_max_operand(a(0), fl);
-        L::Value* y = min_max_operand(a(1), fl);
+        L::Value* x = opaque_constant(a(0));
+        L::Value* y = opaque_constant(a(1));
         return b_.CreateSelect(fl ? b_.CreateFCmpOLT(x, y) : b_.CreateICmpSLT(x, y), y, x);
       }
       case Op::And: return b_.CreateAnd(a(0), a(1));
@@ -534,8 +539,8 @@ class FunctionLowerer {
     b_.SetInsertPoint(merge);
     for (size_t k = 0; k < then_ys.size(); ++k) {
       L::PHINode* phi = b_.CreatePHI(then_ys[k]->getType(), 2);
-      phi->addIncoming(then_ys[k], then_end);
-      phi->addIncoming(else_ys[k], else_end);
+      phi->addIncoming(opaque_constant(then_ys[k]), then_end);
+      phi->addIncoming(opaque_constant(else_ys[k]), else_end);
       tuple_[v].push_back(phi);
     }
   }
@@ -585,7 +590,7 @@ class FunctionLowerer {
     std::vector<L::PHINode*> carried;
     for (size_t k = 3; k < n.args.size(); ++k) {
       carried.push_back(b_.CreatePHI(val_[n.args[k]]->getType(), 2));
-      carried.back()->addIncoming(val_[n.args[k]], pre);
+      carried.back()->addIncoming(opaque_constant(val_[n.args[k]]), pre);
     }
     L::Value* more = unit == 1 ? b_.CreateICmpSLT(counter, hi)
                    : unit == -1 ? b_.CreateICmpSGT(counter, hi) : b_.CreateICmpULT(counter, trips);
@@ -617,7 +622,7 @@ class FunctionLowerer {
     std::vector<L::PHINode*> carried;
     for (size_t k = 0; k < n.args.size(); ++k) {
       carried.push_back(b_.CreatePHI(val_[n.args[k]]->getType(), 2));
-      carried.back()->addIncoming(val_[n.args[k]], pre);
+      carried.back()->addIncoming(opaque_constant(val_[n.args[k]]), pre);
       val_[cond.params[k]] = carried.back();
     }
     std::vector<L::Value*> c = region(n.regions[0]);
@@ -707,7 +712,7 @@ class FunctionLowerer {
   std::vector<std::pair<L::Value*, uint64_t>> heap_;  // alloc's scratch blocks and sizes, given back at the return
   uint64_t stack_bytes_ = 0;                             // alloc's stack blocks so far
   bool outlined_ = false;        // lowering a parallel_for body
-  std::map<std::pair<unsigned, uint64_t>, L::Value*> opaque_;  // min_max_operand's copies, by bits
+  std::map<std::pair<unsigned, uint64_t>, L::Value*> opaque_;  // opaque_constant's copies, by bits
   std::map<int64_t, L::Value*> tapes_;  // tape level -> this function's tape pointer
 };
 

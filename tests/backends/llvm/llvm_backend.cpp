@@ -313,3 +313,35 @@ TEST_CASE("llvm backend: a nested float min/max of one constant keeps kiln's tie
   std::string text = kiln::llvm_backend::llvm_ir(loop.module(), llvm);
   CHECK_THAT(text, Contains("x float>") && Contains("asm"));
 }
+
+TEST_CASE("llvm backend: a float min/max of constants that reach it through a loop's initial values keeps kiln's "
+          "tie and NaN rules once LLVM unrolls the loop",
+          "[llvm]") {
+  // Two accumulators starting at 0.0, min'd (or max'd) into each other over
+  // two iterations: LLVM unrolls the loop, the initial 0.0s become constant
+  // operands, and InstCombine folded the nested min/max as in the test
+  // above (18 wrong results of 100 before the phis' constants were made
+  // opaque too). The same rule covers an if_'s constant results.
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  const std::vector<double> inputs = {nan, -0.0, 0.0, 1.0, -1.0};
+  auto bits = [](double v) { return std::isnan(v) ? uint64_t{0x7ff8000000000000} : std::bit_cast<uint64_t>(v); };
+  for (int shape = 0; shape < 4; ++shape) {
+    auto f = kiln::stage("phi_minmax", [shape](Arr<const double> x) {
+      auto op = [](bool is_min, Rep<double> a, Rep<double> b) { return is_min ? kiln::min(a, b) : kiln::max(a, b); };
+      Rep<double> lo1 = 0.0, lo2 = 0.0;
+      kiln::for_(0, 2, [&](Rep<int64_t> i) {
+        lo1 = op(shape & 1, x[i], lo1);
+        lo2 = op(shape & 2, lo2, lo1);
+      });
+      return lo2;
+    });
+    auto want = kiln::compile(f, {.backend = kiln::Backend::interp});
+    auto got = kiln::compile(f, llvm);
+    for (double p : inputs)
+      for (double q : inputs) {
+        INFO("shape " << shape << ", x = {" << p << ", " << q << "}");
+        std::vector<double> x = {p, q};
+        CHECK(bits(got(std::span<const double>(x))) == bits(want(std::span<const double>(x))));
+      }
+  }
+}
