@@ -231,6 +231,17 @@ constexpr int64_t kMaxVectors = 8;
 // transposed: 64 KiB of floats, what an MLP layer's weights of 64 x 256 are.
 constexpr int64_t kMaxTransposed = 16384;
 
+// x (rows x cols, row-major) transposed into the calling thread's buffer,
+// which stays valid until its next call.
+template <class T>
+const T* transposed(const T* x, int64_t rows, int64_t cols) {
+  thread_local std::vector<T> out;
+  out.resize(static_cast<size_t>(rows * cols));
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t c = 0; c < cols; ++c) out[static_cast<size_t>(c * rows + r)] = x[r * cols + c];
+  return out.data();
+}
+
 template <class Tr>
 bool try_narrow(const typename Tr::T* a, const typename Tr::T* b, typename Tr::T* c, int64_t m, int64_t k, int64_t n,
                 int64_t lda, int64_t flags) {
@@ -241,27 +252,17 @@ bool try_narrow(const typename Tr::T* a, const typename Tr::T* b, typename Tr::T
     return true;
   }
   if (!(flags & 1) && n < Tr::W && k >= Tr::W && k * n <= kMaxTransposed) {  // A as stored, C a few columns wide
-    const T* bt = b;
-    if (!(flags & 2)) {  // B k x n: its columns, once
-      thread_local std::vector<T> cols;
-      cols.resize(static_cast<size_t>(k * n));
-      for (int64_t p = 0; p < k; ++p)
-        for (int64_t j = 0; j < n; ++j) cols[static_cast<size_t>(j * k + p)] = b[p * n + j];
-      bt = cols.data();
-    }
-    thin<Tr, false>(a, lda, bt, c, m, k, n);
+    // B's columns: as stored when B is stored transposed, else copied once.
+    thin<Tr, false>(a, lda, flags & 2 ? b : transposed(b, k, n), c, m, k, n);
     return true;
   }
   // B is streamed once per block of rows: beyond what the L2 cache serves
   // well (784 x 128 floats ran at half Eigen's speed), Eigen's blocking wins.
-  if (n % Tr::W != 0 || n / Tr::W > kMaxVectors || k * std::min<int64_t>(n, 4 * Tr::W) * static_cast<int64_t>(sizeof(T)) > kMaxStreamed) return false;
+  const int64_t panel_bytes = k * std::min<int64_t>(n, 4 * Tr::W) * static_cast<int64_t>(sizeof(T));
+  if (n % Tr::W != 0 || n / Tr::W > kMaxVectors || panel_bytes > kMaxStreamed) return false;
   if (flags & 2) {
     if (k * n > kMaxTransposed) return false;
-    thread_local std::vector<T> bt;
-    bt.resize(static_cast<size_t>(k * n));
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t p = 0; p < k; ++p) bt[static_cast<size_t>(p * n + j)] = b[j * k + p];
-    b = bt.data();
+    b = transposed(b, n, k);
   }
   if (flags & 1) narrow<Tr, true>(a, lda, b, c, m, k, n);
   else narrow<Tr, false>(a, lda, b, c, m, k, n);
