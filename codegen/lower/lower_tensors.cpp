@@ -514,6 +514,8 @@ class Lowerer {
     std::vector<int64_t> red_shape;
     for (size_t k : red) red_shape.push_back(in[k]);
     const Type et = xt.element();
+    // A sum starts from -0.0 (floats) or 0: x + -0.0 is x, even for x = -0.0.
+    const int64_t sum_start = et.elem == Scalar::f32 || et.elem == Scalar::f64 ? encode_const(et.elem, -0.0) : 0;
     auto full_index = [&](const std::vector<ValueId>& kept_idx, const std::vector<ValueId>& red_idx) {
       std::vector<ValueId> idx(in.size());
       for (size_t j = 0; j < kept.size(); ++j) idx[kept[j]] = kept_idx[j];
@@ -522,7 +524,6 @@ class Lowerer {
     };
     auto reduce_at = [&](const std::vector<ValueId>& kept_idx) -> ValueId {
       if (n.op == Op::ReduceSum) {
-        const int64_t zero = et.elem == Scalar::f32 || et.elem == Scalar::f64 ? encode_const(et.elem, -0.0) : 0;
         std::vector<ValueId> red_idx;
         std::function<ValueId(size_t, ValueId)> level = [&](size_t j, ValueId acc) -> ValueId {
           if (j == red.size()) return add(Op::Add, et, {acc, elem(n.args[0], full_index(kept_idx, red_idx))});
@@ -533,7 +534,7 @@ class Lowerer {
             return std::vector<ValueId>{r};
           })[0];
         };
-        return level(0, add(Op::Const, et, {}, zero));
+        return level(0, add(Op::Const, et, {}, sum_start));
       }
       std::vector<ValueId> zeros(red.size());
       for (ValueId& z : zeros) z = k64(0);
@@ -561,7 +562,7 @@ class Lowerer {
       nest(s, [&](const std::vector<ValueId>& idx) {
         ValueId init;
         if (n.op == Op::ReduceSum) {
-          init = add(Op::Const, et, {}, et.elem == Scalar::f32 || et.elem == Scalar::f64 ? encode_const(et.elem, -0.0) : 0);
+          init = add(Op::Const, et, {}, sum_start);
         } else {
           init = elem(n.args[0], full_index(idx, std::vector<ValueId>(red.size(), k64(0))));
         }
