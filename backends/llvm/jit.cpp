@@ -53,7 +53,6 @@
 #include <llvm/Transforms/Utils/InjectTLIMappings.h>
 
 #include <atomic>
-#include <cstdlib>
 #include <iostream>
 #include <mutex>
 
@@ -125,12 +124,6 @@ L::TargetMachine& thread_machine() {
 // small MLP's training step 135 -> 119 us, its forward pass 52 -> 37 us
 // (tanhf 16 lanes a call), memory-bound kernels unchanged within noise.
 bool wide_vectors(const L::TargetMachine& tm) { return tm.getTargetFeatureString().contains("+avx512f"); }
-
-void prefer_wide_vectors(L::Module& m, const L::TargetMachine& tm) {
-  if (!wide_vectors(tm)) return;
-  for (L::Function& f : m)
-    if (!f.isDeclaration()) f.addFnAttr("prefer-vector-width", "512");
-}
 
 L::TargetLibraryInfoImpl vector_math_info(const L::TargetMachine& tm) {
   const L::Triple& triple = tm.getTargetTriple();
@@ -373,30 +366,31 @@ const std::string& vector_math_library() {
 }
 
 namespace {
-// The host's data layout, triple and CPU on the module and its functions.
-L::TargetMachine& target_host(L::Module& m) {
+// The host's data layout, triple and CPU on the module and its functions;
+// under fast_math, 512-bit vectors where the CPU has them (wide_vectors()).
+L::TargetMachine& target_host(L::Module& m, bool fast_math) {
   L::TargetMachine& tm = thread_machine();
   m.setDataLayout(tm.createDataLayout());
   m.setTargetTriple(tm.getTargetTriple().str());
+  const bool wide = fast_math && wide_vectors(tm);
   for (L::Function& f : m) {
     if (f.isDeclaration()) continue;
     f.addFnAttr("target-cpu", tm.getTargetCPU());
     f.addFnAttr("target-features", tm.getTargetFeatureString());
+    if (wide) f.addFnAttr("prefer-vector-width", "512");
   }
   return tm;
 }
 }  // namespace
 
 std::string optimised_ir(std::unique_ptr<L::Module> m, bool vector_math) {
-  L::TargetMachine& tm = target_host(*m);
-  if (vector_math) prefer_wide_vectors(*m, tm);
+  L::TargetMachine& tm = target_host(*m, vector_math);
   optimise(*m, tm, vector_math && !vector_math_library().empty());
   return print(*m);
 }
 
 std::string compile_to_object(std::unique_ptr<L::Module> m, const std::string& name, bool vector_math) {
-  L::TargetMachine* tm = &target_host(*m);
-  if (vector_math) prefer_wide_vectors(*m, *tm);
+  L::TargetMachine* tm = &target_host(*m, vector_math);
   const bool dump_llvm = ir::dump_requested("llvm");
   if (dump_llvm) std::cerr << "// ---- LLVM IR for @" << name << " before optimisation ----\n" << print(*m);
   optimise(*m, *tm, vector_math && !vector_math_library().empty());
