@@ -107,7 +107,17 @@ bool exclusive(const Function& f, ValueId b, const Facts& facts) {
   return true;
 }
 
-bool each_iteration_its_own(const Function& f, ValueId k, ValueId i, ValueId h);
+// Is index k, in a loop over [0, H) with induction variable i, i or H - 1 - i?
+bool each_iteration_its_own(const Function& f, ValueId k, ValueId i, ValueId h) {
+  if (k == i) return true;
+  const Node& n = f.node(k);
+  if (n.op != Op::Sub || n.args[1] != i) return false;
+  const Node& last = f.node(n.args[0]);  // H - 1
+  if (last.op == Op::Add && last.args[0] == h && is_const_int(f, last.args[1], -1)) return true;
+  if (last.op == Op::Sub && last.args[0] == h && is_const_int(f, last.args[1], 1)) return true;
+  const Node& hn = f.node(h);
+  return last.op == Op::Const && hn.op == Op::Const && last.type.is_int() && const_int(last) == const_int(hn) - 1;
+}
 
 // L1: for 0, H, 1 with no carried values, whose body is `store B[j], c`,
 // j being i or H - 1 - i (computed in the body), with c from outside.
@@ -124,18 +134,6 @@ ValueId fill_store(const Function& f, const Node& loop) {
   const ValueId c = s.args[2];
   if (c == r.params[0] || c == r.body[0]) return no_value;
   return r.body.back();
-}
-
-// Is index k, in a loop over [0, H) with induction variable i, i or H - 1 - i?
-bool each_iteration_its_own(const Function& f, ValueId k, ValueId i, ValueId h) {
-  if (k == i) return true;
-  const Node& n = f.node(k);
-  if (n.op != Op::Sub || n.args[1] != i) return false;
-  const Node& last = f.node(n.args[0]);  // H - 1
-  if (last.op == Op::Add && last.args[0] == h && is_const_int(f, last.args[1], -1)) return true;
-  if (last.op == Op::Sub && last.args[0] == h && is_const_int(f, last.args[1], 1)) return true;
-  const Node& hn = f.node(h);
-  return last.op == Op::Const && hn.op == Op::Const && last.type.is_int() && const_int(last) == const_int(hn) - 1;
 }
 
 void forward_function(Function& f) {
@@ -177,13 +175,14 @@ void forward_function(Function& f) {
     if (!each_iteration_its_own(f, load.args[1], r.params.at(0), l2.args[1])) continue;
     // The fill must cover what the loop reads.
     const Node& h1 = f.node(l1.args[1]);
-    if (!facts.same(f, l1.args[1], l2.args[1]) && !(h1.op == Op::Size && h1.args[0] == b)) continue;
+    const bool same_range = facts.same(f, l1.args[1], l2.args[1]);
+    if (!same_range && !(h1.op == Op::Size && h1.args[0] == b)) continue;
     // Every iteration's load reads c.
     sub.replace(uses[0], c);
     f.regions[rr].body.erase(f.regions[rr].body.begin() + load_at);
     // Every element written before anything reads it: the fill goes. (Not
     // when the loop can trap half way: what it leaves is then observable.)
-    if (facts.same(f, l1.args[1], l2.args[1]) && !contains_op(f, rr, Op::Check) && !contains_op(f, rr, Op::Call))
+    if (same_range && !contains_op(f, rr, Op::Check) && !contains_op(f, rr, Op::Call))
       dead[k] = 1;
   }
   std::vector<ValueId> kept;
