@@ -133,26 +133,21 @@ Function entry(const Module& m, const Module& out, Sweeps s, const std::vector<b
     for (Type t : f.result_types)
       if (t.is_float()) cot.push_back(add_param(g, g.body, t));
   std::vector<ValueId> adjbufs;
-  std::vector<size_t> zeroed;  // positions of the adjoint buffers overwritten, not accumulated into
+  std::vector<std::pair<ValueId, Scalar>> zeroed;  // the adjoint buffers overwritten, not accumulated into
   for (size_t i = 0; i < ps.size(); ++i)
     if (active[i] && f.type(ps[i]).kind == TypeKind::buf) {
       adjbufs.push_back(add_param(g, g.body, Type::buf(f.type(ps[i]).elem, true)));
-      if (mode != ReverseMode::vjp || !f.type(ps[i]).writable) zeroed.push_back(i);
+      if (mode != ReverseMode::vjp || !f.type(ps[i]).writable) zeroed.emplace_back(adjbufs.back(), f.type(ps[i]).elem);
     }
   // Each such buffer is zeroed between the sweeps (f_fwd never touches it):
   // by then the forward sweep's size checks have run, which lets
   // forward_fill see that the reverse sweep writes all of it.
   auto zero_fills = [&] {
-    size_t k = 0;
-    for (size_t i = 0; i < ps.size(); ++i) {
-      if (!(active[i] && f.type(ps[i]).kind == TypeKind::buf)) continue;
-      const ValueId b = adjbufs[k++];
-      if (std::find(zeroed.begin(), zeroed.end(), i) == zeroed.end()) continue;
+    for (const auto& [b, elem] : zeroed) {
       const Type i64 = Type::scalar(Scalar::i64);
       const RegionId body = g.add_region();
       const ValueId idx = add_param(g, body, i64);
-      const ValueId z = add(Op::Const, Type::scalar(f.type(ps[i]).elem), {}, encode_const(f.type(ps[i]).elem, 0.0),
-                            {}, body);
+      const ValueId z = add(Op::Const, Type::scalar(elem), {}, encode_const(elem, 0.0), {}, body);
       add(Op::Store, {}, {b, idx, z}, 0, {}, body);
       const ValueId lo = add(Op::Const, i64, {}, 0), step = add(Op::Const, i64, {}, 1);
       const ValueId hi = add(Op::Size, i64, {b});
