@@ -196,16 +196,7 @@ Recipe<int64_t> Generator::size_of() {
 Recipe<bool> Generator::disjoint_of(bool value) {
   using Buf = std::function<detail::ValueId()>;
   std::vector<Buf> bufs;
-  auto add = [&](const auto& opt) {
-    if (opt) bufs.push_back([buf = *opt] { return buf.value(detail::Loc::current()); });
-  };
-  add(bufs_.i32);
-  add(bufs_.i64);
-  add(bufs_.f32);
-  add(bufs_.f64);
-  add(bufs_.cf64);
-  add(bufs_.par_i32);
-  add(bufs_.par_f64);
+  bufs_.each([&](const auto& buf) { bufs.push_back([buf] { return buf.value(detail::Loc::current()); }); });
   // Every buffer argument is its own block of buffer_size > 0 elements: two
   // of them are disjoint, one is not disjoint from itself.
   const int n = static_cast<int>(bufs.size());

@@ -40,6 +40,15 @@ struct Buffers {
   /// Written only by parallel_for_ bodies, element i by iteration i.
   std::optional<Arr<int32_t>> par_i32;
   std::optional<Arr<double>> par_f64;
+
+  /// f(buffer) for each buffer argument there is, always in this order.
+  template <class F>
+  void each(F&& f) const {
+    auto one = [&](const auto& opt) {
+      if (opt) f(*opt);
+    };
+    one(i32), one(i64), one(f32), one(f64), one(cf64), one(par_i32), one(par_f64);
+  }
 };
 
 /// An index into a buffer, always in [0, buffer_size): a literal, or a

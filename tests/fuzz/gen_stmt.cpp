@@ -483,20 +483,12 @@ template <class T>
 void Generator::fill_stmt(Arr<T> b) {
   const detail::Loc loc = detail::Loc::current();
   const detail::ValueId bv = b.value(loc);
-  auto other = [&](const auto& opt) {
-    if (!opt) return;
-    const detail::ValueId x = opt->value(loc);
+  bufs_.each([&](const auto& buf) {
+    const detail::ValueId x = buf.value(loc);
     if (x == bv) return;
     const detail::ValueId d = detail::emit(ir::Op::Disjoint, ir::Type::scalar(ir::Scalar::i1), {bv, x}, loc);
     detail::emit(ir::Op::Check, ir::Type{}, {d}, loc, ir::intern_message("fill_stmt: buffers overlap", "a kiln-fuzz bug"));
-  };
-  other(bufs_.i32);
-  other(bufs_.i64);
-  other(bufs_.f32);
-  other(bufs_.f64);
-  other(bufs_.cf64);
-  other(bufs_.par_i32);
-  other(bufs_.par_f64);
+  });
   auto bound = [&](Rep<int64_t> n) -> Rep<int64_t> {
     switch (aux_.below(3)) {
       case 0: return n;
