@@ -237,7 +237,7 @@ Report check_program(const Program& p, const Progress& progress) {
     }
   }
   if (p.grad) {
-    Report g = check_grad(ref, p.seed, p.backends, progress);
+    Report g = check_grad(ref, p.seed, p.backends, progress, p.inject_grad);
     g.nodes = r.nodes;
     g.optimised_nodes = r.optimised_nodes;
     g.tally = std::move(r.tally);
@@ -331,8 +331,45 @@ double element(ir::Scalar s, const std::vector<unsigned char>& bytes, int64_t e)
 }
 }  // namespace
 
+// The program the central differences run: it traps where `floor` or a
+// float-to-integer cast gets a value of magnitude 2^52 or more (2^23 for
+// f32), or NaN. There a double has no fraction left, so the op is the
+// identity in floating point (floor(pow(x, 9)) moves with x: seed 503814)
+// while its derivative in real arithmetic is 0; a trap at a shifted input
+// means no difference to compare.
+ir::Module guard_integral_ops(ir::Module m) {
+  const int64_t msg = ir::intern_message("kiln-fuzz: floor or a cast of a float with no fraction left",
+                                         "none: the differences are not compared");
+  for (ir::Function& f : m.functions) {
+    std::vector<ir::RegionId> regions;
+    ir::walk(f, [&](ir::ValueId v) {
+      for (ir::RegionId c : f.node(v).regions) regions.push_back(c);
+    });
+    regions.push_back(f.body);
+    for (ir::RegionId r : regions) {
+      std::vector<ir::ValueId> body;
+      for (ir::ValueId v : f.regions[r].body) {
+        const ir::Node n = f.node(v);
+        const bool to_int = n.op == ir::Op::Cast && n.type.is_int() && f.type(n.args[0]).is_float();
+        if ((n.op == ir::Op::Floor || to_int) && n.type.kind == ir::TypeKind::scalar) {
+          const ir::Type t = f.type(n.args[0]);
+          const double limit = t.elem == ir::Scalar::f32 ? 8388608.0 : 4503599627370496.0;
+          const ir::ValueId a = f.add(ir::Op::Abs, t, {n.args[0]});
+          const ir::ValueId lim = f.add(ir::Op::Const, t, {}, ir::encode_const(t.elem, limit));
+          const ir::ValueId ok = f.add(ir::Op::Lt, ir::Type::scalar(ir::Scalar::i1), {a, lim});
+          const ir::ValueId check = f.add(ir::Op::Check, ir::Type{}, {ok}, msg);
+          body.insert(body.end(), {a, lim, ok, check});
+        }
+        body.push_back(v);
+      }
+      f.regions[r].body = std::move(body);
+    }
+  }
+  return m;
+}
+
 Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const Backend*>& backends,
-                  const Progress& progress) {
+                  const Progress& progress, bool inject) {
   Report r;
   Step step{-1, "-", "grad"};
   progress(step);
@@ -516,10 +553,22 @@ Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const 
     if (is_double(i))
       for (int64_t e = 0; e < (entry.type(ps[i]).kind == ir::TypeKind::buf ? buffer_size : 1); ++e)
         if (u(i, e) != 0) size = std::max(size, std::abs(base.value(i, e)));
+  ir::Module guarded = guard_integral_ops(ref);
+  if (inject) {  // --grad --inject-bug: a slope 1% off in every f64 result
+    ir::Function& f = guarded.functions[0];
+    for (size_t k = 0; k < f.regions[f.body].yields.size(); ++k) {
+      const ir::ValueId y = f.regions[f.body].yields[k];
+      if (f.type(y).elem != ir::Scalar::f64 || f.type(y).kind != ir::TypeKind::scalar) continue;
+      const ir::ValueId c = f.add(ir::Op::Const, f.type(y), {}, ir::encode_const(ir::Scalar::f64, 1.01));
+      const ir::ValueId scaled = f.add(ir::Op::Mul, f.type(y), {y, c});
+      f.regions[f.body].body.insert(f.regions[f.body].body.end(), {c, scaled});
+      f.regions[f.body].yields[k] = scaled;
+    }
+  }
   // The double output components, in the order of Directional::jvp_terms:
   // f64 results, then the elements f leaves in writable f64 parameters.
   auto components = [&](double t) {
-    const Outcome o = execute(interpreter(), ref, base.shifted(u, t));
+    const Outcome o = execute(interpreter(), guarded, base.shifted(u, t));
     std::vector<double> c;
     for (size_t j : float_results)
       if (entry.result_types[j].elem == ir::Scalar::f64) c.push_back(o.results[j].f64);
@@ -554,12 +603,15 @@ Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const 
   } catch (const RuntimeError&) {
     return r;  // a nearby input traps: no difference to compare
   }
-  // A component with the same bits at all six points is flat in floating
-  // point: a change of its inputs was absorbed on the way, as in
-  // (x + 1e308) - 1e308 (seed 502548), or it is a step function (floor, a
-  // comparison). Its derivative in real arithmetic, which forward and
+  // Each double output component on its own: one with the same bits at
+  // all six points is flat in floating point, a change of its inputs
+  // absorbed on the way, as in (x + 1e308) - 1e308 (seed 502548); one whose
+  // three differences disagree is not smooth here (a branch, a value
+  // rounded to a grid, sin of a number whose spacing exceeds its period:
+  // seed 503781). The derivative in real arithmetic, which forward and
   // reverse mode compute (and the rule tests check), is not the slope of
-  // the computed function, so such components are left out of both sides.
+  // such a computed function, so those components are left out of both
+  // sides; the others must agree.
   double d[3] = {}, jvp = 0;
   if (doubles.jvp_terms.size() != weights.size())
     return failure(r, Verdict::mismatch, step, "  the jvp has a different number of double outputs than the program\n");
@@ -568,20 +620,23 @@ Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const 
     for (int k = 0; k < 3; ++k)
       for (int s = 0; s < 2; ++s)
         flat = flat && std::bit_cast<uint64_t>(at[k][s][c]) == std::bit_cast<uint64_t>(at[0][0][c]);
-    if (flat) continue;
+    if (flat || weights[c] == 0) continue;
+    double dc[3];
+    for (int k = 0; k < 3; ++k) dc[k] = weights[c] * (at[k][0][c] - at[k][1][c]) / (2 * steps[k]);
+    const double size_c = std::max({std::abs(dc[0]), std::abs(dc[1]), std::abs(dc[2])});
+    if (!std::isfinite(size_c) || std::abs(dc[0] - dc[1]) > 1e-6 * size_c || std::abs(dc[2] - dc[1]) > 1e-6 * size_c)
+      continue;
     jvp += doubles.jvp_terms[c];
-    for (int k = 0; k < 3; ++k) d[k] += weights[c] * (at[k][0][c] - at[k][1][c]) / (2 * steps[k]);
+    for (int k = 0; k < 3; ++k) d[k] += dc[k];
   }
-  // Not smooth here (a branch, floor, cast), or flat or stepped at this
-  // step (a value rounded through float): no difference to compare.
   const double fd = std::max({std::abs(d[0]), std::abs(d[1]), std::abs(d[2])});
-  if (!std::isfinite(fd) || fd == 0 || std::abs(d[0] - d[1]) > 1e-6 * fd || std::abs(d[2] - d[1]) > 1e-6 * fd) return r;
+  if (!std::isfinite(fd) || fd == 0) return r;  // nothing smooth to compare
   r.grad_vs_difference = 1;
   if (std::abs(d[1] - jvp) > 1e-4 * std::max(fd, std::abs(jvp)) + 1e-12 * doubles.scale) {
     std::ostringstream os;
     os.precision(17);
     os << "  the derivative along u disagrees with central differences: " << show(doubles)
-       << "; over the outputs that are not flat, <w, J u> = " << jvp << " and differences " << d[0] << " (h = " << h
+       << "; over the outputs smooth there, <w, J u> = " << jvp << " and differences " << d[0] << " (h = " << h
        << "), " << d[1] << " (h / 4) and " << d[2] << " (h / sqrt(8))\n";
     return failure(r, Verdict::mismatch, step, os.str());
   }

@@ -64,6 +64,9 @@ struct Program {
   bool jvp = false;   // also check the program's jvp (check_jvp)
   bool grad = false;  // also check the program's reverse mode (check_grad)
   bool cuda = false;  // also emit CUDA (unoptimised and optimised): NVRTC and ptxas must accept it
+  /// With grad: the central differences run the program with its f64
+  /// results scaled by 1.01 (a wrong slope), so check_grad must fail.
+  bool inject_grad = false;
 };
 
 /// Checks a program in this process; `progress` hears each step first.
@@ -91,7 +94,7 @@ Report check_jvp(const ir::Module& ref, uint64_t seed, const std::vector<const B
 /// all double and smooth along u (central differences of three step sizes
 /// agree), both agree with the central difference (relative 1e-4).
 Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const Backend*>& backends,
-                  const Progress& progress);
+                  const Progress& progress, bool inject = false);
 
 /// Checks variant `variant` on backend `b` for a promoted module (the
 /// minimiser's question for each candidate). with_ir keeps the variant's IR.

@@ -53,6 +53,7 @@ constexpr const char* usage =
     "  --size K            rough size of each program in IR nodes (default 400)\n"
     "  --keep-going        report (and minimise) every failure, not only the first\n"
     "  --inject-bug        miscompile the optimised modules on purpose: the run must fail\n"
+    "                      (with --grad: central differences of results scaled by 1.01 instead)\n"
     "  --require-coverage  fail unless every IR op (but var.*, param, tape.*) was generated\n"
     "  --timeout           seconds per program before it counts as hung (default 30)\n"
     "  --minimize-time     seconds to spend minimising one failure (default 60)\n"
@@ -287,7 +288,8 @@ int main(int argc, char** argv) {
   int grad_vs_jvp = 0, grad_vs_difference = 0, cuda_grid = 0;
   const auto start = Clock::now();
   for (int i = 0; i < cli.count; ++i) {
-    const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject, backends, cli.dump, cli.jvp, cli.grad, cli.cuda};
+    const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject && !cli.grad, backends, cli.dump, cli.jvp, cli.grad, cli.cuda,
+                    cli.inject && cli.grad};
     const auto t0 = Clock::now();
     const Report r = isolated([&](const Progress& progress) { return check_program(p, progress); }, cli.timeout, cli.fork);
     if (r.tally.size() == tally.size())
