@@ -53,6 +53,10 @@ void Sweep::leave(RegionId saved) {
 
 void Sweep::accumulate(ValueId src, ValueId contribution) {
   if (contribution == no_value || !float_active(src)) return;
+  if (batch_) {
+    batch_->emplace_back(src, contribution);
+    return;
+  }
   const Type t = f_.type(src);
   adj_[src] = adj_[src] == no_value ? contribution : emit(Op::Add, t, {adj_[src], contribution});
 }
@@ -172,9 +176,29 @@ void Sweep::rev_node(ValueId v) {
     case Op::TapePop:
       emit(Op::TapePush, {}, {adj_or_zero(v)}, n.imm);
       return;
-    default:
-      if (adj_[v] != no_value) rule(v, n, adj_[v]);
+    default: {
+      if (adj_[v] == no_value) return;
+      // A value in several operand slots (x - x, x * x, fma(x, y, x)) gets
+      // the sum of its contributions, as forward mode's tangent does:
+      // x - x then adds g - g = 0 to x's adjoint, not g and then -g, which
+      // would absorb the rest of x's adjoint when g is large (kiln-fuzz
+      // seed 505840: (x - x) * -1.8e308 left x's gradient 0).
+      std::vector<std::pair<ValueId, ValueId>> batch;
+      batch_ = &batch;
+      rule(v, n, adj_[v]);
+      batch_ = nullptr;
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].second == no_value) continue;
+        ValueId sum = batch[i].second;
+        for (size_t j = i + 1; j < batch.size(); ++j)
+          if (batch[j].first == batch[i].first && batch[j].second != no_value) {
+            sum = emit(Op::Add, f_.type(batch[i].first), {sum, batch[j].second});
+            batch[j].second = no_value;
+          }
+        accumulate(batch[i].first, sum);
+      }
       return;
+    }
   }
 }
 

@@ -150,6 +150,9 @@ class Sweep {
   std::vector<RegionId> pv_region_;     // ... and the f_rev region it is defined in
   std::vector<RegionId> open_;          // the f_rev regions being emitted, outermost first
   std::vector<ValueId> adj_;            // source value -> adjoint in f_rev (no_value: zero)
+  // While a rule runs: its contributions, summed per operand before they
+  // reach the adjoints (see Sweep::rule's caller).
+  std::vector<std::pair<ValueId, ValueId>>* batch_ = nullptr;
   std::vector<std::vector<ValueId>> tadj_;  // tuple node -> adjoints of its elements
   std::vector<ValueId> adjbuf_;         // buffer parameter -> its adjoint buffer in f_rev
   std::vector<ValueId> trips_;          // while node -> its trip count in f_fwd

@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <numeric>
 
 using kiln::Arr;
@@ -51,6 +52,26 @@ TEST_CASE("grad: non-differentiable points give the documented one-sided or zero
   CHECK(at0([](Rep<double> x) { return kiln::max(x, 0.0); }) == 1.0);
   CHECK(at0([](Rep<double> x) { return kiln::pow(x, 0.0); }) == 0.0);  // no NaN from 0 * x^-1
   CHECK(at0([](Rep<double> x) { return kiln::cast<double>(x < 0.0); }) == 0.0);  // comparisons: none
+}
+
+TEST_CASE("grad: a value in several operand slots gets its contributions summed first, as in forward mode",
+          "[autodiff][grad]") {
+  // fma(x - x, -1.8e308, x): d/dx = 0 * -1.8e308 + 1 = 1. Adding x - x's
+  // adjoint (-1.8e308) into x's and then its negation would absorb the 1
+  // (kiln-fuzz seed 505840); summed first, x - x contributes exactly 0.
+  auto f = kiln::stage("cancel", [](Rep<double> x) {
+    return kiln::fma(x - x, Rep<double>(-std::numeric_limits<double>::max()), x);
+  });
+  auto g = kiln::test::interp(kiln::grad(f));
+  auto j = kiln::test::interp(kiln::jvp(f));
+  for (double x : {1.5, -3.0, 1e-3}) {
+    INFO("x = " << x);
+    CHECK(g(x) == 1.0);
+    CHECK(std::get<1>(j(x, 1.0)) == 1.0);
+  }
+  // x * x: 2 g x either way, the same bits as before.
+  auto sq = kiln::test::interp(kiln::grad(kiln::stage("square", [](Rep<double> x) { return x * x; })));
+  CHECK(sq(0.7) == 2 * 0.7);
 }
 
 TEST_CASE("grad and vjp: several inputs and results, wrt subsets, float32", "[autodiff][grad][vjp]") {
