@@ -368,8 +368,27 @@ ir::Module guard_integral_ops(ir::Module m) {
   return m;
 }
 
-Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const Backend*>& backends,
+// The program with every finite nonzero float constant's magnitude
+// clamped to [1e-3, 1e3]. With the generator's extremes (±1.8e308,
+// 2.2e-308) huge terms cancel on the way, as in x * -1.8e308 +
+// min(x, y) * 1.8e308 + x (kiln-fuzz seed 506635): forward mode adds the
+// huge terms first and keeps x's 1, reverse mode adds x's 1 to the first
+// of them, where it is absorbed, so the modes differ by rounding alone.
+ir::Module tame_constants(ir::Module m) {
+  for (ir::Function& f : m.functions)
+    for (ir::Node& n : f.nodes) {
+      if (n.op != ir::Op::Const || n.type.kind != ir::TypeKind::scalar || !n.type.is_float()) continue;
+      const double v = ir::const_float(n);
+      if (!std::isfinite(v) || v == 0) continue;
+      const double a = std::clamp(std::abs(v), 1e-3, 1e3);
+      if (a != std::abs(v)) n.imm = ir::encode_const(n.type.elem, std::copysign(a, v));
+    }
+  return m;
+}
+
+Report check_grad(const ir::Module& program, uint64_t seed, const std::vector<const Backend*>& backends,
                   const Progress& progress, bool inject) {
+  const ir::Module ref = tame_constants(program);
   Report r;
   Step step{-1, "-", "grad"};
   progress(step);

@@ -84,15 +84,18 @@ Report check_jvp(const ir::Module& ref, uint64_t seed, const std::vector<const B
                  const Progress& progress);
 
 /// The reverse-mode check of a promoted program `ref` that did not trap,
-/// with respect to every floating-point parameter: the vjp verifies; run
+/// with respect to every floating-point parameter, run on `ref` with its
+/// float constants' magnitudes clamped to [1e-3, 1e3] (tame_constants in
+/// check.cpp: huge ones make the modes differ by rounding): the vjp verifies; run
 /// unoptimised on the interpreter (the oracle) it leaves the program's
 /// buffers as the program does, and every backend agrees with it bit for
 /// bit on the optimised vjp. For a random direction u of the inputs and
 /// cotangent w of the outputs, reverse mode agrees with forward mode:
 /// <w, J u> from the jvp equals <J^T w, u> from the vjp (relative 1e-9 in
 /// double, 1e-3 with float), when both are finite. And when the program is
-/// all double and smooth along u (central differences of three step sizes
-/// agree), both agree with the central difference (relative 1e-4).
+/// all double, both agree with central differences (relative 1e-4) over
+/// the output components smooth along u (three step sizes agree; flat ones
+/// and those that floor or cast a float without a fraction are left out).
 Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const Backend*>& backends,
                   const Progress& progress, bool inject = false);
 
