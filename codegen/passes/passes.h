@@ -48,6 +48,14 @@ void forward_tape(ir::Module& m, const Options& opts);
 /// that `check (disjoint ...)`s before the fill say overlaps no other.
 void forward_fill(ir::Module& m, const Options& opts);
 
+/// Loop reordering: in a two-deep nest of plain `for` loops, the stores
+/// with stride 1 in the outer index and a larger one in the inner go to an
+/// interchanged copy of the nest (inner loop distributed, outer loop
+/// distributed, values of the outer body recomputed or kept in a
+/// temporary), when every memory location keeps its sequence of accesses.
+/// Runs on the module a backend gets, after tensor lowering.
+void reorder_loops(ir::Module& m, const Options& opts);
+
 /// Loop-invariant code motion out of for / while / parallel_for: pure,
 /// non-trapping nodes whose operands are defined outside the loop move in
 /// front of it; loads too when the loop writes no memory and surely runs.

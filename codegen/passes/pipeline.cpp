@@ -79,6 +79,20 @@ ir::Module run_pipeline(ir::Module m, const Options& opts) {
     after(m, "lower_tensors");
     if (opts.optimize) rounds();
   }
+  // Loop nests reordered for the backend (not for autodiff, which takes
+  // the module before lowering); cse, licm and dce tidy the copies.
+  if (opts.optimize && on.lower_tensors && on.reorder_loops) {
+    size_t before = 0, after_nodes = 0;
+    for (const ir::Function& f : m.functions) before += f.nodes.size();
+    reorder_loops(m, opts);
+    after(m, "reorder_loops");
+    for (const ir::Function& f : m.functions) after_nodes += f.nodes.size();
+    if (after_nodes != before) {
+      run(on.cse, cse, "cse");
+      run(on.licm, licm, "licm");
+      run(on.dce, dce, "dce");
+    }
+  }
   if (opts.optimize)
     for (ir::Function& f : m.functions) compact(f);
   // Always: later stages rely on promoted, valid IR.

@@ -41,6 +41,9 @@ struct Passes {
   bool forward_fill = true;     ///< a gradient buffer's zero fill forwarded into the loop that adds into each element once
   bool licm = true;             ///< loop-invariant code motion
   bool dce = true;              ///< dead values, dead loop-carried values, effect-free regions
+  /// for a backend's module (after tensor lowering): a loop nest whose stores run down columns is
+  /// split and interchanged so that they run along rows (reverse mode's matmul nests)
+  bool reorder_loops = true;
   /// tensor ops -> fused loop nests (codegen/lower); runs even with optimize = false. Off, only
   /// Backend::interp runs the program (it executes tensor ops directly: the reference for lowering).
   bool lower_tensors = true;

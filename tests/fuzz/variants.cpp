@@ -18,6 +18,7 @@ constexpr PassSwitch pass_switches[] = {
     {"cse", &Passes::cse},                   {"simplify_cfg", &Passes::simplify_cfg},
     {"forward_tape", &Passes::forward_tape}, {"forward_fill", &Passes::forward_fill},
     {"licm", &Passes::licm},                 {"dce", &Passes::dce},
+    {"reorder_loops", &Passes::reorder_loops},
 };
 
 Passes no_passes() {

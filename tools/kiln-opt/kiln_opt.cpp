@@ -43,10 +43,10 @@ constexpr const char* usage = R"(usage: kiln-opt [FILE | -] [ACTION...] [--emit=
 actions:
   --passes=P,Q,...   run passes in order: promote_variables, inline_calls, fold,
                      reduce_strength, cse, simplify_cfg, forward_tape, forward_fill,
-                     licm, dce,
+                     licm, dce, reorder_loops,
                      lower_tensors, compact, or default (the whole pipeline that
                      kiln::compile runs: promotion, two rounds of the scalar passes,
-                     tensor lowering, compaction)
+                     tensor lowering, loop reordering, compaction)
   --grad[=I,J]       replace the entry by its gradient (reverse mode) with respect
                      to parameters I, J (default: every floating-point parameter);
                      the entry must return one floating-point value
@@ -87,6 +87,7 @@ const std::map<std::string, PassFn>& scalar_passes() {
       {"cse", passes::cse},                   {"simplify_cfg", passes::simplify_cfg},
       {"forward_tape", passes::forward_tape}, {"forward_fill", passes::forward_fill},
       {"licm", passes::licm},                 {"dce", passes::dce},
+      {"reorder_loops", passes::reorder_loops},
   };
   return table;
 }
