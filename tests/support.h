@@ -194,6 +194,18 @@ inline bool check_lines(const std::string& text, const std::vector<std::string>&
     CHECK(ok_);                                                   \
   } while (0)
 
+/// Element-wise bit equality of two vectors (the elements as doubles: a
+/// float widens exactly), for results that must be the same bits.
+template <class T>
+bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
+  if (a.size() != b.size()) return false;
+  for (size_t i = 0; i < a.size(); ++i) {
+    const double x = static_cast<double>(a[i]), y = static_cast<double>(b[i]);
+    if (std::memcmp(&x, &y, sizeof x) != 0) return false;
+  }
+  return true;
+}
+
 /// Number of occurrences of `needle` in `text`.
 inline size_t count(const std::string& text, const std::string& needle) {
   size_t n = 0;

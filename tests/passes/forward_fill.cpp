@@ -19,24 +19,12 @@ using kiln::Rep;
 
 namespace {
 
-size_t count_of(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
 kiln::Options without_fill(Backend b) {
   kiln::Options o{.backend = b};
   o.passes.forward_fill = false;
   return o;
 }
 
-template <class T> bool same_bits(const std::vector<T>& a, const std::vector<T>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::bit_cast<uint64_t>(static_cast<double>(a[i])) != std::bit_cast<uint64_t>(static_cast<double>(b[i]))) return false;
-  return true;
-}
 
 std::vector<double> inputs(size_t n, double scale) {
   std::vector<double> v(n);
@@ -58,23 +46,23 @@ TEST_CASE("forward_fill writes a dot product's gradients directly, same bits", "
   auto g = kiln::grad(f);
   // Without the pass: two fill loops and the reverse loop loads both buffers.
   const std::string before = g.ir(without_fill(Backend::interp)), after = g.ir();
-  CHECK(count_of(before, " = for ") == 3);
-  CHECK(count_of(before, " = load %2[") == 1);
+  CHECK(kiln::test::count(before, " = for ") == 3);
+  CHECK(kiln::test::count(before, " = load %2[") == 1);
   // g_x's fill goes (its size is checked equal to x's, the loop's bound);
   // g_y's stays (checked equal to y's size, not x's), but is not loaded.
-  CHECK(count_of(after, " = for ") == 2);
-  CHECK(count_of(after, " = load %2[") == 0);
-  CHECK(count_of(after, " = load %3[") == 0);
-  CHECK(count_of(after, " = disjoint ") == 5);  // g_x vs x, y, g_y; g_y vs x, y
+  CHECK(kiln::test::count(after, " = for ") == 2);
+  CHECK(kiln::test::count(after, " = load %2[") == 0);
+  CHECK(kiln::test::count(after, " = load %3[") == 0);
+  CHECK(kiln::test::count(after, " = disjoint ") == 5);  // g_x vs x, y, g_y; g_y vs x, y
   const auto x = inputs(1000, 1.5), y = inputs(1000, -0.75);
   for (Backend b : backends) {
     INFO(backend_name(b));
     std::vector<double> gx(x.size()), gy(x.size()), hx(x.size()), hy(x.size());
     kiln::compile(g, {.backend = b})(x, y, gx, gy);
     kiln::compile(g, without_fill(b))(x, y, hx, hy);
-    CHECK(same_bits(gx, hx));
-    CHECK(same_bits(gy, hy));
-    CHECK(same_bits(gx, y));  // 0 + y[i] * 1 is y[i]
+    CHECK(kiln::test::same_bits(gx, hx));
+    CHECK(kiln::test::same_bits(gy, hy));
+    CHECK(kiln::test::same_bits(gx, y));  // 0 + y[i] * 1 is y[i]
   }
 }
 
@@ -89,8 +77,8 @@ TEST_CASE("forward_fill on a parallel reverse loop and a chain, same bits", "[pa
   // The gradient of x: its fill goes (the parallel reverse loop writes every
   // element); y's fill stays (nothing says y has x's size), its first reverse
   // loop no longer loads it.
-  CHECK(count_of(g.ir(), " = for ") + count_of(g.ir(), "parallel_for ") <
-        count_of(g.ir(without_fill(Backend::interp)), " = for ") + count_of(g.ir(without_fill(Backend::interp)), "parallel_for "));
+  CHECK(kiln::test::count(g.ir(), " = for ") + kiln::test::count(g.ir(), "parallel_for ") <
+        kiln::test::count(g.ir(without_fill(Backend::interp)), " = for ") + kiln::test::count(g.ir(without_fill(Backend::interp)), "parallel_for "));
   const auto x = inputs(513, 2.0);
   for (Backend b : backends) {
     INFO(backend_name(b));
@@ -98,8 +86,8 @@ TEST_CASE("forward_fill on a parallel reverse loop and a chain, same bits", "[pa
     const double s1 = kiln::compile(g, {.backend = b})(x, 0.7, y, gx, gy);
     const double s2 = kiln::compile(g, without_fill(b))(x, 0.7, y2, hx, hy);
     CHECK(std::bit_cast<uint64_t>(s1) == std::bit_cast<uint64_t>(s2));
-    CHECK(same_bits(gx, hx));
-    CHECK(same_bits(gy, hy));
+    CHECK(kiln::test::same_bits(gx, hx));
+    CHECK(kiln::test::same_bits(gy, hy));
   }
 }
 
@@ -131,8 +119,8 @@ TEST_CASE("forward_fill leaves a stencil's reverse loop alone and a grad called 
     auto c1 = kiln::compile(step, {.backend = b});
     auto c2 = kiln::compile(step, without_fill(b));
     for (int k = 0; k < 3; ++k) CHECK(std::bit_cast<uint64_t>(c1(u, gu, 0.1)) == std::bit_cast<uint64_t>(c2(v, gv, 0.1)));
-    CHECK(same_bits(u, v));
-    CHECK(same_bits(gu, gv));
+    CHECK(kiln::test::same_bits(u, v));
+    CHECK(kiln::test::same_bits(gu, gv));
   }
 }
 
@@ -157,7 +145,7 @@ TEST_CASE("forward_fill forwards only what the fill covered: a fill of half a bu
     kiln::for_(0, b.size(), [&](Rep<int64_t> i) { b[i] = 2.0; });
     kiln::for_(0, n, [&](Rep<int64_t> i) { b[i] = b[i] * 3.0; });
   });
-  CHECK(count_of(g.ir(), " = load ") == 0);
+  CHECK(kiln::test::count(g.ir(), " = load ") == 0);
   for (Backend be : backends) {
     INFO(backend_name(be));
     std::vector<double> b = {5, 5, 5, 5};
@@ -180,8 +168,8 @@ TEST_CASE("forward_fill: the reversed fill of a sum's adjoint is forwarded into 
   auto g = kiln::grad(f);
   const std::string with = g.ir(), without = g.ir(without_fill(Backend::interp));
   INFO(with);
-  CHECK(count_of(with, " = for ") < count_of(without, " = for "));
-  CHECK(count_of(with, " = load %4[") == 0);  // g_y is never read
+  CHECK(kiln::test::count(with, " = for ") < kiln::test::count(without, " = for "));
+  CHECK(kiln::test::count(with, " = load %4[") == 0);  // g_y is never read
   const auto x = inputs(257, 1.25);
   for (Backend b : backends) {
     INFO(backend_name(b));
@@ -189,8 +177,8 @@ TEST_CASE("forward_fill: the reversed fill of a sum's adjoint is forwarded into 
     const double s1 = kiln::compile(g, {.backend = b})(x, 0.7, y, gx, gy);
     const double s2 = kiln::compile(g, without_fill(b))(x, 0.7, y2, hx, hy);
     CHECK(std::bit_cast<uint64_t>(s1) == std::bit_cast<uint64_t>(s2));
-    CHECK(same_bits(gx, hx));
-    CHECK(same_bits(gy, hy));
-    CHECK(same_bits(gy, std::vector<double>(x.size(), 0.0)));
+    CHECK(kiln::test::same_bits(gx, hx));
+    CHECK(kiln::test::same_bits(gy, hy));
+    CHECK(kiln::test::same_bits(gy, std::vector<double>(x.size(), 0.0)));
   }
 }

@@ -14,7 +14,6 @@
 #include <kiln/ir/parser.h>
 #include <kiln/ir/printer.h>
 
-#include <bit>
 #include <cmath>
 #include <optional>
 #include <cstdint>
@@ -28,19 +27,6 @@ using kiln::Backend;
 using kiln::Rep;
 
 namespace {
-
-size_t count_of(const std::string& text, const std::string& what) {
-  size_t n = 0;
-  for (size_t at = text.find(what); at != std::string::npos; at = text.find(what, at + 1)) ++n;
-  return n;
-}
-
-bool same_bits(const std::vector<double>& a, const std::vector<double>& b) {
-  if (a.size() != b.size()) return false;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::bit_cast<uint64_t>(a[i]) != std::bit_cast<uint64_t>(b[i])) return false;
-  return true;
-}
 
 kiln::Options without_reorder(Backend b) {
   kiln::Options o{.backend = b};
@@ -74,9 +60,9 @@ TEST_CASE("reorder_loops interchanges the column part of a scalar matmul's gradi
   const std::string without = g.ir(without_reorder(Backend::llvm));
   // The tape's values for the interchanged nest go through a temporary of
   // one element per j, and the nest gains a loop.
-  CHECK(count_of(without, "alloc") == 0);
-  CHECK(count_of(with, "alloc 12 : buf<f64>") == 1);
-  CHECK(count_of(with, " = for ") == count_of(without, " = for ") + 2);
+  CHECK(kiln::test::count(without, "alloc") == 0);
+  CHECK(kiln::test::count(with, "alloc 12 : buf<f64>") == 1);
+  CHECK(kiln::test::count(with, " = for ") == kiln::test::count(without, " = for ") + 2);
   std::vector<double> a(kN * kN), b(kN * kN);
   for (size_t i = 0; i < a.size(); ++i) {
     a[i] = std::sin(0.3 * static_cast<double>(i) + 1.0);
@@ -88,8 +74,8 @@ TEST_CASE("reorder_loops interchanges the column part of a scalar matmul's gradi
     INFO("backend " << static_cast<int>(backend));
     std::vector<double> ga(a.size()), gb(b.size());
     kiln::compile(g, kiln::Options{.backend = backend})(a, b, ga, gb);
-    CHECK(same_bits(ga, ra));
-    CHECK(same_bits(gb, rb));
+    CHECK(kiln::test::same_bits(ga, ra));
+    CHECK(kiln::test::same_bits(gb, rb));
   }
 }
 
@@ -251,7 +237,7 @@ TEST_CASE("reorder_loops on random nests: the same bits as the unoptimised progr
         if (!kiln::detail::kernel_factory(b)) continue;
         const auto got = run(with, b, b_at);
         REQUIRE(got);
-        CHECK(same_bits(*got, *want));
+        CHECK(kiln::test::same_bits(*got, *want));
       }
     }
   }
