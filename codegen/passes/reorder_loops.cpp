@@ -149,7 +149,8 @@ class Reorderer {
  public:
   Reorderer(Function& f, bool expandable) : f_(f), expandable_(expandable) {}
 
-  // Tries the rewrite on loop `l1` at `at` in region r; true when done.
+  // Tries the rewrite with L1 the loop at position `at` of region r; true
+  // when it rewrote the nest (and nothing changed otherwise).
   bool run(RegionId r, size_t at, const Aliasing& alias) {
     alias_ = &alias;
     l1_ = f_.regions[r].body[at];
@@ -236,9 +237,10 @@ class Reorderer {
     }
   }
 
-  // Direct children of region `b` (by position) that `roots` need through
-  // free nodes; anchors reached are collected, not entered.
-  void needs(RegionId b, const std::vector<ValueId>& roots, std::vector<char>& need, std::vector<ValueId>& anchors,
+  // The nodes of a region body (`pos`: node -> position) that `roots` need,
+  // marked in `need` by position, through free nodes; the anchors reached
+  // are collected, not entered.
+  void needs(const std::vector<ValueId>& roots, std::vector<char>& need, std::vector<ValueId>& anchors,
              const std::map<ValueId, size_t>& pos) const {
     std::vector<ValueId> work;
     auto use = [&](ValueId a) {
@@ -265,7 +267,6 @@ class Reorderer {
       work.pop_back();
       uses_of(v);
     }
-    (void)b;
   }
 
   static std::map<ValueId, size_t> positions(const Region& r) {
@@ -297,7 +298,7 @@ class Reorderer {
         if (alias_->conflict(fi.accesses, footprint(f_, anchors[j]).accesses)) unite(i, j);
       std::vector<char> need(body2.size(), 0);
       std::vector<ValueId> reached;
-      needs(b2, {anchors[i]}, need, reached, pos2);
+      needs({anchors[i]}, need, reached, pos2);
       for (ValueId a : reached) unite(i, anchor_at.at(a));
     }
     // Which clusters want j inner: a store with stride 1 in j and more in
@@ -327,8 +328,8 @@ class Reorderer {
     for (size_t i = 0; i < anchors.size(); ++i) (swap[i] ? swap_anchors : keep_anchors).push_back(anchors[i]);
     std::vector<char> need_swap(body2.size(), 0), need_keep(body2.size(), 0);
     std::vector<ValueId> ignored;
-    needs(b2, swap_anchors, need_swap, ignored, pos2);
-    needs(b2, keep_anchors, need_keep, ignored, pos2);
+    needs(swap_anchors, need_swap, ignored, pos2);
+    needs(keep_anchors, need_keep, ignored, pos2);
     for (ValueId a : swap_anchors) need_swap[pos2.at(a)] = 1;
     for (ValueId a : keep_anchors) need_keep[pos2.at(a)] = 1;
 
@@ -380,7 +381,7 @@ class Reorderer {
       std::vector<ValueId> roots;
       for (size_t i = 0; i < body2.size(); ++i)
         if (need_swap[i]) roots.push_back(body2[i]);
-      needs(b1_, roots, need1, expanded, pos1);
+      needs(roots, need1, expanded, pos1);
     }
     const int64_t lo1 = is_int_const(f_, f_.node(l1_).args[0]) ? const_int(f_.node(f_.node(l1_).args[0])) : 0;
     if (!expanded.empty()) {
