@@ -64,9 +64,10 @@ struct Program {
   bool jvp = false;   // also check the program's jvp (check_jvp)
   bool grad = false;  // also check the program's reverse mode (check_grad)
   bool cuda = false;  // also emit CUDA (unoptimised and optimised): NVRTC and ptxas must accept it
-  /// With grad: the central differences run the program with its f64
-  /// results scaled by 1.01 (a wrong slope), so check_grad must fail.
-  bool inject_grad = false;
+  /// With grad, a wrong derivative check_grad must catch: 1, the central
+  /// differences run the program with its f64 results scaled by 1.01;
+  /// 2, the jvp's f64 scalar tangents are scaled by 1.01.
+  int inject_grad = 0;
 };
 
 /// Checks a program in this process; `progress` hears each step first.
@@ -97,7 +98,7 @@ Report check_jvp(const ir::Module& ref, uint64_t seed, const std::vector<const B
 /// the output components smooth along u (three step sizes agree; flat ones
 /// and those that floor or cast a float without a fraction are left out).
 Report check_grad(const ir::Module& ref, uint64_t seed, const std::vector<const Backend*>& backends,
-                  const Progress& progress, bool inject = false);
+                  const Progress& progress, int inject = 0);
 
 /// Checks variant `variant` on backend `b` for a promoted module (the
 /// minimiser's question for each candidate). with_ir keeps the variant's IR.

@@ -37,6 +37,7 @@ struct Cli {
   int count = 100;
   std::string backends = "interp";
   int size = Knobs{}.size;
+  int inject_grad = 1;  // --inject-bug=jvp: 2
   bool keep_going = false, verbose = false, inject = false, require_coverage = false, fork = true, dump = false,
        jvp = false,
        grad = false, cuda = false, tensors = false;
@@ -53,7 +54,8 @@ constexpr const char* usage =
     "  --size K            rough size of each program in IR nodes (default 400)\n"
     "  --keep-going        report (and minimise) every failure, not only the first\n"
     "  --inject-bug        miscompile the optimised modules on purpose: the run must fail\n"
-    "                      (with --grad: central differences of results scaled by 1.01 instead)\n"
+    "                      (with --grad: central differences of results scaled by 1.01 instead;\n"
+    "                      --inject-bug=jvp: the jvp's tangents scaled by 1.01)\n"
     "  --require-coverage  fail unless every IR op (but var.*, param, tape.*) was generated\n"
     "  --timeout           seconds per program before it counts as hung (default 30)\n"
     "  --minimize-time     seconds to spend minimising one failure (default 60)\n"
@@ -105,6 +107,7 @@ Cli parse(int argc, char** argv) {
     else if (a == "--keep-going") cli.keep_going = true;
     else if (a == "--verbose") cli.verbose = true;
     else if (a == "--inject-bug") cli.inject = true;
+    else if (a == "--inject-bug=jvp") cli.inject = true, cli.inject_grad = 2;
     else if (a == "--require-coverage") cli.require_coverage = true;
     else if (a == "--no-fork") cli.fork = false;
     else if (a == "--dump") cli.dump = true;
@@ -289,7 +292,7 @@ int main(int argc, char** argv) {
   const auto start = Clock::now();
   for (int i = 0; i < cli.count; ++i) {
     const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject && !cli.grad, backends, cli.dump, cli.jvp, cli.grad, cli.cuda,
-                    cli.inject && cli.grad};
+                    cli.inject && cli.grad ? cli.inject_grad : 0};
     const auto t0 = Clock::now();
     const Report r = isolated([&](const Progress& progress) { return check_program(p, progress); }, cli.timeout, cli.fork);
     if (r.tally.size() == tally.size())
