@@ -38,10 +38,7 @@ namespace {
 
 using namespace ir;
 
-bool is_const_int(const Function& f, ValueId v, int64_t value) {
-  const Node& n = f.node(v);
-  return n.op == Op::Const && n.type.is_int() && const_int(n) == value;
-}
+bool is_const_int(const Function& f, ValueId v, int64_t value) { return int_const(f, v) == value; }
 
 // Does any node in region r (nested regions included) take `b` as an operand
 // other than through `size`? Collects those nodes.
@@ -71,10 +68,9 @@ bool contains_op(const Function& f, RegionId r, Op op) {
 // that the gradient's size is x's and a check that x's is 4096 make the
 // gradient's size 4096.
 struct Facts {
-  std::set<std::pair<ValueId, ValueId>> disjoint;  // unordered pairs, smaller id first
-  std::map<ValueId, ValueId> parent;               // union-find over the values checked equal
-  std::map<int64_t, ValueId> constants;            // an integer constant's value -> its first node
-  static std::pair<ValueId, ValueId> key(ValueId a, ValueId b) { return {std::min(a, b), std::max(a, b)}; }
+  DisjointChecks disjoint;
+  std::map<ValueId, ValueId> parent;     // union-find over the values checked equal
+  std::map<int64_t, ValueId> constants;  // an integer constant's value -> its first node
   // Integer constants of one value are one value.
   ValueId canon(const Function& f, ValueId v) {
     const Node& n = f.node(v);
@@ -86,9 +82,8 @@ struct Facts {
     return v;
   }
   void learn(const Function& f, const Node& check) {
+    disjoint.learn(f, check);
     const Node& c = f.node(check.args.at(0));
-    if (c.args.size() != 2) return;
-    if (c.op == Op::Disjoint) disjoint.insert(key(c.args[0], c.args[1]));
     if (c.op == Op::Eq && f.type(c.args[0]).is_int()) {
       const ValueId a = root(canon(f, c.args[0])), b = root(canon(f, c.args[1]));
       if (a != b) parent[std::max(a, b)] = std::min(a, b);
@@ -103,7 +98,7 @@ bool exclusive(const Function& f, ValueId b, const Facts& facts) {
   const auto& ps = f.params();
   if (std::find(ps.begin(), ps.end(), b) == ps.end() || f.type(b).kind != TypeKind::buf || !f.type(b).writable) return false;
   for (ValueId x : ps)
-    if (x != b && f.type(x).kind == TypeKind::buf && !facts.disjoint.count(Facts::key(b, x))) return false;
+    if (x != b && f.type(x).kind == TypeKind::buf && !facts.disjoint.known(b, x)) return false;
   return true;
 }
 

@@ -61,15 +61,13 @@ namespace {
 
 using namespace ir;
 
-bool is_int_const(const Function& f, ValueId v) { return f.node(v).op == Op::Const && f.type(v).is_int(); }
-
 // Pure and never trapping: what may be recomputed or moved across
 // iterations. (Integer div / rem trap on a zero divisor.)
 bool pure_safe(const Function& f, ValueId v) {
   const Node& n = f.node(v);
   if (info(n.op).effect != Effect::pure || is_tensor_op(n.op)) return false;
   if ((n.op == Op::Div || n.op == Op::Rem) && n.type.is_int())
-    return is_int_const(f, n.args[1]) && const_int(f.node(n.args[1])) != 0;
+    return int_const(f, n.args[1]).value_or(0) != 0;
   return true;
 }
 
@@ -94,7 +92,7 @@ void add_footprint(const Function& f, ValueId v, Footprint& fp) {
     case Op::TapePop: fp.tape = true; return;
     case Op::If: return;
     case Op::For:
-      if (n.args.size() < 3 || !is_int_const(f, n.args[2]) || const_int(f.node(n.args[2])) == 0) fp.ok = false;
+      if (n.args.size() < 3 || int_const(f, n.args[2]).value_or(0) == 0) fp.ok = false;
       return;
     default: fp.ok = fp.ok && pure_safe(f, v);
   }
@@ -110,14 +108,11 @@ Footprint footprint(const Function& f, ValueId v) {
 class Aliasing {
  public:
   explicit Aliasing(const Function& f) : f_(f) {}
-  void learn(const Node& check) {
-    const Node& c = f_.node(check.args.at(0));
-    if (c.op == Op::Disjoint) disjoint_.insert(key(c.args[0], c.args[1]));
-  }
+  void learn(const Node& check) { disjoint_.learn(f_, check); }
   bool may_alias(ValueId a, ValueId b) const {
     if (a == b) return true;
     if (f_.node(a).op == Op::Alloc || f_.node(b).op == Op::Alloc) return false;
-    return !disjoint_.count(key(a, b));
+    return !disjoint_.known(a, b);
   }
   bool conflict(const std::vector<Access>& x, const std::vector<Access>& y) const {
     for (const Access& a : x)
@@ -127,9 +122,8 @@ class Aliasing {
   }
 
  private:
-  static std::pair<ValueId, ValueId> key(ValueId a, ValueId b) { return {std::min(a, b), std::max(a, b)}; }
   const Function& f_;
-  std::set<std::pair<ValueId, ValueId>> disjoint_;
+  DisjointChecks disjoint_;
 };
 
 // An index as cj*j + ck*k + sum of invariant terms + c.
@@ -141,7 +135,7 @@ struct Affine {
 
 // A loop `for lo, hi, 1` with no carried values.
 bool plain_loop(const Function& f, const Node& n) {
-  return n.op == Op::For && n.args.size() == 3 && is_int_const(f, n.args[2]) && const_int(f.node(n.args[2])) == 1 &&
+  return n.op == Op::For && n.args.size() == 3 && int_const(f, n.args[2]) == 1 &&
          f.region(n.regions.at(0)).params.size() == 1 && f.region(n.regions[0]).yields.empty();
 }
 
@@ -167,8 +161,9 @@ class Reorderer {
     });
     // Everything L1 does must be known, and the buffers it writes.
     written_.clear();
+    body1_fp_.clear();
     for (ValueId v : f_.region(b1_).body) {
-      const Footprint fp = footprint(f_, v);
+      const Footprint& fp = body1_fp_[v] = footprint(f_, v);
       if (!fp.ok) return false;
       for (const Access& a : fp.accesses)
         if (a.write) written_.push_back(a.buf);
@@ -210,26 +205,22 @@ class Reorderer {
     auto add = [&](int64_t& to, int64_t x) {
       return !__builtin_add_overflow(to, x, &to) && std::abs(to) <= limit;
     };
-    auto constant = [&] {
+    if (const std::optional<int64_t> c = int_const(f_, v)) {
       int64_t x = 0;
-      return !__builtin_mul_overflow(scale, const_int(n), &x) && add(out.c, x);
-    };
+      return !__builtin_mul_overflow(scale, *c, &x) && add(out.c, x);
+    }
     if (v == j_) return add(out.cj, scale);
     if (v == k) return add(out.ck, scale);
-    if (!inside_[v]) {
-      if (is_int_const(f_, v)) return constant();
-      return add(out.terms[v], scale);
-    }
+    if (!inside_[v]) return add(out.terms[v], scale);
     switch (n.op) {
-      case Op::Const: return n.type.is_int() && constant();
       case Op::Add: return affine(n.args[0], k, out, scale, depth + 1) && affine(n.args[1], k, out, scale, depth + 1);
       case Op::Sub: return affine(n.args[0], k, out, scale, depth + 1) && affine(n.args[1], k, out, -scale, depth + 1);
       case Op::Neg: return affine(n.args[0], k, out, -scale, depth + 1);
       case Op::Mul:
         for (int s = 0; s < 2; ++s)
-          if (is_int_const(f_, n.args[s])) {
+          if (const std::optional<int64_t> c = int_const(f_, n.args[s])) {
             int64_t m = 0;
-            if (__builtin_mul_overflow(scale, const_int(f_.node(n.args[s])), &m)) return false;
+            if (__builtin_mul_overflow(scale, *c, &m)) return false;
             return affine(n.args[1 - s], k, out, m, depth + 1);
           }
         return false;
@@ -291,11 +282,14 @@ class Reorderer {
     std::function<size_t(size_t)> root = [&](size_t x) { return parent[x] == x ? x : parent[x] = root(parent[x]); };
     auto unite = [&](size_t a, size_t b) { parent[root(a)] = root(b); };
     std::map<ValueId, size_t> anchor_at;
-    for (size_t i = 0; i < anchors.size(); ++i) anchor_at[anchors[i]] = i;
+    std::vector<Footprint> fps(anchors.size());
     for (size_t i = 0; i < anchors.size(); ++i) {
-      const Footprint fi = footprint(f_, anchors[i]);
+      anchor_at[anchors[i]] = i;
+      fps[i] = footprint(f_, anchors[i]);
+    }
+    for (size_t i = 0; i < anchors.size(); ++i) {
       for (size_t j = 0; j < i; ++j)
-        if (alias_->conflict(fi.accesses, footprint(f_, anchors[j]).accesses)) unite(i, j);
+        if (alias_->conflict(fps[i].accesses, fps[j].accesses)) unite(i, j);
       std::vector<char> need(body2.size(), 0);
       std::vector<ValueId> reached;
       needs({anchors[i]}, need, reached, pos2);
@@ -333,12 +327,16 @@ class Reorderer {
     for (ValueId a : swap_anchors) need_swap[pos2.at(a)] = 1;
     for (ValueId a : keep_anchors) need_keep[pos2.at(a)] = 1;
 
-    // Step 3's legality on the swapped part's accesses.
-    std::vector<Access> acc;
-    for (ValueId a : swap_anchors) {
-      const Footprint fp = footprint(f_, a);
-      acc.insert(acc.end(), fp.accesses.begin(), fp.accesses.end());
+    // The accesses of the swapped part (acc) and of the rest of L1's body,
+    // the kept part of L2 included (rest).
+    std::vector<Access> acc, rest;
+    for (size_t i = 0; i < anchors.size(); ++i) {
+      std::vector<Access>& to = swap[i] ? acc : rest;
+      to.insert(to.end(), fps[i].accesses.begin(), fps[i].accesses.end());
     }
+    for (const auto& [v, fp] : body1_fp_)
+      if (v != l2) rest.insert(rest.end(), fp.accesses.begin(), fp.accesses.end());
+    // Step 3's legality on the swapped part's accesses.
     const int64_t trip_j = trip_count(f_, f_.node(l1_)), trip_k = trip_count(f_, l2n);
     for (size_t x = 0; x < acc.size(); ++x)
       for (size_t y = x; y < acc.size(); ++y) {
@@ -359,18 +357,7 @@ class Reorderer {
                                (std::abs(ax.ck) >= span_j || std::abs(ax.cj) >= span_k);
         if (!one_zero && !injective) return false;
       }
-    // Step 2's legality: the swapped part shares no memory with the rest of
-    // L1's body (the kept part of L2 included).
-    std::vector<Access> rest;
-    for (ValueId v : f_.region(b1_).body) {
-      if (v == l2) continue;
-      const Footprint fp = footprint(f_, v);
-      rest.insert(rest.end(), fp.accesses.begin(), fp.accesses.end());
-    }
-    for (ValueId a : keep_anchors) {
-      const Footprint fp = footprint(f_, a);
-      rest.insert(rest.end(), fp.accesses.begin(), fp.accesses.end());
-    }
+    // Step 2's legality: the swapped part shares no memory with the rest.
     if (alias_->conflict(acc, rest)) return false;
     // The values of L1's body the swapped part uses.
     const Region& b1 = f_.region(b1_);
@@ -383,13 +370,13 @@ class Reorderer {
         if (need_swap[i]) roots.push_back(body2[i]);
       needs(roots, need1, expanded, pos1);
     }
-    const int64_t lo1 = is_int_const(f_, f_.node(l1_).args[0]) ? const_int(f_.node(f_.node(l1_).args[0])) : 0;
+    const std::optional<int64_t> lo1 = int_const(f_, f_.node(l1_).args[0]);
     if (!expanded.empty()) {
-      if (!expandable_ || trip_j <= 0 || trip_j > 8192 || !is_int_const(f_, f_.node(l1_).args[0])) return false;
+      if (!expandable_ || trip_j <= 0 || trip_j > 8192 || !lo1) return false;
       for (ValueId e : expanded)
         if (f_.type(e).kind != TypeKind::scalar) return false;
     }
-    rewrite(r, l2, need_swap, need_keep, need1, expanded, all, lo1, trip_j);
+    rewrite(r, l2, need_swap, need_keep, need1, expanded, all, lo1.value_or(0), trip_j);
     return true;
   }
 
@@ -500,6 +487,7 @@ class Reorderer {
   RegionId b1_ = 0;
   std::vector<char> inside_;
   std::vector<ValueId> written_;
+  std::map<ValueId, Footprint> body1_fp_;  // L1's body nodes' footprints (run)
 };
 
 // Finds a loop the rewrite applies to (outer loops first), applies it, and

@@ -6,6 +6,10 @@
 
 #include <kiln/ir/ir.h>
 
+#include <algorithm>
+#include <optional>
+#include <set>
+#include <utility>
 #include <vector>
 
 namespace kiln::passes {
@@ -93,6 +97,29 @@ size_t node_count(const ir::Function& f);
 
 /// Is v a constant node?
 inline bool is_const(const ir::Function& f, ir::ValueId v) { return f.node(v).op == ir::Op::Const; }
+
+/// v's value when v is an integer constant.
+inline std::optional<int64_t> int_const(const ir::Function& f, ir::ValueId v) {
+  const ir::Node& n = f.node(v);
+  if (n.op != ir::Op::Const || !n.type.is_int()) return std::nullopt;
+  return ir::const_int(n);
+}
+
+/// The pairs of buffers that `check (disjoint a, b)` nodes, learnt in
+/// order, say do not overlap (after each check, on every call that goes on).
+class DisjointChecks {
+ public:
+  /// Learns from a `check` node whose condition is a `disjoint`.
+  void learn(const ir::Function& f, const ir::Node& check) {
+    const ir::Node& c = f.node(check.args.at(0));
+    if (c.op == ir::Op::Disjoint) pairs_.insert(key(c.args[0], c.args[1]));
+  }
+  bool known(ir::ValueId a, ir::ValueId b) const { return pairs_.count(key(a, b)) != 0; }
+
+ private:
+  static std::pair<ir::ValueId, ir::ValueId> key(ir::ValueId a, ir::ValueId b) { return {std::min(a, b), std::max(a, b)}; }
+  std::set<std::pair<ir::ValueId, ir::ValueId>> pairs_;  // unordered pairs, smaller id first
+};
 
 /// A new constant node (not placed in any region).
 ir::ValueId make_const(ir::Function& f, ir::Type t, int64_t imm, std::source_location loc = {});
