@@ -28,7 +28,8 @@ Toolchain toolchain(const Options& opts);
 /// Where compiled code is cached: $KILN_CACHE_DIR, else
 /// $XDG_CACHE_HOME/kiln, else ~/.cache/kiln (created with mode 0700).
 /// Throws kiln::CompileError when it cannot be created. KILN_DISK_CACHE=0
-/// compiles in a scratch directory instead and keeps no files.
+/// compiles in a scratch directory instead and keeps no kernels (only the
+/// precompiled standard headers, which depend on the toolchain alone).
 std::filesystem::path cache_root();
 
 /// Compiles a promoted, optimised module. Throws kiln::CompileError with the
@@ -42,6 +43,7 @@ struct Stats {
   size_t compiles = 0;     // runs of the compiler
   size_t memory_hits = 0;  // objects found loaded in this process (or being compiled by another thread)
   size_t disk_hits = 0;    // objects found in the cache directory
+  size_t headers_built = 0;  // standard headers precompiled (see cxx_backend.cpp)
 };
 Stats stats();
 

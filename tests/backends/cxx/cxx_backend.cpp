@@ -160,6 +160,53 @@ TEST_CASE("cxx backend: objects are cached in memory and on disk, and a corrupt 
   CHECK(kiln::cxx::stats().compiles == s2.compiles + 2);
 }
 
+TEST_CASE("cxx backend: standard headers are precompiled on the second compile; a broken one is dropped", "[cxx]") {
+  FreshCache cache;
+  unsetenv("KILN_CXX_PCH");
+  auto kernel = [](const char* name) {
+    return kiln::stage(name, {"x"}, [](Rep<double> x) { return kiln::sqrt(x) + 1.0; });  // <cmath>: worth it
+  };
+  auto gch = [&] {
+    for (const auto& e : fs::directory_iterator(cache.dir / "cxx"))
+      if (e.path().extension() == ".gch") return e.path();
+    return fs::path();
+  };
+  const kiln::cxx::Stats s0 = kiln::cxx::stats();
+  CHECK(kiln::compile(kernel("pch_a"), cxx)(4.0) == 3.0);
+  CHECK(kiln::cxx::stats().headers_built == s0.headers_built);  // one kernel: not worth it yet
+  CHECK(gch().empty());
+  CHECK(kiln::compile(kernel("pch_b"), cxx)(9.0) == 4.0);
+  CHECK(kiln::cxx::stats().headers_built == s0.headers_built + 1);
+  const fs::path pch = gch();
+  REQUIRE(!pch.empty());
+  CHECK(kiln::compile(kernel("pch_c"), cxx)(16.0) == 5.0);
+  const kiln::cxx::Stats s1 = kiln::cxx::stats();
+  CHECK(s1.headers_built == s0.headers_built + 1);
+  CHECK(s1.compiles == s0.compiles + 3);
+  // A kernel without heavy headers compiles as before.
+  CHECK(kiln::compile(kiln::stage("pch_int", {"n"}, [](Rep<int64_t> n) { return n + 1; }), cxx)(1) == 2);
+  CHECK(kiln::cxx::stats().headers_built == s1.headers_built);
+  // Truncated, the header fails the compile: it runs again without, and the file goes.
+  fs::resize_file(pch, 1000);
+  const kiln::cxx::Stats s2 = kiln::cxx::stats();
+  CHECK(kiln::compile(kernel("pch_d"), cxx)(25.0) == 6.0);
+  CHECK(kiln::cxx::stats().compiles == s2.compiles + 2);
+  CHECK(!fs::exists(pch));
+  CHECK(kiln::compile(kernel("pch_e"), cxx)(36.0) == 7.0);
+  CHECK(kiln::cxx::stats().compiles == s2.compiles + 3);
+  CHECK(kiln::cxx::stats().headers_built == s2.headers_built);  // not again in this process
+}
+
+TEST_CASE("cxx backend: KILN_CXX_PCH=0 precompiles nothing", "[cxx]") {
+  FreshCache cache;
+  ScopedEnv off("KILN_CXX_PCH", "0");
+  const kiln::cxx::Stats s0 = kiln::cxx::stats();
+  for (const char* name : {"nopch_a", "nopch_b", "nopch_c"})
+    CHECK(kiln::compile(kiln::stage(name, {"x"}, [](Rep<double> x) { return kiln::exp(x); }), cxx)(0.0) == 1.0);
+  CHECK(kiln::cxx::stats().headers_built == s0.headers_built);
+  CHECK(kiln::cxx::stats().compiles == s0.compiles + 3);
+}
+
 TEST_CASE("cxx backend: an unusable cache directory is a CompileError naming KILN_CACHE_DIR", "[cxx]") {
   fs::path file = fs::temp_directory_path() / ("kiln-test-not-a-dir-" + std::to_string(getpid()));
   std::ofstream(file) << "x";
