@@ -65,7 +65,7 @@ std::string encode(const Report& r) {
   std::ostringstream out;
   out << "report\nverdict " << static_cast<int>(r.verdict) << "\nstep " << r.at.variant << ' ' << r.at.backend << ' '
       << r.at.stage << "\nnodes " << r.nodes << ' ' << r.optimised_nodes << "\ngrad " << r.grad_vs_jvp << ' '
-      << r.grad_vs_difference << "\ncuda " << r.cuda_grid << "\ntally";
+      << r.grad_vs_difference << ' ' << r.grad_excused << "\ncuda " << r.cuda_grid << "\ntally";
   for (uint32_t n : r.tally) out << ' ' << n;
   out << "\ndetail " << r.detail.size() << '\n' << r.detail << "\nir " << r.variant_ir.size() << '\n' << r.variant_ir;
   return out.str();
@@ -85,7 +85,7 @@ std::optional<Report> decode(const std::string& text, Step& last) {
     int verdict = 0;
     size_t n = 0;
     in >> word >> verdict >> word >> r.at.variant >> r.at.backend >> r.at.stage >> word >> r.nodes >> r.optimised_nodes >> word >>
-        r.grad_vs_jvp >> r.grad_vs_difference >> word >> r.cuda_grid >> word;
+        r.grad_vs_jvp >> r.grad_vs_difference >> r.grad_excused >> word >> r.cuda_grid >> word;
     r.verdict = static_cast<Verdict>(verdict);
     std::string line;
     std::getline(in, line);

@@ -38,6 +38,20 @@ struct Step {
 };
 using Progress = std::function<void(const Step&)>;
 
+/// What the gradient check left out or allowed for on a program, where
+/// floating point makes the computed function's slope differ from the
+/// derivative in real arithmetic (check_derivatives.cpp, check_grad).
+enum class Excused : uint32_t {
+  float32 = 1,      // double inputs whose derivative passes an f32 value, held still
+  flat = 2,         // an output with the same bits at every shifted input, left out
+  not_smooth = 4,   // an output whose three differences disagree, left out
+  third_step = 8,   // ... of those, one whose differences at h and h/4 agreed
+  floor_moved = 16, // a floor or float-to-int cast jumped inside the step: no differences
+  sine_turned = 32, // a sine's or cosine's argument moved over 0.1: no differences
+  noise = 64,       // forward and reverse mode apart, within their rounding noise
+};
+inline constexpr const char* excused_names[] = {"float32", "flat", "not_smooth", "third_step", "floor_moved", "sine_turned", "noise"};
+
 /// The outcome of a check.
 struct Report {
   Verdict verdict = Verdict::pass;
@@ -50,6 +64,9 @@ struct Report {
   // check_grad: whether reverse mode was compared with forward mode (the
   // derivative was finite) and with central differences (smooth there).
   int grad_vs_jvp = 0, grad_vs_difference = 0;
+  // check_grad: what it left out or allowed for, a bit per Excused (the
+  // tests of each allowance require theirs to have happened).
+  uint32_t grad_excused = 0;
   // cuda: whether the program has a grid launch (a top-level parallel_for).
   bool cuda_grid = false;
 };

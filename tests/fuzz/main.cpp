@@ -280,7 +280,10 @@ int main(int argc, char** argv) {
   if (cli.cuda) knobs.w_parallel = 8;  // most programs get grid launches
   knobs.tensors = cli.tensors;
   std::string names;
-  for (const Backend* b : backends) names += (names.empty() ? "" : ",") + std::string(b->name);
+  for (const Backend* b : backends) {
+    if (!names.empty()) names += ',';
+    names += b->name;
+  }
   std::printf("kiln-fuzz: seeds %llu..%llu, backends %s, size %d%s\n", static_cast<unsigned long long>(cli.seed),
               static_cast<unsigned long long>(cli.seed + std::max(cli.count, 1) - 1), names.c_str(), cli.size,
               cli.inject ? ", injecting a bug" : "");
@@ -289,6 +292,7 @@ int main(int argc, char** argv) {
   int passed = 0, failed = 0, skipped = 0;
   size_t nodes = 0, optimised = 0;
   int grad_vs_jvp = 0, grad_vs_difference = 0, cuda_grid = 0;
+  int excused[std::size(excused_names)] = {};
   const auto start = Clock::now();
   for (int i = 0; i < cli.count; ++i) {
     const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject && !cli.grad, backends, cli.dump, cli.jvp, cli.grad, cli.cuda,
@@ -301,6 +305,7 @@ int main(int argc, char** argv) {
     optimised += r.optimised_nodes;
     grad_vs_jvp += r.grad_vs_jvp;
     grad_vs_difference += r.grad_vs_difference;
+    for (size_t k = 0; k < std::size(excused); ++k) excused[k] += r.grad_excused >> k & 1;
     cuda_grid += r.cuda_grid;
     if (cli.verbose)
       std::printf("seed %llu: %s (%zu nodes, %zu after all passes, %.0f ms)\n", static_cast<unsigned long long>(p.seed),
@@ -331,6 +336,10 @@ int main(int argc, char** argv) {
     std::printf("reverse mode compared with forward mode on %d programs (finite derivative), with central "
                 "differences on %d (smooth there)\n",
                 grad_vs_jvp, grad_vs_difference);
+  if (cli.grad) {
+    std::printf("the gradient check allowed for floating point on:");  // programs, per Excused
+    for (size_t k = 0; k < std::size(excused); ++k) std::printf(" %s %d%s", excused_names[k], excused[k], k + 1 < std::size(excused) ? "," : "\n");
+  }
   const size_t per = std::max(ran, 1);
   std::printf("%d skipped (reference trapped); %.1f s, %.0f ms per program; nodes per program: %zu, %zu after all passes\n",
               skipped, total, 1000 * total / per, nodes / per, optimised / per);
