@@ -278,15 +278,14 @@ Report check_reduced(const ir::Module& promoted, const Inputs& in, uint64_t seed
   return r;
 }
 
-Report isolated(const std::function<Report(const Progress&)>& check, double timeout_s, bool fork_it) {
-  Isolated run = isolate(
-      [&](const Send& send) {
-        Report r = check([&](const Step& s) {
-          send("at " + std::to_string(s.variant) + " " + s.backend + " " + s.stage + "\n");
-        });
-        send(encode(r));
-      },
-      timeout_s, fork_it);
+std::function<void(const Send&)> reporting(std::function<Report(const Progress&)> check) {
+  return [check = std::move(check)](const Send& send) {
+    Report r = check([&](const Step& s) { send("at " + std::to_string(s.variant) + " " + s.backend + " " + s.stage + "\n"); });
+    send(encode(r));
+  };
+}
+
+Report report_of(const Isolated& run) {
   Step last;
   std::optional<Report> r = decode(run.output, last);
   if (run.end == Isolated::End::finished && r) return *r;
@@ -295,6 +294,10 @@ Report isolated(const std::function<Report(const Progress&)>& check, double time
   out.at = last;
   out.detail = describe_end(run) + " (at stage " + last.stage + ")";
   return out;
+}
+
+Report isolated(const std::function<Report(const Progress&)>& check, double timeout_s, bool fork_it) {
+  return report_of(isolate(reporting(check), timeout_s, fork_it));
 }
 
 bool same_failure(const Report& original, const Report& candidate) {

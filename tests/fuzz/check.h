@@ -7,6 +7,7 @@
 #include "backends.h"
 #include "generator.h"
 #include "inputs.h"
+#include "isolate.h"
 #include "variants.h"
 
 #include <functional>
@@ -125,6 +126,11 @@ Report check_reduced(const ir::Module& promoted, const Inputs& in, uint64_t seed
 /// Runs `check` in a child process (fork_it) with a time limit; a crash or
 /// hang becomes a verdict at the last step the child reported.
 Report isolated(const std::function<Report(const Progress&)>& check, double timeout_s, bool fork_it);
+/// Its two halves, for children run side by side (kiln-fuzz --jobs): the
+/// child's work, which sends the progress and the report, and the report
+/// the parent reads from what the child sent.
+std::function<void(const Send&)> reporting(std::function<Report(const Progress&)> check);
+Report report_of(const Isolated& run);
 
 /// The failure `candidate` shows is the one `original` showed (same
 /// verdict at the same stage; same exception kind).

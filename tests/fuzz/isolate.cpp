@@ -8,6 +8,7 @@
 #include <csignal>
 #include <cstdio>
 #include <cstring>
+#include <fcntl.h>
 #include <poll.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -19,11 +20,17 @@
 namespace kiln::fuzz {
 
 Isolated isolate(const std::function<void(const Send&)>& work, double timeout_s, bool fork_it) {
-  Isolated result;
   if (!fork_it) {
+    Isolated result;
     work([&](std::string_view s) { result.output += s; });
     return result;
   }
+  Child child(work, timeout_s);
+  while (!child.done()) wait_any({&child});
+  return child.end();
+}
+
+Child::Child(const std::function<void(const Send&)>& work, double timeout_s) {
   int fds[2];
   if (pipe(fds) != 0) {
     std::perror("kiln-fuzz: pipe");
@@ -31,12 +38,14 @@ Isolated isolate(const std::function<void(const Send&)>& work, double timeout_s,
   }
   std::fflush(stdout);
   std::fflush(stderr);
-  pid_t pid = fork();
-  if (pid < 0) {
+  start_ = std::chrono::steady_clock::now();
+  deadline_ = start_ + std::chrono::duration_cast<std::chrono::steady_clock::duration>(std::chrono::duration<double>(timeout_s));
+  pid_ = fork();
+  if (pid_ < 0) {
     std::perror("kiln-fuzz: fork");
     std::_Exit(2);
   }
-  if (pid == 0) {
+  if (pid_ == 0) {
     close(fds[0]);
     auto send = [fd = fds[1]](std::string_view s) {
       while (!s.empty()) {
@@ -56,29 +65,50 @@ Isolated isolate(const std::function<void(const Send&)>& work, double timeout_s,
     _exit(0);
   }
   close(fds[1]);
-  const auto deadline = std::chrono::steady_clock::now() + std::chrono::duration<double>(timeout_s);
-  bool timed_out = false;
+  fd_ = fds[0];
+  fcntl(fd_, F_SETFL, fcntl(fd_, F_GETFL) | O_NONBLOCK);
+}
+
+Child::~Child() {
+  if (reaped_) return;
+  if (fd_ >= 0) close(fd_);
+  kill(pid_, SIGKILL);
+  int status = 0;
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
+  }
+}
+
+double Child::seconds() const {
+  return std::chrono::duration<double>((done_ ? finished_ : std::chrono::steady_clock::now()) - start_).count();
+}
+
+void Child::read() {
+  if (done_) return;
   for (char buf[4096];;) {
-    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline - std::chrono::steady_clock::now());
-    if (left.count() <= 0) {
-      timed_out = true;
+    ssize_t n = ::read(fd_, buf, sizeof buf);
+    if (n < 0 && errno == EINTR) continue;
+    if (n < 0) break;  // EAGAIN: nothing more for now
+    if (n == 0) {      // the child closed the pipe: it is exiting
+      done_ = true;
       break;
     }
-    pollfd p{fds[0], POLLIN, 0};
-    int ready = poll(&p, 1, static_cast<int>(std::min<long long>(left.count(), 1000)));
-    if (ready < 0 && errno == EINTR) continue;
-    if (ready <= 0) continue;
-    ssize_t n = read(fds[0], buf, sizeof buf);
-    if (n < 0 && errno == EINTR) continue;
-    if (n <= 0) break;  // the child closed the pipe: it is exiting
-    result.output.append(buf, static_cast<size_t>(n));
+    output_.append(buf, static_cast<size_t>(n));
   }
-  close(fds[0]);
-  if (timed_out) kill(pid, SIGKILL);
+  if (!done_ && std::chrono::steady_clock::now() >= deadline_) done_ = timed_out_ = true;
+  if (done_) finished_ = std::chrono::steady_clock::now();
+}
+
+Isolated Child::end() {
+  Isolated result;
+  result.output = std::move(output_);
+  close(fd_);
+  fd_ = -1;
+  if (timed_out_) kill(pid_, SIGKILL);
   int status = 0;
-  while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+  while (waitpid(pid_, &status, 0) < 0 && errno == EINTR) {
   }
-  if (timed_out) {
+  reaped_ = true;
+  if (timed_out_) {
     result.end = Isolated::End::timed_out;
   } else if (WIFSIGNALED(status)) {
     result.end = Isolated::End::crashed;
@@ -89,6 +119,23 @@ Isolated isolate(const std::function<void(const Send&)>& work, double timeout_s,
     result.status = WEXITSTATUS(status);
   }
   return result;
+}
+
+void wait_any(const std::vector<Child*>& children) {
+  std::vector<pollfd> fds;
+  auto wait = std::chrono::milliseconds(1000);
+  const auto now = std::chrono::steady_clock::now();
+  for (Child* c : children)
+    if (!c->done()) {
+      fds.push_back({c->fd_, POLLIN, 0});
+      wait = std::min(wait, std::chrono::duration_cast<std::chrono::milliseconds>(c->deadline_ - now) + std::chrono::milliseconds(1));
+    }
+  if (fds.empty()) return;
+  if (poll(fds.data(), fds.size(), static_cast<int>(std::max<long long>(wait.count(), 0))) < 0 && errno != EINTR) {
+    std::perror("kiln-fuzz: poll");
+    std::_Exit(2);
+  }
+  for (Child* c : children) c->read();
 }
 
 std::string describe_end(const Isolated& r) {

@@ -23,7 +23,9 @@
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <iostream>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -38,6 +40,7 @@ struct Cli {
   std::string backends = "interp";
   int size = Knobs{}.size;
   int inject_grad = 1;  // --inject-bug=jvp: 2
+  int jobs = 1;
   bool keep_going = false, verbose = false, inject = false, require_coverage = false, fork = true, dump = false,
        jvp = false,
        grad = false, cuda = false, tensors = false;
@@ -48,7 +51,7 @@ constexpr const char* usage =
     "usage: kiln-fuzz [--seed S] [--count N] [--backends interp|llvm|cxx|cuda,...|all] [--size K]\n"
     "                 [--keep-going] [--verbose] [--inject-bug] [--require-coverage]\n"
     "                 [--timeout SECONDS] [--minimize-time SECONDS] [--no-fork] [--dump] [--jvp] [--grad]\n"
-    "                 [--cuda] [--tensors]\n"
+    "                 [--cuda] [--tensors] [--jobs J]\n"
     "  Checks programs from seeds S .. S+N-1 (defaults: 1, 100) against the interpreter on the\n"
     "  unoptimised module; exits non-zero on any mismatch or error.\n"
     "  --size K            rough size of each program in IR nodes (default 400)\n"
@@ -60,6 +63,8 @@ constexpr const char* usage =
     "  --timeout           seconds per program before it counts as hung (default 30)\n"
     "  --minimize-time     seconds to spend minimising one failure (default 60)\n"
     "  --no-fork           check in this process (for debuggers; a crash ends the run)\n"
+    "  --jobs J            check J programs at once, each in its own child process (default 1);\n"
+    "                      results, failures and minimising stay in seed order\n"
     "  --dump              print each program's promoted and fully optimised IR\n"
     "  --jvp               also differentiate each program (forward mode, every floating-point\n"
     "                      parameter): its primal part must equal the program, every backend\n"
@@ -104,6 +109,7 @@ Cli parse(int argc, char** argv) {
     else if (a == "--size") cli.size = std::max(1, static_cast<int>(number(i)));
     else if (a == "--timeout") cli.timeout = number(i);
     else if (a == "--minimize-time") cli.minimize_time = number(i);
+    else if (a == "--jobs") cli.jobs = std::max(1, static_cast<int>(number(i)));
     else if (a == "--keep-going") cli.keep_going = true;
     else if (a == "--verbose") cli.verbose = true;
     else if (a == "--inject-bug") cli.inject = true;
@@ -294,11 +300,46 @@ int main(int argc, char** argv) {
   int grad_vs_jvp = 0, grad_vs_difference = 0, cuda_grid = 0;
   int excused[std::size(excused_names)] = {};
   const auto start = Clock::now();
+  auto program = [&](int i) {
+    return Program{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject && !cli.grad, backends, cli.dump, cli.jvp, cli.grad, cli.cuda,
+                   cli.inject && cli.grad ? cli.inject_grad : 0};
+  };
+  // --jobs: children checking the next programs, in seed order; each
+  // program's result is taken (and a failure minimised) in seed order.
+  // --dump prints from the child, so it keeps one at a time.
+  const size_t jobs = cli.fork && !cli.dump ? static_cast<size_t>(cli.jobs) : 1;
+  std::deque<std::unique_ptr<Child>> running;
+  int started = 0;
+  auto start_more = [&] {
+    for (; jobs > 1 && running.size() < jobs && started < cli.count; ++started) {
+      const Program p = program(started);
+      running.push_back(std::make_unique<Child>(reporting([p](const Progress& progress) { return check_program(p, progress); }), cli.timeout));
+    }
+  };
+  auto wait_for = [&](const Child& c) {
+    std::vector<Child*> all;
+    for (auto& x : running) all.push_back(x.get());
+    while (!c.done()) wait_any(all);
+  };
   for (int i = 0; i < cli.count; ++i) {
-    const Program p{cli.seed + static_cast<uint64_t>(i), knobs, cli.inject && !cli.grad, backends, cli.dump, cli.jvp, cli.grad, cli.cuda,
-                    cli.inject && cli.grad ? cli.inject_grad : 0};
-    const auto t0 = Clock::now();
-    const Report r = isolated([&](const Progress& progress) { return check_program(p, progress); }, cli.timeout, cli.fork);
+    const Program p = program(i);
+    Report r;
+    double ms = 0;
+    if (jobs == 1) {
+      const auto t0 = Clock::now();
+      r = isolated([&](const Progress& progress) { return check_program(p, progress); }, cli.timeout, cli.fork);
+      ms = 1000 * seconds_since(t0);
+    } else {
+      start_more();
+      wait_for(*running.front());
+      ms = 1000 * running.front()->seconds();
+      r = report_of(running.front()->end());
+      running.pop_front();
+      if (is_failure(r.verdict))  // minimising wants the machine: let the others finish first
+        for (auto& c : running) wait_for(*c);
+      else
+        start_more();
+    }
     if (r.tally.size() == tally.size())
       for (size_t k = 0; k < tally.size(); ++k) tally[k] += r.tally[k];
     nodes += r.nodes;
@@ -309,7 +350,7 @@ int main(int argc, char** argv) {
     cuda_grid += r.cuda_grid;
     if (cli.verbose)
       std::printf("seed %llu: %s (%zu nodes, %zu after all passes, %.0f ms)\n", static_cast<unsigned long long>(p.seed),
-                  to_string(r.verdict), r.nodes, r.optimised_nodes, 1000 * seconds_since(t0));
+                  to_string(r.verdict), r.nodes, r.optimised_nodes, ms);
     if (r.verdict == Verdict::skipped) {
       ++skipped;
       if (cli.verbose) std::cout << "  " << r.detail << "\n";
