@@ -118,6 +118,7 @@ ir::Module probe_integral_ops(ir::Module m) {
 // stores and loads; an integer, a comparison and a floor carry none.
 uint64_t through_float32(const ir::Function& f) {
   std::vector<uint64_t> mask(f.nodes.size(), 0);
+  uint64_t out = 0;
   const auto& ps = f.params();
   for (size_t i = 0; i < ps.size(); ++i) mask[ps[i]] = i < 64 ? uint64_t{1} << i : ~uint64_t{0};
   // Integers and booleans (scalars and tensors) carry no derivative.
@@ -140,6 +141,7 @@ uint64_t through_float32(const ir::Function& f) {
       for (ir::RegionId r : n.regions)
         for (ir::ValueId y : f.region(r).yields) in |= mask[y];
       if (n.op == ir::Op::Floor) return;
+      if (n.op == ir::Op::Call) out |= in;  // the callee is not walked: it may round
       if (n.op == ir::Op::Load || n.op == ir::Op::TensorLoad) return taint(v, mask[n.args[0]]);
       if (!n.regions.empty())
         for (ir::RegionId r : n.regions)
@@ -150,7 +152,6 @@ uint64_t through_float32(const ir::Function& f) {
       taint(v, in);
     });
   }
-  uint64_t out = 0;
   for (size_t v = 0; v < f.nodes.size(); ++v)
     if (f.nodes[v].type.elem == ir::Scalar::f32 && (f.nodes[v].type.kind == ir::TypeKind::scalar || f.nodes[v].type.is_tensor()))
       out |= mask[v];
