@@ -50,8 +50,10 @@ enum class Excused : uint32_t {
   floor_moved = 16, // a floor or float-to-int cast jumped inside the step: no differences
   sine_turned = 32, // a sine's or cosine's argument moved over 0.1: no differences
   noise = 64,       // forward and reverse mode apart, within their rounding noise
+  not_finite = 128, // an output inf or NaN at the input, left out
 };
-inline constexpr const char* excused_names[] = {"float32", "flat", "not_smooth", "third_step", "floor_moved", "sine_turned", "noise"};
+inline constexpr const char* excused_names[] = {"float32",     "flat",        "not_smooth", "third_step",
+                                                "floor_moved", "sine_turned", "noise",      "not_finite"};
 
 /// The outcome of a check.
 struct Report {
