@@ -4,6 +4,7 @@
 // lowest-begin message; the thread count from set_thread_count and
 // KILN_THREADS. Catch's macros are not thread-safe: bodies record, the test
 // thread checks.
+#include "backends/environment.h"
 #include "thunks.h"
 
 #include <catch2/catch.hpp>
@@ -76,22 +77,7 @@ const char* trap_message(int64_t i) {
   return messages.at(static_cast<size_t>(i)).c_str();
 }
 
-/// Sets an environment variable for one scope.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    setenv(name, value, 1);
-  }
-  ~ScopedEnv() {
-    if (old_) setenv(name_, old_->c_str(), 1);
-    else unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
+using kiln::test::ScopedEnv;
 
 }  // namespace
 
