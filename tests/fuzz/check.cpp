@@ -55,6 +55,20 @@ Report failure(Report r, Verdict v, const Step& at, std::string detail) {
   return r;
 }
 
+std::optional<Report> run_against(const Report& r, const Step& at, const Progress& progress, const Backend& b,
+                                  const ir::Module& m, const Inputs& in, const ir::Function& entry, const Outcome& expected) {
+  progress(at);
+  Outcome got;
+  try {
+    got = execute(b, m, in);
+  } catch (const std::exception& e) {
+    return failure(r, Verdict::run_error, at, describe(e));
+  }
+  std::string diff = differences(entry, expected, got);
+  if (!diff.empty()) return failure(r, Verdict::mismatch, at, diff);
+  return std::nullopt;
+}
+
 namespace {
 
 void tally_ops(const ir::Module& m, std::vector<uint32_t>& tally) {
@@ -190,16 +204,8 @@ Report check_program(const Program& p, const Progress& progress) {
           return failure(r, Verdict::pipeline_error, step, describe(e));
         }
       }
-      step = {static_cast<int>(vi), std::string(b->name), "run"};
-      progress(step);
-      Outcome got;
-      try {
-        got = execute(*b, *m, in);
-      } catch (const std::exception& e) {
-        return failure(r, Verdict::run_error, step, describe(e));
-      }
-      std::string diff = differences(ref.functions[0], expected, got);
-      if (!diff.empty()) return failure(r, Verdict::mismatch, step, diff);
+      if (auto failed = run_against(r, {static_cast<int>(vi), std::string(b->name), "run"}, progress, *b, *m, in, ref.functions[0], expected))
+        return *failed;
     }
   }
   if (p.cuda) {
@@ -265,17 +271,7 @@ Report check_reduced(const ir::Module& promoted, const Inputs& in, uint64_t seed
     return failure(r, Verdict::pipeline_error, step, describe(e));
   }
   if (with_ir) r.variant_ir = ir::print(m);
-  step = {variant, std::string(b.name), "run"};
-  progress(step);
-  Outcome got;
-  try {
-    got = execute(b, m, in);
-  } catch (const std::exception& e) {
-    return failure(r, Verdict::run_error, step, describe(e));
-  }
-  std::string diff = differences(promoted.functions[0], expected, got);
-  if (!diff.empty()) return failure(r, Verdict::mismatch, step, diff);
-  return r;
+  return run_against(r, {variant, std::string(b.name), "run"}, progress, b, m, in, promoted.functions[0], expected).value_or(r);
 }
 
 std::function<void(const Send&)> reporting(std::function<Report(const Progress&)> check) {

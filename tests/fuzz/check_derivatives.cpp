@@ -234,18 +234,9 @@ Report check_jvp(const ir::Module& ref, uint64_t seed, const std::vector<const B
   } catch (const std::exception& e) {
     return failure(r, Verdict::run_error, step, describe(e));
   }
-  for (const Backend* b : backends) {
-    step = {-1, std::string(b->name), "jvp-run"};
-    progress(step);
-    Outcome got;
-    try {
-      got = execute(*b, d_opt, in);
-    } catch (const std::exception& e) {
-      return failure(r, Verdict::run_error, step, describe(e));
-    }
-    std::string diff = differences(d.functions[0], expected, got);
-    if (!diff.empty()) return failure(r, Verdict::mismatch, step, diff);
-  }
+  for (const Backend* b : backends)
+    if (auto failed = run_against(r, {-1, std::string(b->name), "jvp-run"}, progress, *b, d_opt, in, d.functions[0], expected))
+      return *failed;
   return r;
 }
 
@@ -402,18 +393,9 @@ Report check_grad(const ir::Module& program, uint64_t seed, const std::vector<co
   } catch (const std::exception& e) {
     return failure(r, Verdict::run_error, step, describe(e));
   }
-  for (const Backend* b : backends) {
-    step = {-1, std::string(b->name), "grad-run"};
-    progress(step);
-    Outcome got;
-    try {
-      got = execute(*b, rv_opt, rin);
-    } catch (const std::exception& e) {
-      return failure(r, Verdict::run_error, step, describe(e));
-    }
-    std::string diff = differences(rv.functions[0], expected, got);
-    if (!diff.empty()) return failure(r, Verdict::mismatch, step, diff);
-  }
+  for (const Backend* b : backends)
+    if (auto failed = run_against(r, {-1, std::string(b->name), "grad-run"}, progress, *b, rv_opt, rin, rv.functions[0], expected))
+      return *failed;
 
   // <w, J u> from the jvp against <J^T w, u> from the vjp: over every float
   // component, then over the double ones only (for the differences below).
