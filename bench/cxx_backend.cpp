@@ -250,7 +250,7 @@ template <class Sig>
 Latency measure_latency(const LatencyKernel<Sig>& k) {
   const std::string what = std::string("summary ") + k.name;
   Latency l;
-  {
+  auto cold = [&](const std::string& label) {
     std::vector<double> t;
     for (int r = 0; r < 5; ++r) {
       kiln::Staged<Sig> s = k.fresh();
@@ -258,20 +258,14 @@ Latency measure_latency(const LatencyKernel<Sig>& k) {
       auto start = std::chrono::steady_clock::now();
       std::optional<kiln::Compiled<Sig>> f(kiln::compile(s, kCxx));
       t.push_back(seconds_since(start));
-      expect_stats(what + " cold", before, 1, Expect::compile);
+      expect_stats(what + " " + label, before, 1, Expect::compile);
     }
-    l.cold = median(std::move(t));
-    t.clear();
-    setenv("KILN_CXX_PCH", "0", 1);  // the same without precompiled standard headers
-    for (int r = 0; r < 5; ++r) {
-      kiln::Staged<Sig> s = k.fresh();
-      auto start = std::chrono::steady_clock::now();
-      std::optional<kiln::Compiled<Sig>> f(kiln::compile(s, kCxx));
-      t.push_back(seconds_since(start));
-    }
-    unsetenv("KILN_CXX_PCH");
-    l.cold_no_pch = median(std::move(t));
-  }
+    return median(std::move(t));
+  };
+  l.cold = cold("cold");
+  setenv("KILN_CXX_PCH", "0", 1);  // the same without precompiled standard headers
+  l.cold_no_pch = cold("cold without precompiled headers");
+  unsetenv("KILN_CXX_PCH");
   {
     kiln::Compiled<Sig> alive = kiln::compile(k.hit, kCxx);
     std::function<void()> hit = [&] { benchmark::DoNotOptimize(kiln::compile(k.hit, kCxx)); };
