@@ -6,6 +6,8 @@
 
 #include <kiln/error.h>
 
+#include <utility>
+
 namespace kiln::emit {
 namespace {
 
@@ -22,7 +24,13 @@ const std::vector<Helper>& helpers() {
   static const std::vector<Helper> table = {
       {"kiln_trap", {},
        "// A trap of the staged program (kiln's interpreter raises kiln::RuntimeError).\n"
-       "[[noreturn]] void kiln_trap(const char* message) { throw std::domain_error(message); }\n"},
+       "[[noreturn]] void kiln_trap(const char* message) {\n"
+       "#if defined(__GLIBCXX__) && !defined(KILN_STANDARD_HEADERS)\n"
+       "  std::__throw_domain_error(message);\n"
+       "#else\n"
+       "  throw std::domain_error(message);\n"
+       "#endif\n"
+       "}\n"},
       {"kiln_opaque", {},
        "// Hides a value from the optimiser so that the C++ compiler neither evaluates\n"
        "// a libm call itself nor rewrites it (pow(x, 2.0) -> x*x): results are the\n"
@@ -39,13 +47,13 @@ const std::vector<Helper>& helpers() {
        "#endif\n"
        "  return x;\n"
        "}\n"},
-      {"kiln_exp", {"kiln_opaque"}, "template <class T> T kiln_exp(T x) { return std::exp(kiln_opaque(x)); }\n"},
-      {"kiln_log", {"kiln_opaque"}, "template <class T> T kiln_log(T x) { return std::log(kiln_opaque(x)); }\n"},
-      {"kiln_sin", {"kiln_opaque"}, "template <class T> T kiln_sin(T x) { return std::sin(kiln_opaque(x)); }\n"},
-      {"kiln_cos", {"kiln_opaque"}, "template <class T> T kiln_cos(T x) { return std::cos(kiln_opaque(x)); }\n"},
-      {"kiln_tanh", {"kiln_opaque"}, "template <class T> T kiln_tanh(T x) { return std::tanh(kiln_opaque(x)); }\n"},
+      {"kiln_exp", {"kiln_opaque"}, "template <class T> T kiln_exp(T x) { return kiln_math::exp(kiln_opaque(x)); }\n"},
+      {"kiln_log", {"kiln_opaque"}, "template <class T> T kiln_log(T x) { return kiln_math::log(kiln_opaque(x)); }\n"},
+      {"kiln_sin", {"kiln_opaque"}, "template <class T> T kiln_sin(T x) { return kiln_math::sin(kiln_opaque(x)); }\n"},
+      {"kiln_cos", {"kiln_opaque"}, "template <class T> T kiln_cos(T x) { return kiln_math::cos(kiln_opaque(x)); }\n"},
+      {"kiln_tanh", {"kiln_opaque"}, "template <class T> T kiln_tanh(T x) { return kiln_math::tanh(kiln_opaque(x)); }\n"},
       {"kiln_pow", {"kiln_opaque"},
-       "template <class T> T kiln_pow(T x, T y) { return std::pow(kiln_opaque(x), kiln_opaque(y)); }\n"},
+       "template <class T> T kiln_pow(T x, T y) { return kiln_math::pow(kiln_opaque(x), kiln_opaque(y)); }\n"},
       {"kiln_add", {},
        "// Integer + - * wrap around (two's complement), as the IR defines them.\n"
        "template <class T> T kiln_add(T a, T b) { using U = std::make_unsigned_t<T>; return T(U(a) + U(b)); }\n"},
@@ -171,6 +179,53 @@ std::string helper_text(const std::string& code) {
   return out;
 }
 
+// The C library's math functions the code calls (as kiln_math::name), with
+// their arity. Each is a GCC/Clang builtin in a float and a double overload.
+struct MathFunction {
+  const char* name;
+  int arity;
+};
+constexpr MathFunction math_functions[] = {{"sqrt", 1}, {"exp", 1},   {"log", 1},  {"sin", 1},
+                                           {"cos", 1},  {"tanh", 1},  {"pow", 2},  {"floor", 1},
+                                           {"fabs", 1}, {"fmod", 2},  {"fma", 3}};
+
+// GCC and Clang parse <cmath> and <stdexcept> in about a third of a second
+// each, more than most kernels take to compile. Under them the source calls
+// the math builtins (what <cmath>'s functions are there) and libstdc++'s
+// std::__throw_domain_error (what <stdexcept>'s users call there) instead;
+// other compilers, or -DKILN_STANDARD_HEADERS, take both headers. The
+// conditional includes are indented: the cxx backend precompiles only the
+// unconditional ones (cxx_backend.cpp, heavy_includes). The overloads are
+// inline functions of a named namespace: an unused one draws no warning (as it
+// would in an unnamed namespace), and every kiln file defines them alike.
+std::string math_block(const std::string& code) {
+  std::string overloads;
+  for (const MathFunction& f : math_functions) {
+    if (!mentions(code, std::string("kiln_math::") + f.name)) continue;
+    for (const char* type : {"float", "double"}) {
+      std::string params, args;
+      for (int i = 0; i < f.arity; ++i) {
+        const std::string v(1, "xyz"[i]);
+        params += (i ? ", " : "") + std::string(type) + " " + v;
+        args += (i ? ", " : "") + v;
+      }
+      const std::string builtin = std::string("__builtin_") + f.name + (type[0] == 'f' ? "f" : "");
+      overloads += "inline " + std::string(type) + " " + f.name + "(" + params + ") { return " + builtin + "(" + args + "); }\n";
+    }
+  }
+  if (overloads.empty()) return "";
+  return "\n// The C library's math functions, called through GCC's and Clang's builtins as\n"
+         "// <cmath> calls them, which spares parsing <cmath>; other compilers take <cmath>.\n"
+         "#if defined(__GNUC__) && !defined(KILN_STANDARD_HEADERS)\n"
+         "namespace kiln_math {\n" +
+         overloads +
+         "}  // namespace kiln_math\n"
+         "#else\n"
+         "#  include <cmath>\n"
+         "namespace kiln_math = std;\n"
+         "#endif\n";
+}
+
 // Only the standard headers the code needs (each costs compile time).
 std::string includes(const std::string& code) {
   std::string out;
@@ -179,18 +234,38 @@ std::string includes(const std::string& code) {
       if (code.find(w) != std::string::npos) return true;
     return false;
   };
-  if (uses({"std::sqrt", "std::exp", "std::log", "std::sin", "std::cos", "std::tanh", "std::pow", "std::floor",
-            "std::fabs", "std::fmod", "std::fma"}))
-    out += "#include <cmath>\n";
-  out += "#include <cstdint>\n";
+  out += "#include <cstdint>\n";  // first: it defines __GLIBCXX__ under libstdc++
   if (uses({"std::memcpy"})) out += "#include <cstring>\n";
   if (uses({"std::numeric_limits"})) out += "#include <limits>\n";
-  if (uses({"std::domain_error"})) out += "#include <stdexcept>\n";
   if (uses({"std::vector"})) out += "#include <vector>\n";
   if (uses({"std::unique_ptr"})) out += "#include <memory>\n";
   if (uses({"std::make_unsigned_t"})) out += "#include <type_traits>\n";
-  return out;
+  if (uses({"std::domain_error"}))
+    out +=
+        "#if defined(__GLIBCXX__) && !defined(KILN_STANDARD_HEADERS)\n"
+        "#  include <bits/functexcept.h>  // std::__throw_domain_error, without <stdexcept>\n"
+        "#else\n"
+        "#  include <stdexcept>\n"
+        "#endif\n";
+  return out + math_block(code);
 }
+
+// The base dialect with the C library's math functions called through
+// kiln_math (math_block).
+class CppDialect : public Dialect {
+ public:
+  std::string_view spelling(Op op, Scalar s) const override {
+    static constexpr std::pair<std::string_view, std::string_view> renamed[] = {
+        {"std::fabs($0)", "kiln_math::fabs($0)"},   {"std::sqrt($0)", "kiln_math::sqrt($0)"},
+        {"std::floor($0)", "kiln_math::floor($0)"}, {"std::fmod($0, $1)", "kiln_math::fmod($0, $1)"},
+        {"std::fma($0, $1, $2)", "kiln_math::fma($0, $1, $2)"},
+    };
+    std::string_view p = Dialect::spelling(op, s);
+    for (const auto& [from, to] : renamed)
+      if (p == from) return to;
+    return p;
+  }
+};
 
 struct Names {
   Namer globals;
@@ -295,7 +370,7 @@ std::string banner(const Module& m, const char* kind) {
 
 std::string emit_cpp(const Module& m, const CppOptions& opts) {
   if (m.functions.empty()) throw InternalError("emit_cpp: the module has no functions");
-  const Dialect d;
+  const CppDialect d;
   Names names = name_module(m);
   // Callees live in a namespace and are called by qualified name, so no C
   // library function (select, y0, ...) can clash with them or capture a call.
@@ -307,14 +382,15 @@ std::string emit_cpp(const Module& m, const CppOptions& opts) {
   for (size_t i = 0; i < m.functions.size(); ++i) {
     std::string prefix = i == 0 ? entry : "static ";
     if (m.functions.size() > 1) (i == 0 ? entry_decl : callee_decls) += prefix + declaration(d, m, names, i) + ";\n";
-    (i == 0 ? entry_def : callee_defs) +=
-        "\n" + print_function(d, m, i, names.functions[i], callees, names.globals, prefix);
+    std::string& defs = i == 0 ? entry_def : callee_defs;
+    defs += '\n';  // (not "\n" + ...: GCC 12 warns falsely, -Wrestrict)
+    defs += print_function(d, m, i, names.functions[i], callees, names.globals, prefix);
   }
   std::string helper_defs = helper_text(entry_def + callee_defs);
   std::string out = banner(m, "C++17 source");
   out +=
       "//\n"
-      "// Standalone: only standard headers. Semantics are kiln's IR: integer\n"
+      "// Standalone: only the standard library. Semantics are kiln's IR: integer\n"
       "// arithmetic wraps, integer division by zero and a zero loop step throw\n"
       "// std::domain_error, floats are IEEE without contraction (build with\n"
       "// -ffp-contract=off, or GCC's -std=c++17, so a*b+c stays two roundings).\n"

@@ -1,5 +1,5 @@
 # Compiles and runs kiln's exported source without kiln; run by CTest as
-#   cmake -DNAME=gcc|clang -DCXX=... -DCC=... -DCXX_FLAGS="..." -DOUT_DIR=...
+#   cmake -DNAME=gcc|clang|gcc_standard_headers -DCXX=... -DCC=... -DCXX_FLAGS="..." -DOUT_DIR=...
 #         -DDRIVER=.../driver.cpp -DINPUTS_DIR=... -DWORK_DIR=... -P check_export.cmake
 # (see tests/export/CMakeLists.txt). OUT_DIR holds what kiln_export_programs
 # wrote: <name>.cpp, <name>.h per program, programs.txt, expected.h.
