@@ -4,9 +4,12 @@
 // from a staged function to a callable (pipeline, C++ emission, cache lookup,
 // the system compiler, dlopen), for a small kernel (saxpy), a medium one
 // (poly: a degree-64 polynomial, Horner form unrolled at staging time, over
-// an array: about 200 IR nodes after optimisation) and one whose source
-// needs <cmath> and <stdexcept> (mathy: exp, log, sqrt and an integer
-// division that traps), in three cases:
+// an array: about 200 IR nodes after optimisation), one with math and a trap
+// (mathy: exp, log, sqrt and an integer division that traps; its source
+// includes neither <cmath> nor <stdexcept> under GCC and Clang, see
+// docs/export.md) and a reverse-mode gradient through a loop (taped: its
+// tape is a std::vector, so the source includes <vector>, which precompiled
+// headers save), in three cases:
 //
 //   cold        a program this process and the cache directory have never
 //               seen: every call compiles a freshly staged copy of the kernel
@@ -123,9 +126,7 @@ kiln::Staged<PolySig> stage_poly(const std::string& name) {
   });
 }
 
-// A kernel whose source needs <cmath> (exp, log, sqrt) and <stdexcept> (an
-// integer division that traps): the standard headers cost the compiler more
-// than the kernel, which is what precompiled headers save.
+// Math (exp, log, sqrt) and an integer division that traps.
 using MathySig = void(std::span<const double>, std::span<double>, int64_t);
 
 kiln::Staged<MathySig> stage_mathy(const std::string& name) {
@@ -135,6 +136,18 @@ kiln::Staged<MathySig> stage_mathy(const std::string& name) {
       y[i] = kiln::exp(-v * v) + kiln::log(1.0 + v * v) * kiln::sqrt(kiln::abs(v)) + kiln::cast<double>(i / k);
     });
   });
+}
+
+// The gradient of a loop with respect to w: reverse mode keeps the loop's
+// values on a tape, a std::vector.
+using TapedSig = double(double, std::span<const double>);
+
+kiln::Staged<TapedSig> stage_taped(const std::string& name) {
+  return kiln::grad<0>(kiln::stage(name, {"w", "x"}, [](Rep<double> w, Arr<const double> x) {
+    Rep<double> acc = 0.0;
+    kiln::for_(0, x.size(), [&](Rep<int64_t> i) { acc = kiln::tanh(acc * w + x[i]); });
+    return acc;
+  }));
 }
 
 // --- part 1: compile latency ---------------------------------------------------------
@@ -317,6 +330,14 @@ void check_mathy(const kiln::Staged<MathySig>& s) {
   append(a, y_interp);
   append(b, y_cxx);
   check_same("mathy", "n = 4096", "the interpreter", a, "kiln cxx", b);
+}
+
+void check_taped(const kiln::Staged<TapedSig>& s) {
+  const std::vector<double> x = values<double>(4096, 96);
+  std::vector<Bits> a, b;
+  append(a, std::vector<double>{kiln::compile(s, kInterp)(0.5, x)});
+  append(b, std::vector<double>{kiln::compile(s, kCxx)(0.5, x)});
+  check_same("taped", "n = 4096", "the interpreter", a, "kiln cxx", b);
 }
 
 // --- part 2: run time ----------------------------------------------------------------
@@ -510,7 +531,7 @@ void print_summary(const std::vector<LatencyRow>& latency, const std::vector<Run
     std::printf("%-8s %6zu %10.1f %12.1f %14.1f %12.1f %16.1f %11.0fx\n", row.name.c_str(), row.nodes, l.cold * 1e3,
                 l.cold_no_pch * 1e3, l.memory_hit * 1e6, l.disk_hit * 1e6, l.interp * 1e6, l.cold / l.interp);
   }
-  std::printf("   (no_pch_ms: cold with KILN_CXX_PCH=0; saxpy and poly include only <cstdint>, which is not precompiled)\n");
+  std::printf("   (no_pch_ms: cold with KILN_CXX_PCH=0; only taped includes a header that is precompiled, <vector>)\n");
 
   std::printf("\n== run time: kiln cxx vs hand-written C++ (same flags), and the interpreter vs kiln cxx on a small input ==\n");
   std::printf("   (medians of 9 alternating samples; interpreter of 5; each sample a batch of about 5 ms or one call)\n");
@@ -545,6 +566,7 @@ int main(int argc, char** argv) {
   std::optional<LatencyKernel<SaxpySig>> saxpy;
   std::optional<LatencyKernel<PolySig>> poly;
   std::optional<LatencyKernel<MathySig>> mathy;
+  std::optional<LatencyKernel<TapedSig>> taped;
   std::vector<RunCase> cases;
   try {
     saxpy.emplace(latency_kernel<SaxpySig>("saxpy", stage_saxpy));
@@ -552,6 +574,8 @@ int main(int argc, char** argv) {
     check_poly(poly->fresh());
     mathy.emplace(latency_kernel<MathySig>("mathy", stage_mathy));
     check_mathy(mathy->fresh());
+    taped.emplace(latency_kernel<TapedSig>("taped", stage_taped));
+    check_taped(taped->fresh());
     cases.push_back(make_case(Saxpy{}));
     cases.push_back(make_case(Dot{}));
     cases.push_back(make_case(Stencil{}));
@@ -581,6 +605,7 @@ int main(int argc, char** argv) {
   register_latency("saxpy", &*saxpy);
   register_latency("poly", &*poly);
   register_latency("mathy", &*mathy);
+  register_latency("taped", &*taped);
   for (const RunCase& c : cases) {
     const std::string p = "run/" + c.name;
     benchmark::RegisterBenchmark((p + "/cxx").c_str(), BM_run, &c, &c.cxx, false)->Unit(benchmark::kMillisecond);
@@ -596,7 +621,8 @@ int main(int argc, char** argv) {
     if (summary)
       print_summary({{"saxpy", saxpy->nodes, [&] { return measure_latency(*saxpy); }},
                      {"poly", poly->nodes, [&] { return measure_latency(*poly); }},
-                     {"mathy", mathy->nodes, [&] { return measure_latency(*mathy); }}},
+                     {"mathy", mathy->nodes, [&] { return measure_latency(*mathy); }},
+                     {"taped", taped->nodes, [&] { return measure_latency(*taped); }}},
                     cases);
   } catch (const std::exception& e) {
     die(std::string("failed: ") + e.what());
