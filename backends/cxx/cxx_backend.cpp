@@ -130,11 +130,11 @@ std::string tail(const std::string& text, size_t max) {
   return text.size() <= max ? text : "...\n" + text.substr(text.size() - max);
 }
 
-// Precompiled standard headers. <vector> (a reverse-mode tape) and <memory>
-// (scratch buffers) cost the compiler more than most kernels do, about 0.2 s
-// each. (The emitter spares GCC and Clang <cmath> and <stdexcept>, which cost
-// as much: emit/cpp.cpp, math_block; what it includes only under other
-// compilers is indented, `#  include`, and not precompiled.) The #include lines,
+// Precompiled standard headers. <vector>, which a reverse-mode tape needs,
+// costs the compiler more than most kernels do (about 0.2 s). (The emitter
+// spares GCC and Clang <cmath> and <stdexcept>, which cost more: emit/cpp.cpp,
+// math_block; what it includes only under other compilers is indented,
+// `#  include`, and not precompiled.) The #include lines,
 // precompiled with the compile's own compiler and flags, are passed as
 // `-include` and make the source's own #includes no-ops. A set of headers
 // is precompiled the second time this process compiles with it (a process
@@ -168,7 +168,7 @@ std::string heavy_includes(const std::string& source) {
   for (std::string line; std::getline(in, line);)
     if (line.rfind("#include <", 0) == 0) {
       block += line + "\n";
-      for (const char* h : {"<vector>", "<memory>"}) heavy = heavy || line.find(h) != std::string::npos;
+      heavy = heavy || line.find("<vector>") != std::string::npos;
     }
   return heavy ? block : "";
 }

@@ -616,8 +616,8 @@ std::string Dialect::trap(const std::string& message) const { return "kiln_trap(
 
 std::string Dialect::alloc(ir::Scalar s, const std::string& name, const std::string& count) const {
   const std::string t = scalar_type(s);
-  return "const std::unique_ptr<" + t + "[]> " + name + "_storage(new " + t + "[" + count + "]);\n" + t + "* const " +
-         name + " = " + name + "_storage.get();";
+  return "const kiln_scratch<" + t + "> " + name + "_storage(" + count + ");\n" + t + "* const " + name + " = " + name +
+         "_storage.get();";
 }
 
 SignatureNames name_signature(const Function& f, Namer& scope) {

@@ -37,12 +37,13 @@ class Dialect {
   /// line over the iteration counter `k` (uint64_t) below `trips`. Empty,
   /// the default: a parallel_for runs its iterations in order.
   virtual std::string shared_loop(const std::string& k, const std::string& trips) const;
-  /// The statement that makes `name` (a `T*` of scalar type s) point at
-  /// `count` fresh elements that live until the function returns (IR alloc).
-  /// The default owns them with std::unique_ptr.
   /// The statement that traps with a message (a string literal) and does not
   /// go on: `kiln_trap(message);` by default.
   virtual std::string trap(const std::string& message) const;
+  /// The statement that makes `name` (a `T*` of scalar type s) point at
+  /// `count` fresh elements that live until the function returns (IR alloc).
+  /// The default owns them with kiln_scratch<T>, a helper of the C++
+  /// emitter (new[] and delete[], without <memory>).
   virtual std::string alloc(ir::Scalar s, const std::string& name, const std::string& count) const;
 };
 

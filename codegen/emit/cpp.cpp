@@ -112,6 +112,19 @@ const std::vector<Helper>& helpers() {
        "  const uintptr_t a_end = a_begin + uintptr_t(na) * sizeof(A), b_end = b_begin + uintptr_t(nb) * sizeof(B);\n"
        "  return a_end <= b_begin || b_end <= a_begin;\n"
        "}\n"},
+      {"kiln_scratch", {},
+       "// Scratch elements that live until the function returns (IR alloc).\n"
+       "template <class T> class kiln_scratch {\n"
+       " public:\n"
+       "  explicit kiln_scratch(int64_t n) : data_(new T[n]) {}\n"
+       "  ~kiln_scratch() { delete[] data_; }\n"
+       "  kiln_scratch(const kiln_scratch&) = delete;\n"
+       "  kiln_scratch& operator=(const kiln_scratch&) = delete;\n"
+       "  T* get() const { return data_; }\n"
+       "\n"
+       " private:\n"
+       "  T* data_;\n"
+       "};\n"},
       {"kiln_tape", {},
        "// The reverse-mode tape: a stack of 64-bit words per level and thread.\n"
        "std::vector<uint64_t>& kiln_tape(int level) {\n"
@@ -137,7 +150,7 @@ const std::vector<Helper>& helpers() {
        "// Room for n elements of T on the tape; valid until the next push or pop.\n"
        "template <class T> T* kiln_tape_reserve(int level, int64_t n) {\n"
        "  std::vector<uint64_t>& t = kiln_tape(level);\n"
-       "  const size_t words = (size_t(n) * sizeof(T) + 7) / 8;\n"
+       "  const uint64_t words = (uint64_t(n) * sizeof(T) + 7) / 8;\n"
        "  t.resize(t.size() + words);\n"
        "  return reinterpret_cast<T*>(t.data() + t.size() - words);\n"
        "}\n"},
@@ -146,7 +159,7 @@ const std::vector<Helper>& helpers() {
        "// storage when it shrinks) until the next push.\n"
        "template <class T> T* kiln_tape_release(int level, int64_t n) {\n"
        "  std::vector<uint64_t>& t = kiln_tape(level);\n"
-       "  const size_t words = (size_t(n) * sizeof(T) + 7) / 8;\n"
+       "  const uint64_t words = (uint64_t(n) * sizeof(T) + 7) / 8;\n"
        "  t.resize(t.size() - words);\n"
        "  return reinterpret_cast<T*>(t.data() + t.size());\n"
        "}\n"},
@@ -238,7 +251,6 @@ std::string includes(const std::string& code) {
   if (uses({"std::memcpy"})) out += "#include <cstring>\n";
   if (uses({"std::numeric_limits"})) out += "#include <limits>\n";
   if (uses({"std::vector"})) out += "#include <vector>\n";
-  if (uses({"std::unique_ptr"})) out += "#include <memory>\n";
   if (uses({"std::make_unsigned_t"})) out += "#include <type_traits>\n";
   if (uses({"std::domain_error"}))
     out +=
