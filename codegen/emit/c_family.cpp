@@ -40,6 +40,9 @@ Kind kind_of(Scalar s) {
 
 // The operator table: one row per op, a pattern for float, integer and bool
 // operands. $0 $1 $2 are operands, $M the shift mask, $W the trap message.
+// kiln_* are helpers each dialect defines; kiln_math::sqrt & co. are the C
+// library's functions (cpp.cpp: GCC's and Clang's builtins, or <cmath>;
+// cuda.cpp: CUDA's math functions).
 struct Row {
   Op op;
   const char* floating;
@@ -49,20 +52,20 @@ struct Row {
 
 constexpr Row rows[] = {
     {Op::Neg, "-$0", "kiln_neg($0)", ""},
-    {Op::Abs, "std::fabs($0)", "kiln_abs($0)", ""},
+    {Op::Abs, "kiln_math::fabs($0)", "kiln_abs($0)", ""},
     {Op::Not, "", "~$0", "!$0"},
-    {Op::Sqrt, "std::sqrt($0)", "", ""},
+    {Op::Sqrt, "kiln_math::sqrt($0)", "", ""},
     {Op::Exp, "kiln_exp($0)", "", ""},
     {Op::Log, "kiln_log($0)", "", ""},
     {Op::Sin, "kiln_sin($0)", "", ""},
     {Op::Cos, "kiln_cos($0)", "", ""},
     {Op::Tanh, "kiln_tanh($0)", "", ""},
-    {Op::Floor, "std::floor($0)", "", ""},
+    {Op::Floor, "kiln_math::floor($0)", "", ""},
     {Op::Add, "$0 + $1", "kiln_add($0, $1)", ""},
     {Op::Sub, "$0 - $1", "kiln_sub($0, $1)", ""},
     {Op::Mul, "$0 * $1", "kiln_mul($0, $1)", ""},
     {Op::Div, "$0 / $1", "kiln_div($0, $1, $W)", ""},
-    {Op::Rem, "std::fmod($0, $1)", "kiln_rem($0, $1, $W)", ""},
+    {Op::Rem, "kiln_math::fmod($0, $1)", "kiln_rem($0, $1, $W)", ""},
     {Op::Min, "$1 < $0 ? $1 : $0", "$1 < $0 ? $1 : $0", ""},
     {Op::Max, "$0 < $1 ? $1 : $0", "$0 < $1 ? $1 : $0", ""},
     {Op::Pow, "kiln_pow($0, $1)", "", ""},
@@ -77,7 +80,7 @@ constexpr Row rows[] = {
     {Op::Le, "$0 <= $1", "$0 <= $1", "$0 <= $1"},
     {Op::Gt, "$0 > $1", "$0 > $1", "$0 > $1"},
     {Op::Ge, "$0 >= $1", "$0 >= $1", "$0 >= $1"},
-    {Op::Fma, "std::fma($0, $1, $2)", "", ""},
+    {Op::Fma, "kiln_math::fma($0, $1, $2)", "", ""},
     {Op::Select, "$0 ? $1 : $2", "$0 ? $1 : $2", "$0 ? $1 : $2"},
 };
 

@@ -6,8 +6,6 @@
 
 #include <kiln/error.h>
 
-#include <utility>
-
 namespace kiln::emit {
 namespace {
 
@@ -262,23 +260,6 @@ std::string includes(const std::string& code) {
   return out + math_block(code);
 }
 
-// The base dialect with the C library's math functions called through
-// kiln_math (math_block).
-class CppDialect : public Dialect {
- public:
-  std::string_view spelling(Op op, Scalar s) const override {
-    static constexpr std::pair<std::string_view, std::string_view> renamed[] = {
-        {"std::fabs($0)", "kiln_math::fabs($0)"},   {"std::sqrt($0)", "kiln_math::sqrt($0)"},
-        {"std::floor($0)", "kiln_math::floor($0)"}, {"std::fmod($0, $1)", "kiln_math::fmod($0, $1)"},
-        {"std::fma($0, $1, $2)", "kiln_math::fma($0, $1, $2)"},
-    };
-    std::string_view p = Dialect::spelling(op, s);
-    for (const auto& [from, to] : renamed)
-      if (p == from) return to;
-    return p;
-  }
-};
-
 struct Names {
   Namer globals;
   std::vector<std::string> functions;
@@ -382,7 +363,7 @@ std::string banner(const Module& m, const char* kind) {
 
 std::string emit_cpp(const Module& m, const CppOptions& opts) {
   if (m.functions.empty()) throw InternalError("emit_cpp: the module has no functions");
-  const CppDialect d;
+  const Dialect d;
   Names names = name_module(m);
   // Callees live in a namespace and are called by qualified name, so no C
   // library function (select, y0, ...) can clash with them or capture a call.

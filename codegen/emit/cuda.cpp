@@ -5,10 +5,10 @@
 //      are stored to and loaded from the slot arrays by ordinary IR stores
 //      and loads, so the printer needs to know nothing about launches.
 //   2. printing with the shared C-family printer and a dialect whose only
-//      differences are the math calls (NVRTC has no standard library: the
-//      prelude defines kiln_sqrt & co. on CUDA's math functions), NaN and
-//      infinity constants, and the grid-stride header of a kernel's
-//      parallel_for.
+//      differences are NaN and infinity constants, traps, and the
+//      grid-stride header of a kernel's parallel_for. (NVRTC has no standard
+//      library: the prelude defines kiln_math::sqrt & co., which the
+//      operator table calls, on CUDA's math functions.)
 #include "cuda.h"
 
 #include "c_family.h"
@@ -32,18 +32,6 @@ using namespace ir;
 class CudaDialect : public Dialect {
  public:
   explicit CudaDialect(bool grid) : grid_(grid) {}
-
-  std::string_view spelling(Op op, Scalar s) const override {
-    static constexpr std::pair<std::string_view, std::string_view> renamed[] = {
-        {"std::fabs($0)", "kiln_fabs($0)"},   {"std::sqrt($0)", "kiln_sqrt($0)"},
-        {"std::floor($0)", "kiln_floor($0)"}, {"std::fmod($0, $1)", "kiln_fmod($0, $1)"},
-        {"std::fma($0, $1, $2)", "kiln_fma($0, $1, $2)"},
-    };
-    std::string_view p = Dialect::spelling(op, s);
-    for (const auto& [from, to] : renamed)
-      if (p == from) return to;
-    return p;
-  }
 
   std::string constant(Scalar s, int64_t imm) const override {
     if (s != Scalar::f32 && s != Scalar::f64) return Dialect::constant(s, imm);
@@ -117,16 +105,19 @@ __device__ inline void kiln_trap(const char* message) {
   __threadfence();
 }
 
-__device__ inline float kiln_sqrt(float x) { return sqrtf(x); }
-__device__ inline double kiln_sqrt(double x) { return sqrt(x); }
-__device__ inline float kiln_fabs(float x) { return fabsf(x); }
-__device__ inline double kiln_fabs(double x) { return fabs(x); }
-__device__ inline float kiln_floor(float x) { return floorf(x); }
-__device__ inline double kiln_floor(double x) { return floor(x); }
-__device__ inline float kiln_fmod(float x, float y) { return fmodf(x, y); }
-__device__ inline double kiln_fmod(double x, double y) { return fmod(x, y); }
-__device__ inline float kiln_fma(float x, float y, float z) { return fmaf(x, y, z); }
-__device__ inline double kiln_fma(double x, double y, double z) { return fma(x, y, z); }
+// The math functions the operator table calls as kiln_math::name.
+namespace kiln_math {
+__device__ inline float sqrt(float x) { return ::sqrtf(x); }
+__device__ inline double sqrt(double x) { return ::sqrt(x); }
+__device__ inline float fabs(float x) { return ::fabsf(x); }
+__device__ inline double fabs(double x) { return ::fabs(x); }
+__device__ inline float floor(float x) { return ::floorf(x); }
+__device__ inline double floor(double x) { return ::floor(x); }
+__device__ inline float fmod(float x, float y) { return ::fmodf(x, y); }
+__device__ inline double fmod(double x, double y) { return ::fmod(x, y); }
+__device__ inline float fma(float x, float y, float z) { return ::fmaf(x, y, z); }
+__device__ inline double fma(double x, double y, double z) { return ::fma(x, y, z); }
+}  // namespace kiln_math
 __device__ inline float kiln_exp(float x) { return expf(x); }
 __device__ inline double kiln_exp(double x) { return exp(x); }
 __device__ inline float kiln_log(float x) { return logf(x); }
