@@ -12,6 +12,7 @@
 #include "../../codegen/ir/dump.h"
 #include "toolchain.h"
 
+#include <algorithm>
 #include <array>
 #include <atomic>
 #include <cstdlib>
@@ -133,8 +134,8 @@ std::string tail(const std::string& text, size_t max) {
 // Precompiled standard headers. <vector>, which a reverse-mode tape needs,
 // costs the compiler more than most kernels do (about 0.2 s). (The emitter
 // spares GCC and Clang <cmath> and <stdexcept>, which cost more: emit/cpp.cpp,
-// math_block; what it includes only under other compilers is indented,
-// `#  include`, and not precompiled.) The #include lines,
+// math_block; what it includes only under other compilers, inside #if, is not
+// precompiled.) The #include lines,
 // precompiled with the compile's own compiler and flags, are passed as
 // `-include` and make the source's own #includes no-ops. A set of headers
 // is precompiled the second time this process compiles with it (a process
@@ -160,16 +161,25 @@ bool pch_enabled() {
   return !(v && std::string_view(v) == "0");
 }
 
-// The source's #include lines of the headers worth precompiling, or "".
+// The source's unconditional #include lines (those outside every #if),
+// when one of them is worth precompiling, or "".
 std::string heavy_includes(const std::string& source) {
   std::string block;
   bool heavy = false;
+  int depth = 0;  // of #if/#ifdef/#ifndef ... #endif
   std::istringstream in(source);
-  for (std::string line; std::getline(in, line);)
-    if (line.rfind("#include <", 0) == 0) {
+  for (std::string line; std::getline(in, line);) {
+    if (line.empty() || line[0] != '#') continue;
+    const std::string directive = line.substr(std::min(line.find_first_not_of(" \t", 1), line.size()));
+    if (directive.rfind("if", 0) == 0) {
+      ++depth;
+    } else if (directive.rfind("endif", 0) == 0) {
+      --depth;
+    } else if (depth == 0 && directive.rfind("include <", 0) == 0) {
       block += line + "\n";
       heavy = heavy || line.find("<vector>") != std::string::npos;
     }
+  }
   return heavy ? block : "";
 }
 

@@ -204,9 +204,9 @@ constexpr MathFunction math_functions[] = {{"sqrt", 1}, {"exp", 1},   {"log", 1}
 // each, more than most kernels take to compile. Under them the source calls
 // the math builtins (what <cmath>'s functions are there) and libstdc++'s
 // std::__throw_domain_error (what <stdexcept>'s users call there) instead;
-// other compilers, or -DKILN_STANDARD_HEADERS, take both headers. The
-// conditional includes are indented: the cxx backend precompiles only the
-// unconditional ones (cxx_backend.cpp, heavy_includes). The overloads are
+// other compilers, or -DKILN_STANDARD_HEADERS, take both headers. The cxx
+// backend precompiles only unconditional includes (cxx_backend.cpp,
+// heavy_includes). The overloads are
 // inline functions of a named namespace: an unused one draws no warning (as it
 // would in an unnamed namespace), and every kiln file defines them alike.
 std::string math_block(const std::string& code) {
