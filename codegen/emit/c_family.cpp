@@ -234,7 +234,9 @@ class Writer {
   }
 
   // targets[k] = yields[from + k] as one parallel assignment; "" targets skip.
-  void assign(const std::vector<std::string>& targets, const std::vector<ValueId>& yields, size_t from) {
+  // Where products[k], the value goes through Dialect::carried_product.
+  void assign(const std::vector<std::string>& targets, const std::vector<ValueId>& yields, size_t from,
+              const std::vector<bool>& products = {}) {
     bool clash = false;
     for (size_t k = 0; k < targets.size(); ++k)
       for (size_t j = 0; j < targets.size(); ++j)
@@ -244,8 +246,91 @@ class Writer {
       if (targets[k].empty() || expr_[yields[from + k]] == targets[k]) continue;
       source[k] = clash ? define(yields[from + k], expr_[yields[from + k]]) : expr_[yields[from + k]];
     }
-    for (size_t k = 0; k < targets.size(); ++k)
-      if (!source[k].empty()) line(targets[k] + " = " + source[k] + ";");
+    for (size_t k = 0; k < targets.size(); ++k) {
+      if (source[k].empty()) continue;
+      const bool product = k < products.size() && products[k];
+      line(targets[k] + " = " + (product ? d_.carried_product(f_.type(yields[from + k]).elem, source[k]) : source[k]) +
+           ";");
+    }
+  }
+
+  // Dependence on a loop's carried values within one iteration, for
+  // carried_products: `on` holds the values computed from a carried value,
+  // `product` those computed from an integer multiplication of one. A
+  // region-holding node depends on whatever its arguments or any value used
+  // inside it depend on. Conservatively, every parameter of a nested region
+  // inherits the dependence of the node's arguments and of the region's
+  // yields (an inner loop's next iteration); callers repeat the walk until
+  // nothing changes.
+  struct Dependence {
+    std::unordered_set<ValueId> on, product;
+    size_t size() const { return on.size() + product.size(); }
+  };
+
+  void depend(RegionId r, Dependence& d) const {
+    for (ValueId v : f_.region(r).body) {
+      const Node& n = f_.node(v);
+      bool on = false, product = false;
+      for (ValueId a : n.args) {
+        on = on || d.on.count(a) > 0;
+        product = product || d.product.count(a) > 0;
+      }
+      for (RegionId inner : n.regions) {
+        const Region& in = f_.region(inner);
+        bool inner_on = on, inner_product = product;
+        for (ValueId y : in.yields) {
+          inner_on = inner_on || d.on.count(y) > 0;
+          inner_product = inner_product || d.product.count(y) > 0;
+        }
+        for (ValueId p : in.params) {
+          if (inner_on) d.on.insert(p);
+          if (inner_product) d.product.insert(p);
+        }
+        depend(inner, d);
+        for (ValueId u : in.body) {
+          on = on || d.on.count(u) > 0;
+          product = product || d.product.count(u) > 0;
+        }
+        for (ValueId y : in.yields) {
+          on = on || d.on.count(y) > 0;
+          product = product || d.product.count(y) > 0;
+        }
+      }
+      if (on && n.op == Op::Mul && kind_of(f_.type(v).elem) == Kind::integer) product = true;
+      if (on) d.on.insert(v);
+      if (product) d.product.insert(v);
+    }
+  }
+
+  // Per carried value k (seeded at params[k], reaching yields[k] through
+  // `regions` in order, each region's parameters fed by the previous one's
+  // yields after `skip` of them): whether its next value is an integer
+  // computed from a multiplication of its current one.
+  std::vector<bool> carried_products(const std::vector<ValueId>& params, const std::vector<RegionId>& regions,
+                                     size_t skip) const {
+    std::vector<bool> out(params.size(), false);
+    for (size_t k = 0; k < params.size(); ++k) {
+      const Type& t = f_.type(params[k]);
+      if (t.kind != TypeKind::scalar || kind_of(t.elem) != Kind::integer) continue;
+      Dependence d;
+      d.on.insert(params[k]);
+      for (size_t before = 0; before != d.size();) {
+        before = d.size();
+        for (size_t i = 0; i < regions.size(); ++i) {
+          if (i > 0) {
+            const Region& last = f_.region(regions[i - 1]);
+            const Region& now = f_.region(regions[i]);
+            for (size_t j = 0; j < now.params.size() && j + skip < last.yields.size(); ++j) {
+              if (d.on.count(last.yields[j + skip])) d.on.insert(now.params[j]);
+              if (d.product.count(last.yields[j + skip])) d.product.insert(now.params[j]);
+            }
+          }
+          depend(regions[i], d);
+        }
+      }
+      out[k] = d.product.count(f_.region(regions.back()).yields[k]) > 0;
+    }
+    return out;
   }
 
   void node(ValueId v) {
@@ -499,7 +584,8 @@ class Writer {
       if (uses_[body.params[0]] > 0) line("const " + t + " " + i + " = kiln_index(" + lo + ", " + k + ", " + step + ");");
     }
     region(n.regions[0]);
-    assign(carried, body.yields, 0);
+    assign(carried, body.yields, 0,
+           carried_products({body.params.begin() + 1, body.params.end()}, {n.regions[0]}, 0));
     --depth_;
     line("}");
   }
@@ -526,7 +612,7 @@ class Writer {
     line("}");
     for (size_t k = 0; k < body.params.size(); ++k) expr_[body.params[k]] = expr_[cond.yields[k + 1]];
     region(n.regions[1]);
-    assign(carried, body.yields, 0);
+    assign(carried, body.yields, 0, carried_products(cond.params, {n.regions[0], n.regions[1]}, 1));
     --depth_;
     line("}");
   }
@@ -616,6 +702,8 @@ std::string Dialect::cast(Scalar from, Scalar to, const std::string& x) const {
 std::string Dialect::shared_loop(const std::string&, const std::string&) const { return ""; }
 
 std::string Dialect::trap(const std::string& message) const { return "kiln_trap(" + message + ");"; }
+
+std::string Dialect::carried_product(ir::Scalar, const std::string& x) const { return "kiln_carry(" + x + ")"; }
 
 std::string Dialect::alloc(ir::Scalar s, const std::string& name, const std::string& count) const {
   const std::string t = scalar_type(s);

@@ -45,6 +45,12 @@ class Dialect {
   /// The default owns them with kiln_scratch<T>, a helper of the C++
   /// emitter (new[] and delete[], without <memory>).
   virtual std::string alloc(ir::Scalar s, const std::string& name, const std::string& count) const;
+  /// The value `x` (of integer type s) that a loop carries into its next
+  /// iteration after a multiplication of the carried value itself. The
+  /// default wraps it in kiln_carry, which keeps GCC from vectorizing the
+  /// loop: GCC 12's vectorizer miscompiles a product carried around a loop
+  /// when the chain uses a value twice (c = c*c*c*c). Other compilers keep x.
+  virtual std::string carried_product(ir::Scalar s, const std::string& x) const;
 };
 
 /// The names a function's signature uses: per parameter its name and, for a

@@ -52,6 +52,17 @@ const std::vector<Helper>& helpers() {
       {"kiln_tanh", {"kiln_opaque"}, "template <class T> T kiln_tanh(T x) { return kiln_math::tanh(kiln_opaque(x)); }\n"},
       {"kiln_pow", {"kiln_opaque"},
        "template <class T> T kiln_pow(T x, T y) { return kiln_math::pow(kiln_opaque(x), kiln_opaque(y)); }\n"},
+      {"kiln_carry", {},
+       "// An integer a loop carries after multiplying it. GCC 12's vectorizer\n"
+       "// miscompiles a loop carrying a product that uses a value twice (c = c*c*c*c\n"
+       "// at -O3 with SSE4.1 or wider); the empty asm keeps such a loop scalar and\n"
+       "// costs no instruction.\n"
+       "template <class T> T kiln_carry(T x) {\n"
+       "#if defined(__GNUC__) && !defined(__clang__)\n"
+       "  __asm__(\"\" : \"+r\"(x));\n"
+       "#endif\n"
+       "  return x;\n"
+       "}\n"},
       {"kiln_add", {},
        "// Integer + - * wrap around (two's complement), as the IR defines them.\n"
        "template <class T> T kiln_add(T a, T b) { using U = std::make_unsigned_t<T>; return T(U(a) + U(b)); }\n"},

@@ -57,6 +57,9 @@ class CudaDialect : public Dialect {
     return "{ kiln_trap(" + message + "); asm volatile(\"exit;\"); }";
   }
 
+  // NVRTC is not GCC: a carried product needs no guard.
+  std::string carried_product(Scalar, const std::string& x) const override { return x; }
+
   std::string shared_loop(const std::string& k, const std::string& trips) const override {
     if (!grid_) return "";
     return "for (uint64_t " + k + " = uint64_t(blockIdx.x) * blockDim.x + threadIdx.x; " + k + " < " + trips + "; " +
