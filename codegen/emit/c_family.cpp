@@ -265,36 +265,31 @@ class Writer {
   struct Dependence {
     std::unordered_set<ValueId> on, product;
     size_t size() const { return on.size() + product.size(); }
+    // Sets on_ (product_) when any of `values` is in `on` (`product`).
+    void of(const std::vector<ValueId>& values, bool& on_, bool& product_) const {
+      for (ValueId v : values) {
+        on_ = on_ || on.count(v) > 0;
+        product_ = product_ || product.count(v) > 0;
+      }
+    }
   };
 
   void depend(RegionId r, Dependence& d) const {
     for (ValueId v : f_.region(r).body) {
       const Node& n = f_.node(v);
       bool on = false, product = false;
-      for (ValueId a : n.args) {
-        on = on || d.on.count(a) > 0;
-        product = product || d.product.count(a) > 0;
-      }
+      d.of(n.args, on, product);
       for (RegionId inner : n.regions) {
         const Region& in = f_.region(inner);
         bool inner_on = on, inner_product = product;
-        for (ValueId y : in.yields) {
-          inner_on = inner_on || d.on.count(y) > 0;
-          inner_product = inner_product || d.product.count(y) > 0;
-        }
+        d.of(in.yields, inner_on, inner_product);
         for (ValueId p : in.params) {
           if (inner_on) d.on.insert(p);
           if (inner_product) d.product.insert(p);
         }
         depend(inner, d);
-        for (ValueId u : in.body) {
-          on = on || d.on.count(u) > 0;
-          product = product || d.product.count(u) > 0;
-        }
-        for (ValueId y : in.yields) {
-          on = on || d.on.count(y) > 0;
-          product = product || d.product.count(y) > 0;
-        }
+        d.of(in.body, on, product);
+        d.of(in.yields, on, product);
       }
       if (on && n.op == Op::Mul && kind_of(f_.type(v).elem) == Kind::integer) product = true;
       if (on) d.on.insert(v);
